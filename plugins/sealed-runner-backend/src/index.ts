@@ -1,0 +1,1 @@
+export { sealedRunnerPlugin as default } from './plugin';

@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { RUN_STATUSES } from './types';
+import {
+  Checked,
+  checkBranchName,
+  checkCommitSha,
+  checkEnvironmentName,
+  checkRelativePath,
+  checkRepositoryUrl,
+  checkTagName,
+  parseModuleSource,
+} from './validation';
+
+/**
+ * Lifts a validation primitive into a zod string schema, so the primitive's
+ * reason becomes the schema's error message.
+ */
+function fromCheck(check: (value: unknown) => Checked<unknown>) {
+  return z.string().superRefine((value, ctx) => {
+    const result = check(value);
+    if (!result.ok) {
+      ctx.addIssue({ code: 'custom', message: result.reason });
+    }
+  });
+}
+
+const ENTITY_REF =
+  /^[A-Za-z][A-Za-z0-9]{0,62}:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * A full entity ref (`kind:[namespace/]name`). The kind is required: a bare
+ * name could mean anything.
+ *
+ * @public
+ */
+export const entityRefSchema = z
+  .string()
+  .max(300)
+  .regex(ENTITY_REF, 'must be an entity ref like component:default/payments');
+
+/** @public */
+export const environmentSchema = fromCheck(checkEnvironmentName);
+/** @public */
+export const branchSchema = fromCheck(checkBranchName);
+/** @public */
+export const commitShaSchema = fromCheck(checkCommitSha);
+/** @public */
+export const relativePathSchema = fromCheck(checkRelativePath);
+/** @public */
+export const repositoryUrlSchema = fromCheck(checkRepositoryUrl);
+/** @public */
+export const tagSchema = fromCheck(checkTagName);
+/** @public */
+export const moduleSourceSchema = fromCheck(parseModuleSource);
+
+const runIdSchema = z.uuid();
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
+
+/**
+ * `POST /runs`. Strict: unknown fields are refused.
+ *
+ * @public
+ */
+export const createRunRequestSchema = z.strictObject({
+  entityRef: entityRefSchema,
+  environment: environmentSchema,
+  operation: z.literal('plan'),
+  ref: branchSchema.optional(),
+});
+
+/** @public */
+export type CreateRunRequest = z.infer<typeof createRunRequestSchema>;
+
+/** @public */
+export const MAX_RUN_LIST_LIMIT = 200;
+
+/** `GET /runs` query. @public */
+export const listRunsQuerySchema = z.strictObject({
+  entityRef: entityRefSchema.optional(),
+  environment: environmentSchema.optional(),
+  status: z.enum(RUN_STATUSES as [string, ...string[]]).optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_RUN_LIST_LIMIT))
+    .optional(),
+});
+
+/** @public */
+export type ListRunsQuery = z.infer<typeof listRunsQuerySchema>;
+
+/** `GET /targets` query. @public */
+export const listTargetsQuerySchema = z.strictObject({
+  entityRef: entityRefSchema,
+});
+
+/** `GET /runs/:id/logs` query. @public */
+export const logsQuerySchema = z.strictObject({
+  after: z
+    .string()
+    .regex(/^[0-9]{1,9}$/, 'must be a non-negative integer')
+    .transform(Number)
+    .optional(),
+});
+
+/** Path parameter `:id`. @public */
+export const runIdParamSchema = z.strictObject({ id: runIdSchema });
+
+/** Empty JSON body for approve/apply/cancel. @public */
+export const emptyBodySchema = z.strictObject({});
+
+/** @public */
+export const catalogModuleSchema = z.strictObject({
+  source: moduleSourceSchema,
+  versions: z.array(tagSchema).max(100),
+});
+
+/** @public */
+export const MAX_JOB_BYTES = 256 * 1024;
+
+/**
+ * The one input of a sealed runner: a single plan or apply of one commit of
+ * one folder, with the catalog snapshot the module check needs. The runner
+ * validates it again with this schema and its own policy.
+ *
+ * @public
+ */
+export const jobSchema = z
+  .strictObject({
+    version: z.literal(1),
+    runId: runIdSchema,
+    operation: z.enum(['plan', 'apply']),
+    entityRef: entityRefSchema,
+    environment: environmentSchema,
+    repository: repositoryUrlSchema,
+    ref: branchSchema,
+    commitSha: commitShaSchema,
+    path: relativePathSchema,
+    modules: z.array(catalogModuleSchema).max(1000),
+    plan: z
+      .strictObject({ runId: runIdSchema, sha256: sha256Schema })
+      .optional(),
+    issuedAt: z.iso.datetime(),
+  })
+  .superRefine((job, ctx) => {
+    if (job.operation === 'apply' && !job.plan) {
+      ctx.addIssue({ code: 'custom', message: 'an apply job must name its plan' });
+    }
+    if (job.operation === 'plan' && job.plan) {
+      ctx.addIssue({ code: 'custom', message: 'a plan job must not name a plan' });
+    }
+  });
+
+/** @public */
+export type SealedRunnerJob = z.infer<typeof jobSchema>;
+
+/** @public */
+export const MAX_LOG_LINE_LENGTH = 8192;
+
+const planSummarySchema = z.strictObject({
+  add: z.number().int().min(0),
+  change: z.number().int().min(0),
+  destroy: z.number().int().min(0),
+});
+
+const resourceChangeSchema = z.strictObject({
+  address: z.string().min(1).max(1024),
+  actions: z
+    .array(z.enum(['create', 'update', 'delete', 'read', 'no-op']))
+    .min(1)
+    .max(2),
+});
+
+/** @public */
+export const RUN_PHASES = [
+  'validate',
+  'checkout',
+  'module-check',
+  'init',
+  'plan',
+  'apply',
+] as const;
+
+/**
+ * What a runner reports, one JSON object per line on its output stream.
+ * The backend parses every line with this schema and trusts nothing else.
+ *
+ * @public
+ */
+export const runnerEventSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('log'),
+    line: z.string().max(MAX_LOG_LINE_LENGTH),
+  }),
+  z.strictObject({ type: z.literal('phase'), phase: z.enum(RUN_PHASES) }),
+  z.strictObject({
+    type: z.literal('result'),
+    status: z.enum(['succeeded', 'failed', 'rejected', 'cancelled']),
+    commitSha: commitShaSchema.optional(),
+    plan: planSummarySchema.optional(),
+    changes: z.array(resourceChangeSchema).max(10000).optional(),
+    planSha256: sha256Schema.optional(),
+    moduleSources: z.array(z.string().max(2048)).max(1000).optional(),
+    error: z.string().max(4000).optional(),
+  }),
+]);
+
+/** @public */
+export type RunnerEvent = z.infer<typeof runnerEventSchema>;
+
+/** @public */
+export type RunnerResult = Extract<RunnerEvent, { type: 'result' }>;

@@ -1,0 +1,135 @@
+/**
+ * What a run does.
+ *
+ * @public
+ */
+export type RunOperation = 'plan' | 'apply';
+
+/**
+ * Lifecycle of a run. `rejected` means a check (gate or runner) refused it
+ * before Terraform changed anything.
+ *
+ * @public
+ */
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'rejected'
+  | 'cancelled';
+
+/** @public */
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'rejected',
+  'cancelled',
+];
+
+/** @public */
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'rejected',
+  'cancelled',
+];
+
+/**
+ * Terraform's own plan summary: a replace counts once in `add` and once in
+ * `destroy`.
+ *
+ * @public
+ */
+export interface PlanSummary {
+  add: number;
+  change: number;
+  destroy: number;
+}
+
+/** @public */
+export type ResourceAction = 'create' | 'update' | 'delete' | 'read' | 'no-op';
+
+/**
+ * One resource change of a plan, as Terraform reports it. Values are never
+ * included: plans can contain secrets, and approvers review addresses and
+ * actions.
+ *
+ * @public
+ */
+export interface ResourceChange {
+  address: string;
+  actions: ResourceAction[];
+}
+
+/** @public */
+export interface Approval {
+  /** User entity ref of the approver. */
+  by: string;
+  /** ISO 8601 timestamp. */
+  at: string;
+}
+
+/**
+ * A plan or apply run, as returned by the API.
+ *
+ * @public
+ */
+export interface Run {
+  id: string;
+  entityRef: string;
+  environment: string;
+  operation: RunOperation;
+  status: RunStatus;
+  /** Branch name the run was requested for. */
+  ref: string;
+  /** Full 40-hex commit that was planned or applied. */
+  commitSha: string;
+  /** Entity ref of the user or service principal that requested the run. */
+  requestedBy: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** For an apply: the plan run it applies. */
+  planRunId?: string;
+  plan?: PlanSummary;
+  changes?: ResourceChange[];
+  approvals: Approval[];
+  error?: string;
+  /** For a plan: the newer plan of the same target that made it stale. */
+  supersededBy?: string;
+  /** For a plan: the apply run that applied (or is applying) it. */
+  applyRunId?: string;
+}
+
+/**
+ * A deployment target: one entity in one environment.
+ *
+ * @public
+ */
+export interface Target {
+  entityRef: string;
+  environment: string;
+  repository: string;
+  path: string;
+  applyBranches: string[];
+  requiredApprovals: number;
+  deployable: boolean;
+  /** Why the target is not deployable. */
+  reason?: string;
+  locked: boolean;
+  lastRun?: Run;
+}
+
+/**
+ * A vetted service-catalog module: a source address and its vetted tags.
+ *
+ * @public
+ */
+export interface CatalogModule {
+  /** `git::<url>//<subdir>` without `?ref=`. */
+  source: string;
+  versions: string[];
+}

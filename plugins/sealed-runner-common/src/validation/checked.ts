@@ -1,0 +1,49 @@
+/**
+ * Result of a validation primitive: the accepted value, or a reason a human
+ * can act on.
+ *
+ * @public
+ */
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export function accept<T>(value: T): Checked<T> {
+  return { ok: true, value };
+}
+
+export function refuse<T = never>(reason: string): Checked<T> {
+  return { ok: false, reason };
+}
+
+// C0 controls, DEL and C1 controls. Anything that can end a line or steer a
+// terminal has no business in a path, ref or URL.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Quotes a hostile value for an error message without echoing control bytes or megabytes. */
+export function quote(value: string): string {
+  const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return JSON.stringify(shown);
+}
+
+/**
+ * Checks the things every string crossing a trust boundary must satisfy:
+ * a string, non-empty, bounded, no control characters.
+ */
+export function checkPlainString(
+  what: string,
+  value: unknown,
+  maxLength: number,
+): Checked<string> {
+  if (typeof value !== 'string') {
+    return refuse(`${what} must be a string`);
+  }
+  if (value.length === 0) {
+    return refuse(`${what} must not be empty`);
+  }
+  if (value.length > maxLength) {
+    return refuse(`${what} is longer than ${maxLength} characters`);
+  }
+  if (CONTROL_CHARACTERS.test(value)) {
+    return refuse(`${what} ${quote(value)} contains control characters`);
+  }
+  return accept(value);
+}

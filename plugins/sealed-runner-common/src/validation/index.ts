@@ -1,0 +1,22 @@
+export type { Checked } from './checked';
+export { checkRelativePath, MAX_PATH_LENGTH } from './paths';
+export {
+  checkBranchName,
+  checkCommitSha,
+  checkEnvironmentName,
+  checkRefName,
+  checkTagName,
+  MAX_REF_LENGTH,
+} from './refs';
+export { checkRepositoryUrl, MAX_URL_LENGTH } from './repository';
+export type { RepositoryUrl } from './repository';
+export {
+  checkVettedModuleSource,
+  isLocalModuleSource,
+  MAX_MODULE_VERSIONS,
+  parseCatalogModule,
+  parseModuleSource,
+  resolveLocalModulePath,
+} from './moduleSource';
+export type { ModuleSource } from './moduleSource';
+export { checkRepositoryAllowed } from './allowlist';
