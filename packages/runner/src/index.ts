@@ -1,1 +1,28 @@
-export {};
+/**
+ * The sealed runner: runs Terraform plan or apply for exactly one vetted
+ * job. Also exports what the backend needs to start it and to resolve
+ * branches with the same hardened git invocation.
+ *
+ * @packageDocumentation
+ */
+
+import { resolve } from 'node:path';
+
+export { runMain } from './main';
+export {
+  parseRunnerConfig,
+  runnerConfigSchema,
+  RUNNER_CONFIG_ENV,
+} from './config';
+export type { RunnerConfig, RunnerConfigInput } from './config';
+export { resolveBranch } from './git';
+export type { GitOptions } from './git';
+export { checkModuleSources } from './moduleSourceCheck';
+export type { ModuleSourceCheck } from './moduleSourceCheck';
+
+/**
+ * Absolute path of the runner program, to start with `node`.
+ *
+ * @public
+ */
+export const RUNNER_ENTRY_POINT = resolve(__dirname, '../bin/sealed-runner');

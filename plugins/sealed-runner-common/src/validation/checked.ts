@@ -20,7 +20,7 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Quotes a hostile value for an error message without echoing control bytes or megabytes. */
 export function quote(value: string): string {
-  const shown = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  const shown = value.length > 300 ? `${value.slice(0, 300)}…` : value;
   return JSON.stringify(shown);
 }
 

@@ -1,0 +1,86 @@
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import {
+  branchSchema,
+  checkRepositoryUrl,
+  environmentSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine(isAbsolute, 'must be an absolute path')
+  .refine(p => !/[\u0000-\u001f]/.test(p), 'must not contain control characters');
+
+const allowlistEntry = z
+  .string()
+  .max(2048)
+  .refine(
+    entry =>
+      checkRepositoryUrl(entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry).ok,
+    'must be a repository URL, or a URL prefix ending in /*',
+  );
+
+/**
+ * The runner's own policy and layout. It comes from the runner's
+ * environment (the task definition on ECS, the local dispatcher in the
+ * embedded default) — never from the job, which it checks against this.
+ *
+ * @public
+ */
+export const runnerConfigSchema = z.strictObject({
+  /** Allowlisted repository URLs (exact, or `prefix/*`). */
+  repositories: z.array(allowlistEntry).max(1000),
+  /** Environments and the branches whose commits they may apply. */
+  environments: z.record(
+    environmentSchema,
+    z.strictObject({
+      applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
+    }),
+  ),
+  /** Where per-run temporary directories are created. */
+  workDir: absolutePath,
+  /** Where saved plan files are kept, keyed by plan run id. */
+  planDir: absolutePath,
+  /**
+   * Where local Terraform state lives for targets whose code declares no
+   * backend (the embedded default). Outside every checkout.
+   */
+  stateDir: absolutePath,
+  /** Filesystem provider mirror; providers are never downloaded directly. */
+  providerMirrorDir: absolutePath.optional(),
+  terraformPath: absolutePath.or(z.literal('terraform')).default('terraform'),
+  gitPath: absolutePath.or(z.literal('git')).default('git'),
+  /** Hard limit for the whole run. */
+  timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
+});
+
+/** @public */
+export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
+
+/** @public */
+export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
+
+/** Name of the environment variable that carries the runner config (JSON). @public */
+export const RUNNER_CONFIG_ENV = 'SEALED_RUNNER_CONFIG';
+
+/** @public */
+export function parseRunnerConfig(json: string | undefined): RunnerConfig {
+  if (!json) {
+    throw new Error(`${RUNNER_CONFIG_ENV} is not set`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new Error(`${RUNNER_CONFIG_ENV} is not valid JSON`);
+  }
+  const parsed = runnerConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `${RUNNER_CONFIG_ENV} is invalid: ${z.prettifyError(parsed.error)}`,
+    );
+  }
+  return parsed.data;
+}

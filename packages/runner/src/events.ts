@@ -1,0 +1,32 @@
+import {
+  MAX_LOG_LINE_LENGTH,
+  RunnerEvent,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+
+/**
+ * Where a runner reports: one JSON event per line. The local dispatcher
+ * points stdout at a file the backend tails; on ECS it is the awslogs stream.
+ */
+export interface EventSink {
+  emit(event: RunnerEvent): void;
+}
+
+export function log(sink: EventSink, line: string): void {
+  sink.emit({
+    type: 'log',
+    line:
+      line.length > MAX_LOG_LINE_LENGTH
+        ? `${line.slice(0, MAX_LOG_LINE_LENGTH - 14)} …[truncated]`
+        : line,
+  });
+}
+
+export function note(sink: EventSink, message: string): void {
+  log(sink, `[sealed-runner] ${message}`);
+}
+
+export const stdoutSink: EventSink = {
+  emit(event) {
+    process.stdout.write(`${JSON.stringify(event)}\n`);
+  },
+};

@@ -1,0 +1,65 @@
+import { MAX_JOB_BYTES, RunnerResult } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { parseRunnerConfig, RUNNER_CONFIG_ENV } from './config';
+import { stdoutSink } from './events';
+import { runJob } from './runJob';
+
+const EXIT_CODES: Record<RunnerResult['status'], number> = {
+  succeeded: 0,
+  failed: 1,
+  rejected: 2,
+  cancelled: 3,
+};
+
+/** Reads at most `limit` bytes of stdin; more is reported as oversized. */
+async function readJob(limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      process.stdin.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The sealed runner program: one job document on stdin, its own config in
+ * the environment, JSON events on stdout. Takes no arguments.
+ *
+ * @public
+ */
+export async function runMain(): Promise<number> {
+  const sink = stdoutSink;
+  const finish = (result: Omit<RunnerResult, 'type'>) => {
+    sink.emit({ type: 'result', ...result });
+    return EXIT_CODES[result.status];
+  };
+  if (process.argv.length > 2) {
+    return finish({ status: 'rejected', error: 'the runner takes no command-line arguments' });
+  }
+  let config;
+  try {
+    config = parseRunnerConfig(process.env[RUNNER_CONFIG_ENV]);
+  } catch (error) {
+    return finish({ status: 'failed', error: `runner configuration: ${(error as Error).message}` });
+  }
+  const raw = await readJob(MAX_JOB_BYTES);
+  if (raw === undefined) {
+    return finish({ status: 'rejected', error: `job document is larger than ${MAX_JOB_BYTES} bytes` });
+  }
+
+  const controller = new AbortController();
+  const cancel = () => controller.abort(new Error('cancelled'));
+  process.once('SIGTERM', cancel);
+  process.once('SIGINT', cancel);
+  const timer = setTimeout(
+    () => controller.abort(new Error('timeout')),
+    config.timeoutSeconds * 1000,
+  );
+  const outcome = await runJob(raw, { config, sink, signal: controller.signal });
+  clearTimeout(timer);
+  return finish(outcome);
+}

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { EventSink, log } from './events';
+
+export interface CommandOptions {
+  cwd: string;
+  /** The complete environment of the child: nothing is inherited. */
+  env: Record<string, string>;
+  /** Aborting sends SIGINT (Terraform stops gracefully), then SIGKILL. */
+  signal: AbortSignal;
+  /** Stream stdout and stderr lines into the run log. */
+  sink?: EventSink;
+  /** Capture stdout instead of logging it (it may hold sensitive data). */
+  captureStdout?: boolean;
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+}
+
+const MAX_CAPTURE_BYTES = 64 * 1024 * 1024;
+const KILL_GRACE_MS = 30_000;
+
+/**
+ * Runs one program with a fixed argument vector — never through a shell —
+ * and an explicit environment.
+ */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: CommandOptions,
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    if (options.signal.aborted) {
+      reject(new Error('aborted'));
+      return;
+    }
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: false,
+    });
+    let stdout = '';
+    let captured = 0;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      child.kill('SIGINT');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    options.signal.addEventListener('abort', onAbort, { once: true });
+
+    if (options.captureStdout) {
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        captured += chunk.length;
+        if (captured <= MAX_CAPTURE_BYTES) {
+          stdout += chunk;
+        }
+      });
+    } else if (options.sink) {
+      const sink = options.sink;
+      createInterface({ input: child.stdout }).on('line', l => log(sink, l));
+    } else {
+      child.stdout.resume();
+    }
+    if (options.sink) {
+      const sink = options.sink;
+      createInterface({ input: child.stderr }).on('line', l => log(sink, l));
+    } else {
+      child.stderr.resume();
+    }
+
+    child.on('error', error => {
+      options.signal.removeEventListener('abort', onAbort);
+      reject(error);
+    });
+    child.on('close', code => {
+      options.signal.removeEventListener('abort', onAbort);
+      if (killTimer) {
+        clearTimeout(killTimer);
+      }
+      if (captured > MAX_CAPTURE_BYTES) {
+        reject(new Error(`${file} wrote more than ${MAX_CAPTURE_BYTES} bytes`));
+        return;
+      }
+      resolve({ code, stdout });
+    });
+  });
+}

@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  checkRepositoryAllowed,
+  jobSchema,
+  MAX_JOB_BYTES,
+  parseModuleSource,
+  RUN_PHASES,
+  RunnerResult,
+  SealedRunnerJob,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { z } from 'zod';
+import { RunnerConfig } from './config';
+import { EventSink, note } from './events';
+import { checkoutCommit, gitEnvironment, resolveBranch } from './git';
+import { checkModuleSources } from './moduleSourceCheck';
+import { runCommand } from './process';
+import { summarisePlan, writeCliConfig, writeLocalBackend } from './terraform';
+
+type Outcome = Omit<RunnerResult, 'type'>;
+type RunPhase = (typeof RUN_PHASES)[number];
+
+/** A refusal: the job is `rejected` with this reason before Terraform changed anything. */
+class Rejection extends Error {}
+
+const RUNNER_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function moduleRepositories(job: SealedRunnerJob): string[] {
+  return job.modules.flatMap(m => {
+    const source = parseModuleSource(m.source);
+    return source.ok ? [source.value.repository] : [];
+  });
+}
+
+/** Where the plan file of a plan run is kept. */
+export function planFilePath(config: RunnerConfig, planRunId: string): string {
+  return join(config.planDir, `${planRunId}.tfplan`);
+}
+
+/** One state file per target: repository, environment and folder. */
+export function stateFilePath(config: RunnerConfig, job: SealedRunnerJob): string {
+  const key = createHash('sha256')
+    .update(`${job.repository}\n${job.environment}\n${job.path}`)
+    .digest('hex')
+    .slice(0, 32);
+  return join(config.stateDir, key, 'terraform.tfstate');
+}
+
+/**
+ * Parses and re-validates a job document against the runner's own policy.
+ * The runner trusts nothing the backend decided: repository allowlist,
+ * environment, apply branch and every field's shape are checked again.
+ */
+export function validateJob(raw: string, config: RunnerConfig): SealedRunnerJob {
+  if (Buffer.byteLength(raw) > MAX_JOB_BYTES) {
+    throw new Rejection(`job document is larger than ${MAX_JOB_BYTES} bytes`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(raw);
+  } catch {
+    throw new Rejection('job document is not valid JSON');
+  }
+  const parsed = jobSchema.safeParse(document);
+  if (!parsed.success) {
+    throw new Rejection(`job document is invalid: ${z.prettifyError(parsed.error)}`);
+  }
+  const job = parsed.data;
+  const allowed = checkRepositoryAllowed(job.repository, config.repositories);
+  if (!allowed.ok) {
+    throw new Rejection(allowed.reason);
+  }
+  const environment = config.environments[job.environment];
+  if (!environment) {
+    throw new Rejection(`environment "${job.environment}" is not configured in the runner`);
+  }
+  if (
+    job.operation === 'apply' &&
+    !environment.applyBranches.includes('*') &&
+    !environment.applyBranches.includes(job.ref)
+  ) {
+    throw new Rejection(
+      `branch "${job.ref}" may not be applied to ${job.environment} (apply branches: ${environment.applyBranches.join(', ')})`,
+    );
+  }
+  return job;
+}
+
+export interface RunJobOptions {
+  config: RunnerConfig;
+  sink: EventSink;
+  /** Aborted on cancel (SIGTERM) or timeout. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs one job end to end and returns its outcome. Never throws: every
+ * failure becomes a `failed` or `rejected` outcome with a reason.
+ */
+export async function runJob(rawJob: string, options: RunJobOptions): Promise<Outcome> {
+  const { config, sink, signal } = options;
+  let runDir: string | undefined;
+  let phase: RunPhase = 'validate';
+  const enter = (next: RunPhase) => {
+    phase = next;
+    sink.emit({ type: 'phase', phase: next });
+  };
+  try {
+    enter('validate');
+    const job = validateJob(rawJob, config);
+    note(sink, `${job.operation} of ${job.path} at ${job.ref}@${job.commitSha.slice(0, 12)} for ${job.environment}`);
+
+    let planBytes: Buffer | undefined;
+    if (job.plan) {
+      planBytes = await readFile(planFilePath(config, job.plan.runId)).catch(() => undefined);
+      if (!planBytes) {
+        throw new Rejection(`the saved plan of run ${job.plan.runId} does not exist`);
+      }
+      if (sha256(planBytes) !== job.plan.sha256) {
+        throw new Rejection(`the saved plan of run ${job.plan.runId} does not match its recorded sha256`);
+      }
+    }
+
+    await mkdir(config.workDir, { recursive: true });
+    runDir = await mkdtemp(join(config.workDir, `run-${job.runId}-`));
+    const checkout = join(runDir, 'checkout');
+
+    enter('checkout');
+    const gitOptions = { gitPath: config.gitPath, home: runDir, path: RUNNER_PATH, signal };
+    // The branch must still point at the commit: a plan or apply is of
+    // exactly the reviewed head, never an arbitrary fetchable commit.
+    const head = await resolveBranch(job.repository, job.ref, gitOptions);
+    if (!head) {
+      throw new Rejection(`branch "${job.ref}" does not exist in ${job.repository}`);
+    }
+    if (head.commitSha !== job.commitSha) {
+      throw new Rejection(
+        `branch "${job.ref}" moved to ${head.commitSha} since ${job.commitSha} was requested`,
+      );
+    }
+    await checkoutCommit(job.repository, job.commitSha, checkout, { ...gitOptions, sink, signal });
+    note(sink, `checked out ${job.commitSha}`);
+
+    enter('module-check');
+    const check = await checkModuleSources(checkout, job.path, job.modules);
+    if (!check.ok) {
+      throw new Rejection(check.reason);
+    }
+    note(sink, `module sources vetted: ${check.moduleSources.join(', ') || 'none'}`);
+    const folderDir = join(checkout, job.path);
+    if (!check.rootDeclaresBackend) {
+      await mkdir(join(stateFilePath(config, job), '..'), { recursive: true });
+      await writeLocalBackend(folderDir, stateFilePath(config, job));
+    }
+
+    const env = {
+      // Terraform downloads catalog modules with git: allow exactly their transports.
+      ...gitEnvironment(runDir, moduleRepositories(job), RUNNER_PATH),
+      TF_IN_AUTOMATION: '1',
+      TF_INPUT: '0',
+      CHECKPOINT_DISABLE: '1',
+      TF_CLI_CONFIG_FILE: await writeCliConfig(
+        runDir,
+        config.providerMirrorDir ?? join(config.workDir, 'provider-mirror'),
+      ),
+    };
+    const terraform = async (args: string[], capture = false) => {
+      if (signal.aborted) {
+        throw new Error('aborted');
+      }
+      const result = await runCommand(config.terraformPath, args, {
+        cwd: folderDir, env, signal, sink, captureStdout: capture,
+      });
+      if (signal.aborted) {
+        throw new Error('aborted');
+      }
+      if (result.code !== 0) {
+        throw new Error(`terraform ${args[0]} failed (exit ${result.code})`);
+      }
+      return result.stdout;
+    };
+
+    enter('init');
+    await terraform(['init', '-input=false', '-no-color']);
+
+    const base = { commitSha: job.commitSha, moduleSources: check.moduleSources };
+    if (job.operation === 'plan') {
+      enter('plan');
+      const localPlan = join(runDir, 'plan.tfplan');
+      await terraform(['plan', '-input=false', '-no-color', '-lock-timeout=60s', `-out=${localPlan}`]);
+      const { plan, changes } = summarisePlan(await terraform(['show', '-json', localPlan], true));
+      const bytes = await readFile(localPlan);
+      await mkdir(config.planDir, { recursive: true });
+      const saved = planFilePath(config, job.runId);
+      await writeFile(`${saved}.partial`, bytes, { mode: 0o600 });
+      await rename(`${saved}.partial`, saved);
+      return { status: 'succeeded', ...base, plan, changes, planSha256: sha256(bytes) };
+    }
+
+    enter('apply');
+    const localPlan = join(runDir, 'plan.tfplan');
+    await writeFile(localPlan, planBytes!, { mode: 0o600 });
+    await terraform(['apply', '-input=false', '-no-color', '-lock-timeout=60s', localPlan]);
+    return { status: 'succeeded', ...base };
+  } catch (error) {
+    if (signal.aborted) {
+      const reason = signal.reason instanceof Error ? signal.reason.message : 'cancelled';
+      return reason === 'timeout'
+        ? { status: 'failed', error: `timed out after ${config.timeoutSeconds} s during ${phase}` }
+        : { status: 'cancelled', error: `cancelled during ${phase}` };
+    }
+    if (error instanceof Rejection) {
+      note(sink, `rejected: ${error.message}`);
+      return { status: 'rejected', error: error.message };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    note(sink, `failed during ${phase}: ${message}`);
+    return { status: 'failed', error: `${phase} failed: ${message}` };
+  } finally {
+    if (runDir) {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }
+}
