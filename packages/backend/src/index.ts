@@ -1,4 +1,6 @@
 import { createBackend } from '@backstage/backend-defaults';
+import { demoApproverSignInModule } from './modules/demoApproverSignIn';
+import { sealedRunnerPermissionPolicyModule } from './modules/permissionPolicy';
 
 const backend = createBackend();
 
@@ -6,6 +8,7 @@ backend.add(import('@backstage/plugin-app-backend'));
 
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+backend.add(demoApproverSignInModule);
 
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(
@@ -14,7 +17,10 @@ backend.add(
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 
 backend.add(import('@backstage/plugin-permission-backend'));
+backend.add(sealedRunnerPermissionPolicyModule);
 
 backend.add(import('@backstage/plugin-scaffolder-backend'));
+
+backend.add(import('@sealed-runner/backstage-plugin-sealed-runner-backend'));
 
 backend.start();

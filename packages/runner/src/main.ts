@@ -10,6 +10,19 @@ const EXIT_CODES: Record<RunnerResult['status'], number> = {
   cancelled: 3,
 };
 
+/**
+ * The longest `error` runnerEventSchema accepts. A longer reason (a job
+ * with a thousand invalid fields) would make the result line unreadable
+ * to the backend, so it is cut here.
+ */
+const MAX_ERROR_LENGTH = 4000;
+
+function bounded(error: string): string {
+  return error.length > MAX_ERROR_LENGTH
+    ? `${error.slice(0, MAX_ERROR_LENGTH - 14)} …[truncated]`
+    : error;
+}
+
 /** Reads at most `limit` bytes of stdin; more is reported as oversized. */
 async function readJob(limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
@@ -34,7 +47,11 @@ async function readJob(limit: number): Promise<string | undefined> {
 export async function runMain(): Promise<number> {
   const sink = stdoutSink;
   const finish = (result: Omit<RunnerResult, 'type'>) => {
-    sink.emit({ type: 'result', ...result });
+    sink.emit({
+      type: 'result',
+      ...result,
+      ...(result.error !== undefined ? { error: bounded(result.error) } : {}),
+    });
     return EXIT_CODES[result.status];
   };
   if (process.argv.length > 2) {

@@ -41,18 +41,54 @@ function asBlocks(value: unknown): Record<string, unknown>[] {
 }
 
 /**
+ * The first key that appears twice in one object of a JSON document.
+ * Terraform reads every occurrence of a repeated key (a second `module`
+ * property is a second set of module blocks), while JSON.parse keeps only
+ * the last — so a repeated key could hide a module call from the check.
+ * Only called on text that JSON.parse accepted.
+ */
+function findDuplicateKey(text: string): string | undefined {
+  // Objects being read, innermost last; `undefined` stands for an array.
+  const open: Array<Set<string> | undefined> = [];
+  for (const [token, colon] of text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?|[{}[\]]/g)) {
+    if (token === '{' || token === '[') {
+      open.push(token === '{' ? new Set() : undefined);
+    } else if (token === '}' || token === ']') {
+      open.pop();
+    } else if (colon !== undefined) {
+      const key: string = JSON.parse(token.slice(0, token.length - colon.length));
+      const keys = open[open.length - 1];
+      if (keys?.has(key)) {
+        return key;
+      }
+      keys?.add(key);
+    }
+  }
+  return undefined;
+}
+
+function parseJson(text: string): Record<string, unknown> {
+  const body = JSON.parse(text);
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new Error(`duplicate key ${JSON.stringify(duplicate.slice(0, 100))} in one object`);
+  }
+  return body;
+}
+
+/**
  * Reads the module calls and backend declaration of one file. HCL goes
  * through a real HCL parser (Go's, compiled to WASM); `.tf.json` through
- * JSON.parse. Both produce the same block shape.
+ * JSON.parse. Both produce the same block shape, except that JSON may also
+ * list labelled blocks as an array (`"module": [{"a": {…}}, {"b": {…}}]`).
  */
 async function parseFile(name: string, text: string): Promise<ParsedFile> {
   const body: Record<string, unknown> = name.endsWith('.tf.json')
-    ? JSON.parse(text)
+    ? parseJson(text)
     : await parseHcl(name, text);
   const modules: ParsedFile['modules'] = [];
-  const moduleBlocks = body.module;
-  if (typeof moduleBlocks === 'object' && moduleBlocks !== null) {
-    for (const [label, blocks] of Object.entries(moduleBlocks)) {
+  for (const labelled of asBlocks(body.module)) {
+    for (const [label, blocks] of Object.entries(labelled)) {
       for (const block of asBlocks(blocks)) {
         modules.push({ name: label, source: block.source });
       }
@@ -104,11 +140,19 @@ export async function checkModuleSources(
     if (real !== root && !real.startsWith(root + sep)) {
       return { ok: false, reason: `folder ${JSON.stringify(current)} leaves the checkout` };
     }
-    const entries = await readdir(dir, { withFileTypes: true });
-    const files = entries
-      .filter(e => e.isFile() && (e.name.endsWith('.tf') || e.name.endsWith('.tf.json')))
-      .map(e => e.name)
-      .sort();
+    const entries = await readdir(dir, { withFileTypes: true }).then(all =>
+      all.filter(
+        e => !e.isDirectory() && (e.name.endsWith('.tf') || e.name.endsWith('.tf.json')),
+      ),
+    );
+    // Terraform follows a symlinked file wherever it points; the check
+    // would read something else, or nothing.
+    const irregular = entries.find(e => !e.isFile());
+    if (irregular) {
+      const shown = current === '.' ? irregular.name : `${current}/${irregular.name}`;
+      return { ok: false, reason: `${shown} is not a regular file` };
+    }
+    const files = entries.map(e => e.name).sort();
     if (files.length > MAX_FILES_PER_FOLDER) {
       return { ok: false, reason: `folder ${JSON.stringify(current)} has more than ${MAX_FILES_PER_FOLDER} Terraform files` };
     }

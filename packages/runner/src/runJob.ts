@@ -161,6 +161,10 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
     const env = {
       // Terraform downloads catalog modules with git: allow exactly their transports.
       ...gitEnvironment(runDir, moduleRepositories(job), RUNNER_PATH),
+      // Terraform's data directory lives outside the checkout: a committed
+      // `.terraform/modules` would otherwise count as already installed, and
+      // plan would run that code instead of the vetted module.
+      TF_DATA_DIR: join(runDir, 'terraform-data'),
       TF_IN_AUTOMATION: '1',
       TF_INPUT: '0',
       CHECKPOINT_DISABLE: '1',

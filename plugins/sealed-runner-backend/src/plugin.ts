@@ -1,31 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
-import { createRouter } from './router';
-import { todoListServiceRef } from './services/TodoListService';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { sealedRunnerPermissions } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  RunDispatcher,
+  sealedRunnerDispatchExtensionPoint,
+  sealedRunnerTargetChecksExtensionPoint,
+  sealedRunnerTargetResourceRef,
+  sealedRunnerTargetRules,
+  TargetCheck,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { resolveBranch } from '@sealed-runner/runner';
+import { readSealedRunnerConfig } from './config';
+import { DatabaseRunStore } from './database/DatabaseRunStore';
+import { LocalDispatcher } from './dispatch/LocalDispatcher';
+import { localDispatcherConfig } from './dispatch/localRunnerConfig';
+import { createTargetResourceLoader } from './permissions';
+import { createRouter } from './service/router';
+import { createRunService } from './services/RunService/createRunService';
+import { RunSupervisor } from './services/RunSupervisor/RunSupervisor';
+import { createTargetResolver } from './services/TargetResolver/TargetResolver';
 
 /**
- * sealedRunnerPlugin backend plugin
+ * The Sealed Runner gate: the only path from the catalog to a deploy.
  *
  * @public
  */
 export const sealedRunnerPlugin = createBackendPlugin({
   pluginId: 'sealed-runner',
   register(env) {
+    const dispatchers = new Map<string, RunDispatcher>();
+    const targetChecks: TargetCheck[] = [];
+    env.registerExtensionPoint(sealedRunnerDispatchExtensionPoint, {
+      addDispatcher(type, dispatcher) {
+        if (dispatchers.has(type)) {
+          throw new Error(`A sealed-runner dispatcher for runner type '${type}' is already registered`);
+        }
+        dispatchers.set(type, dispatcher);
+      },
+    });
+    env.registerExtensionPoint(sealedRunnerTargetChecksExtensionPoint, {
+      addTargetCheck(check) {
+        targetChecks.push(check);
+      },
+    });
+
     env.registerInit({
       deps: {
-        httpAuth: coreServices.httpAuth,
+        rootConfig: coreServices.rootConfig,
+        logger: coreServices.logger,
+        database: coreServices.database,
         httpRouter: coreServices.httpRouter,
-        todoList: todoListServiceRef,
+        httpAuth: coreServices.httpAuth,
+        auth: coreServices.auth,
+        permissions: coreServices.permissions,
+        permissionsRegistry: coreServices.permissionsRegistry,
+        userInfo: coreServices.userInfo,
+        auditor: coreServices.auditor,
+        scheduler: coreServices.scheduler,
+        lifecycle: coreServices.lifecycle,
+        catalog: catalogServiceRef,
       },
-      async init({ httpAuth, httpRouter, todoList }) {
-        httpRouter.use(
-          await createRouter({
-            httpAuth,
-            todoList,
-          }),
-        );
+      async init(deps) {
+        const { logger, auth, catalog } = deps;
+        const config = readSealedRunnerConfig(deps.rootConfig);
+        const store = await DatabaseRunStore.create({ database: deps.database });
+
+        const runnerType = config.runner.type;
+        if (runnerType === 'local' && !dispatchers.has('local')) {
+          dispatchers.set('local', new LocalDispatcher({ config: localDispatcherConfig(config), logger }));
+        }
+        const dispatcher = dispatchers.get(runnerType);
+        if (!dispatcher) {
+          throw new Error(
+            `sealedRunner.runner.type is '${runnerType}', but no module provides that runner type (available: ${[...dispatchers.keys()].join(', ') || 'none'})`,
+          );
+        }
+
+        const supervisor = new RunSupervisor({
+          store,
+          dispatcher,
+          logger,
+          auditor: deps.auditor,
+          instanceId: randomUUID(),
+          heartbeatTimeoutSeconds: config.runner.heartbeatTimeoutSeconds,
+          timeoutSeconds: config.runner.timeoutSeconds,
+        });
+        const gitHome = await mkdtemp(join(tmpdir(), 'sealed-runner-git-'));
+        const runService = createRunService({
+          store,
+          targets: createTargetResolver({ catalog, auth, logger, config, targetChecks }),
+          supervisor,
+          resolveBranch: (repository, branch) => resolveBranch(repository, branch, { home: gitHome }),
+          permissions: deps.permissions,
+          auth,
+          userInfo: deps.userInfo,
+          auditor: deps.auditor,
+          logger,
+          config,
+        });
+
+        deps.permissionsRegistry.addResourceType({
+          resourceRef: sealedRunnerTargetResourceRef,
+          permissions: sealedRunnerPermissions,
+          rules: Object.values(sealedRunnerTargetRules),
+          getResources: createTargetResourceLoader({ catalog, auth }),
+        });
+        deps.httpRouter.use(await createRouter({ httpAuth: deps.httpAuth, runService }));
+        deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+
+        await deps.scheduler.scheduleTask({
+          id: 'sealed-runner-reconcile',
+          frequency: { seconds: config.runner.reconcileIntervalSeconds },
+          timeout: { minutes: 2 },
+          initialDelay: { seconds: 1 },
+          fn: () => supervisor.reconcile(),
+        });
+        deps.lifecycle.addShutdownHook(() => supervisor.stop());
       },
     });
   },

@@ -78,7 +78,7 @@ export const MAX_RUN_LIST_LIMIT = 200;
 export const listRunsQuerySchema = z.strictObject({
   entityRef: entityRefSchema.optional(),
   environment: environmentSchema.optional(),
-  status: z.enum(RUN_STATUSES as [string, ...string[]]).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
   limit: z
     .string()
     .regex(/^[0-9]{1,4}$/, 'must be a number')
@@ -110,9 +110,24 @@ export const runIdParamSchema = z.strictObject({ id: runIdSchema });
 /** Empty JSON body for approve/apply/cancel. @public */
 export const emptyBodySchema = z.strictObject({});
 
+/**
+ * A catalog snapshot source is compared with the parsed `base` of module
+ * sources, so it must be canonical: no `?ref=` (versions are listed apart).
+ */
+const catalogModuleSourceSchema = fromCheck(value => {
+  const source = parseModuleSource(value);
+  if (source.ok && source.value.ref !== undefined) {
+    return {
+      ok: false,
+      reason: 'a catalog module source must not include ?ref=; list vetted tags in versions',
+    };
+  }
+  return source;
+});
+
 /** @public */
 export const catalogModuleSchema = z.strictObject({
-  source: moduleSourceSchema,
+  source: catalogModuleSourceSchema,
   versions: z.array(tagSchema).max(100),
 });
 

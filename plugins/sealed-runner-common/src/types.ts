@@ -6,28 +6,26 @@
 export type RunOperation = 'plan' | 'apply';
 
 /**
- * Lifecycle of a run. `rejected` means a check (gate or runner) refused it
- * before Terraform changed anything.
+ * Every run status, in lifecycle order.
  *
  * @public
  */
-export type RunStatus =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'rejected'
-  | 'cancelled';
-
-/** @public */
-export const RUN_STATUSES: readonly RunStatus[] = [
+export const RUN_STATUSES = [
   'queued',
   'running',
   'succeeded',
   'failed',
   'rejected',
   'cancelled',
-];
+] as const;
+
+/**
+ * Lifecycle of a run. `rejected` means a check (gate or runner) refused it
+ * before Terraform changed anything.
+ *
+ * @public
+ */
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** @public */
 export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [

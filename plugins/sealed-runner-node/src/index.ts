@@ -1,18 +1,11 @@
-/***/
 /**
- * Node.js library for the sealed-runner plugin.
+ * Extension points and permission helpers for the Sealed Runner backend:
+ * runner dispatchers, extra target checks, and permission conditions for
+ * policies.
  *
  * @packageDocumentation
  */
 
-// In this package you might for example export functions that
-// help other plugins or modules interact with your plugin.
-
-/**
- * Does something useful.
- *
- * @public
- */
-export function someFunction() {
-  // ...
-}
+export * from './dispatch';
+export * from './targetChecks';
+export * from './permissions';

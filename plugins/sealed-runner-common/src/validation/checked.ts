@@ -16,12 +16,22 @@ export function refuse<T = never>(reason: string): Checked<T> {
 
 // C0 controls, DEL and C1 controls. Anything that can end a line or steer a
 // terminal has no business in a path, ref or URL.
+// eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+// What JSON.stringify leaves raw but must not reach a terminal or a UI: DEL
+// and C1 controls (0x9b is a CSI introducer), bidi controls that reorder the
+// text around them (Trojan Source), and line/paragraph separators.
+const UNSAFE_IN_MESSAGES =
+  /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Quotes a hostile value for an error message without echoing control bytes or megabytes. */
 export function quote(value: string): string {
   const shown = value.length > 300 ? `${value.slice(0, 300)}…` : value;
-  return JSON.stringify(shown);
+  return JSON.stringify(shown).replace(
+    UNSAFE_IN_MESSAGES,
+    c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**

@@ -152,6 +152,16 @@ export function resolveLocalModulePath(
   if (!isLocalModuleSource(source)) {
     return refuse(`module source ${quote(source)} is not a local path`);
   }
+  // Popping '..' segments of an unchecked calling folder would turn a folder
+  // outside the repository into one inside it.
+  if (fromFolder !== '.') {
+    const from = checkRelativePath(fromFolder);
+    if (!from.ok) {
+      return refuse(
+        `local module source ${quote(source)} is called from an invalid folder: ${from.reason}`,
+      );
+    }
+  }
   const stack = fromFolder === '.' ? [] : fromFolder.split('/');
   for (const segment of source.split('/')) {
     if (segment === '' || segment === '.') {

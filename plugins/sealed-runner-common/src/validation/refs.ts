@@ -28,8 +28,9 @@ export function checkRefName(
       "may only contain letters, digits and '.', '_', '/', '+', '-'",
     );
   }
-  if (ref.startsWith('-')) {
-    return bad("must not start with '-'");
+  // '-' would read as an option, '+' as a forced refspec.
+  if (ref.startsWith('-') || ref.startsWith('+')) {
+    return bad("must not start with '-' or '+'");
   }
   if (ref.startsWith('/') || ref.endsWith('/')) {
     return bad("must not start or end with '/'");

@@ -1,0 +1,139 @@
+import { ConflictError, NotAllowedError } from '@backstage/errors';
+import { Approval } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { EnvironmentConfig } from '../config';
+import { PlanSnapshot, RunRecord } from '../database/RunStore';
+
+/**
+ * The verdict of a gate rule. `conflict` is about the state of a run
+ * (409), `forbidden` about who is asking (403).
+ */
+export type Decision =
+  | { allowed: true }
+  | { allowed: false; kind: 'conflict' | 'forbidden'; reason: string };
+
+const ALLOW: Decision = { allowed: true };
+const conflict = (reason: string): Decision => ({ allowed: false, kind: 'conflict', reason });
+const forbidden = (reason: string): Decision => ({ allowed: false, kind: 'forbidden', reason });
+
+/** Throws the Backstage error that carries a refusal to the right status code. */
+export function enforce(decision: Decision): void {
+  if (!decision.allowed) {
+    throw decision.kind === 'conflict'
+      ? new ConflictError(decision.reason)
+      : new NotAllowedError(decision.reason);
+  }
+}
+
+/** Entity refs compare case-insensitively in Backstage. */
+export function sameEntityRef(a: string, b: string): boolean {
+  return a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
+}
+
+/** An apply of the plan that is running, queued or done blocks another. */
+function blockingApply(snapshot: PlanSnapshot): RunRecord | undefined {
+  return snapshot.applyRuns.find(
+    run => run.status === 'queued' || run.status === 'running' || run.status === 'succeeded',
+  );
+}
+
+/** Rules every plan must meet before it can be approved or applied. */
+function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
+  const { plan } = snapshot;
+  if (plan.operation !== 'plan') {
+    return conflict(`run ${plan.id} is an apply, not a plan`);
+  }
+  if (plan.status !== 'succeeded') {
+    return conflict(`plan ${plan.id} is ${plan.status}; only a succeeded plan can be approved or applied`);
+  }
+  if (plan.supersededBy) {
+    return conflict(
+      `plan ${plan.id} is stale: newer plan ${plan.supersededBy} exists for this target; approvals do not carry over`,
+    );
+  }
+  const apply = blockingApply(snapshot);
+  if (apply) {
+    return conflict(`plan ${plan.id} has already been applied by run ${apply.id} (${apply.status})`);
+  }
+  if (!plan.planSha256) {
+    return conflict(`plan ${plan.id} has no saved plan file`);
+  }
+  return ALLOW;
+}
+
+/** Approvals that count: never the requester's own. */
+export function countedApprovals(plan: RunRecord, approvals: Approval[]): Approval[] {
+  return approvals.filter(a => !sameEntityRef(a.by, plan.requestedBy));
+}
+
+/**
+ * May this user approve this plan? Four-eyes: never the requester; only the
+ * environment's approvers when the environment names them.
+ */
+export function decideApproval(
+  snapshot: PlanSnapshot,
+  approver: { userEntityRef: string; ownershipEntityRefs: string[] },
+  environment: EnvironmentConfig,
+): Decision {
+  const current = decideCurrentPlan(snapshot);
+  if (!current.allowed) {
+    return current;
+  }
+  if (sameEntityRef(approver.userEntityRef, snapshot.plan.requestedBy)) {
+    return forbidden('you requested this plan; four-eyes rule: someone else must approve it');
+  }
+  if (environment.approvers) {
+    const mine = [approver.userEntityRef, ...approver.ownershipEntityRefs];
+    const allowed = environment.approvers.some(ref => mine.some(m => sameEntityRef(m, ref)));
+    if (!allowed) {
+      return forbidden(
+        `only ${environment.approvers.join(', ')} may approve plans for ${snapshot.plan.environment}`,
+      );
+    }
+  }
+  return ALLOW;
+}
+
+/**
+ * May this plan be applied now? Binds the apply to the exact plan and
+ * commit: the plan must be current, approved enough, of an apply branch,
+ * and the branch must not have moved since it was planned.
+ */
+export function decideApply(
+  snapshot: PlanSnapshot,
+  environment: EnvironmentConfig,
+  branchHead: string | undefined,
+): Decision {
+  const current = decideCurrentPlan(snapshot);
+  if (!current.allowed) {
+    return current;
+  }
+  const { plan } = snapshot;
+  if (!environment.applyBranches.includes('*') && !environment.applyBranches.includes(plan.ref)) {
+    return forbidden(
+      `branch ${plan.ref} may not be applied to ${plan.environment} (apply branches: ${environment.applyBranches.join(', ')})`,
+    );
+  }
+  const missing = environment.requiredApprovals - countedApprovals(plan, snapshot.approvals).length;
+  if (missing > 0) {
+    return conflict(
+      `plan ${plan.id} needs ${missing} more approval${missing === 1 ? '' : 's'} from someone other than ${plan.requestedBy}`,
+    );
+  }
+  if (branchHead === undefined) {
+    return conflict(`branch ${plan.ref} no longer exists; plan again`);
+  }
+  if (branchHead !== plan.commitSha) {
+    return conflict(
+      `branch ${plan.ref} moved since this plan (planned ${plan.commitSha.slice(0, 12)}, now ${branchHead.slice(0, 12)}); plan again`,
+    );
+  }
+  return ALLOW;
+}
+
+/** Only queued or running runs can be cancelled. */
+export function decideCancel(run: RunRecord): Decision {
+  if (run.status !== 'queued' && run.status !== 'running') {
+    return conflict(`run ${run.id} is ${run.status}; only queued or running runs can be cancelled`);
+  }
+  return ALLOW;
+}

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { RunnerConfig, runnerConfigSchema } from '@sealed-runner/runner';
+import { z } from 'zod';
+import { SealedRunnerConfig } from '../config';
+
+/** What the local dispatcher needs from app-config. */
+export interface LocalRunnerOptions {
+  directory: string;
+  terraformPath?: string;
+  providerMirror?: string;
+  repositories: string[];
+  environments: SealedRunnerConfig['environments'];
+  timeoutSeconds: number;
+}
+
+export function localDispatcherConfig(config: SealedRunnerConfig): LocalRunnerOptions {
+  const local = config.runner.local;
+  if (!local) {
+    throw new Error(
+      'sealedRunner.runner.local.directory must be set for the local runner (sealedRunner.runner.type: local)',
+    );
+  }
+  return {
+    ...local,
+    repositories: config.repositories,
+    environments: config.environments,
+    timeoutSeconds: config.runner.timeoutSeconds,
+  };
+}
+
+/**
+ * The runner's own policy for the embedded default. Backend and runner run
+ * as one OS user here, so the boundary is a process, not a privilege: the
+ * runner still re-checks every job against this copy of the rules.
+ */
+export function localRunnerConfig(input: LocalRunnerOptions): RunnerConfig {
+  const parsed = runnerConfigSchema.safeParse({
+    repositories: input.repositories,
+    environments: Object.fromEntries(
+      Object.entries(input.environments).map(([name, env]) => [
+        name,
+        { applyBranches: env.applyBranches },
+      ]),
+    ),
+    workDir: join(input.directory, 'work'),
+    planDir: join(input.directory, 'plans'),
+    stateDir: join(input.directory, 'state'),
+    providerMirrorDir: input.providerMirror ?? join(input.directory, 'provider-mirror'),
+    terraformPath: input.terraformPath ?? 'terraform',
+    timeoutSeconds: input.timeoutSeconds,
+  });
+  if (!parsed.success) {
+    throw new Error(`Invalid local runner configuration:\n${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,139 @@
+import { HttpAuthService } from '@backstage/backend-plugin-api';
+import { InputError } from '@backstage/errors';
+import {
+  createRunRequestSchema,
+  emptyBodySchema,
+  listRunsQuerySchema,
+  listTargetsQuerySchema,
+  logsQuerySchema,
+  runIdParamSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import express from 'express';
+import Router from 'express-promise-router';
+import { z } from 'zod';
+import { RunService } from '../services/RunService/types';
+
+/** Request bodies are a few fields: anything larger is refused unread. */
+const MAX_BODY = '16kb';
+const KEEPALIVE_MS = 15_000;
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new InputError(`Invalid ${what}: ${z.prettifyError(result.error)}`);
+  }
+  return result.data;
+}
+
+/** The HTTP API of the gate: parse strictly, authenticate, call the service. */
+export async function createRouter(options: {
+  httpAuth: HttpAuthService;
+  runService: RunService;
+}): Promise<express.Router> {
+  const { httpAuth, runService } = options;
+  const router = Router();
+  router.use(express.json({ limit: MAX_BODY }));
+
+  const credentials = (req: express.Request) =>
+    httpAuth.credentials(req, { allow: ['user', 'service'] });
+  const caller = async (req: express.Request) => ({
+    credentials: await credentials(req),
+    request: req,
+  });
+
+  router.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/targets', async (req, res) => {
+    const { entityRef } = parse(listTargetsQuerySchema, req.query, 'query');
+    const items = await runService.listTargets(entityRef, { credentials: await credentials(req) });
+    res.json({ items });
+  });
+
+  router.post('/runs', async (req, res) => {
+    const request = parse(createRunRequestSchema, req.body, 'request body');
+    const run = await runService.requestPlan(request, await caller(req));
+    res.status(202).json({ run });
+  });
+
+  router.get('/runs', async (req, res) => {
+    const query = parse(listRunsQuerySchema, req.query, 'query');
+    const items = await runService.listRuns(query, { credentials: await credentials(req) });
+    res.json({ items });
+  });
+
+  router.get('/runs/:id', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    res.json({ run: await runService.getRun(id, { credentials: await credentials(req) }) });
+  });
+
+  router.post('/runs/:id/approve', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    parse(emptyBodySchema, req.body, 'request body');
+    res.json({ run: await runService.approve(id, await caller(req)) });
+  });
+
+  router.post('/runs/:id/apply', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    parse(emptyBodySchema, req.body, 'request body');
+    const run = await runService.apply(id, await caller(req));
+    res.status(202).json({ run });
+  });
+
+  router.post('/runs/:id/cancel', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    parse(emptyBodySchema, req.body, 'request body');
+    res.json({ run: await runService.cancel(id, await caller(req)) });
+  });
+
+  router.get('/runs/:id/logs', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    const { after } = parse(logsQuerySchema, req.query, 'query');
+    res.json(await runService.getLogs(id, after ?? 0, { credentials: await credentials(req) }));
+  });
+
+  router.get('/runs/:id/history', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    res.json({ items: await runService.getHistory(id, { credentials: await credentials(req) }) });
+  });
+
+  router.get('/runs/:id/logs/stream', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    const { after } = parse(logsQuerySchema, req.query, 'query');
+    const lastEventId = req.header('last-event-id');
+    const resumeAt = lastEventId !== undefined
+      ? parse(logsQuerySchema, { after: lastEventId }, 'Last-Event-ID header').after
+      : after;
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    // Authorisation and 404 happen before the first byte of the stream.
+    const stream = await runService.followLogs(id, resumeAt ?? 0, {
+      credentials: await credentials(req),
+      signal: abort.signal,
+    });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    try {
+      for await (const item of stream) {
+        if ('line' in item) {
+          // JSON-encode the line: a bare '\r' would end an SSE field.
+          res.write(`id: ${item.seq}\ndata: ${JSON.stringify(item.line)}\n\n`);
+        } else {
+          res.write(`event: complete\ndata: ${JSON.stringify({ status: item.status })}\n\n`);
+        }
+      }
+    } finally {
+      clearInterval(keepalive);
+      res.end();
+    }
+  });
+
+  return router;
+}

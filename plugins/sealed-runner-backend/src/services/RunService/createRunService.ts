@@ -1,0 +1,460 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AuditorService,
+  AuditorServiceEventSeverityLevel,
+  AuthService,
+  BackstageCredentials,
+  LoggerService,
+  PermissionsService,
+  UserInfoService,
+} from '@backstage/backend-plugin-api';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import { JsonObject } from '@backstage/types';
+import { AuthorizeResult, ResourcePermission } from '@backstage/plugin-permission-common';
+import {
+  jobSchema,
+  Run,
+  runApplyPermission,
+  runApprovePermission,
+  runCancelPermission,
+  runPlanPermission,
+  runReadPermission,
+  SealedRunnerJob,
+  stringifyTargetRef,
+  Target,
+  TERMINAL_RUN_STATUSES,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { SealedRunnerConfig } from '../../config';
+import { PlanSnapshot, RunRecord, RunStore } from '../../database/RunStore';
+import { decideApply, decideApproval, decideCancel, enforce } from '../../decisions/decisions';
+import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
+import { TargetResolver } from '../TargetResolver/TargetResolver';
+import { ResolvedTarget } from '../TargetResolver/resolveTargets';
+import { RequestOptions, RunService } from './types';
+
+/** Resolves a branch (or the default branch) to its head commit. */
+export type BranchResolver = (
+  repository: string,
+  branch: string | undefined,
+) => Promise<{ branch: string; commitSha: string } | undefined>;
+
+const MAX_LOG_PAGE = 1000;
+
+/** How a denial reads: "you may not <verb> <entity> in <environment>". */
+const DENIED_VERB: Record<string, string> = {
+  [runReadPermission.name]: 'see runs of',
+  [runPlanPermission.name]: 'plan',
+  [runApplyPermission.name]: 'apply',
+  [runApprovePermission.name]: 'approve plans of',
+  [runCancelPermission.name]: 'cancel runs of',
+};
+const CANCEL_WAIT_MS = 10_000;
+const FOLLOW_POLL_MS = 1000;
+
+/** The API shape of a run: internal fields never leave the backend. */
+export function toApiRun(record: RunRecord): Run {
+  const run: Run = {
+    id: record.id,
+    entityRef: record.entityRef,
+    environment: record.environment,
+    operation: record.operation,
+    status: record.status,
+    ref: record.ref,
+    commitSha: record.commitSha,
+    requestedBy: record.requestedBy,
+    createdAt: record.createdAt,
+    approvals: record.approvals,
+  };
+  const optional = {
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    planRunId: record.planRunId,
+    plan: record.plan,
+    changes: record.changes,
+    error: record.error,
+    supersededBy: record.supersededBy,
+    applyRunId: record.applyRunId,
+  };
+  for (const [key, value] of Object.entries(optional)) {
+    if (value !== undefined) {
+      Object.assign(run, { [key]: value });
+    }
+  }
+  return run;
+}
+
+export function createRunService(options: {
+  store: RunStore;
+  targets: TargetResolver;
+  supervisor: RunSupervisor;
+  resolveBranch: BranchResolver;
+  permissions: PermissionsService;
+  auth: AuthService;
+  userInfo: UserInfoService;
+  auditor: AuditorService;
+  logger: LoggerService;
+  config: SealedRunnerConfig;
+}): RunService {
+  const { store, targets, supervisor, permissions, auth, userInfo, auditor, config } = options;
+
+  /** Who is asking: a user entity ref, or a service principal's subject. */
+  function actorOf(credentials: BackstageCredentials): string {
+    if (auth.isPrincipal(credentials, 'user')) {
+      return credentials.principal.userEntityRef;
+    }
+    if (auth.isPrincipal(credentials, 'service')) {
+      return credentials.principal.subject;
+    }
+    throw new NotAllowedError('anonymous callers cannot use the sealed runner');
+  }
+
+  async function authorize(
+    permission: ResourcePermission,
+    target: { entityRef: string; environment: string },
+    credentials: BackstageCredentials,
+  ) {
+    const [decision] = await permissions.authorize(
+      [{ permission, resourceRef: stringifyTargetRef(target) }],
+      { credentials },
+    );
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(
+        `you may not ${DENIED_VERB[permission.name] ?? permission.name} ${target.entityRef} in ${target.environment}`,
+      );
+    }
+  }
+
+  /** Records an audit event around an action, with its outcome. */
+  async function audited<T>(
+    request: RequestOptions['request'],
+    eventId: string,
+    severityLevel: AuditorServiceEventSeverityLevel,
+    meta: JsonObject,
+    action: () => Promise<T>,
+    successMeta: (result: T) => JsonObject = () => ({}),
+  ): Promise<T> {
+    const event = await auditor.createEvent({ eventId, severityLevel, meta, request });
+    try {
+      const result = await action();
+      await event.success({ meta: successMeta(result) });
+      return result;
+    } catch (error) {
+      await event.fail({ error: error as Error });
+      throw error;
+    }
+  }
+
+  async function loadRun(runId: string, credentials: BackstageCredentials): Promise<RunRecord> {
+    const run = await store.getRun(runId);
+    if (!run) {
+      throw new NotFoundError(`run ${runId} does not exist`);
+    }
+    await authorize(runReadPermission, run, credentials);
+    return run;
+  }
+
+  async function headOf(repository: string, branch: string | undefined) {
+    try {
+      return await options.resolveBranch(repository, branch);
+    } catch (error) {
+      throw new ServiceUnavailableError(
+        `could not read ${repository}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  function requireDeployable(target: ResolvedTarget): asserts target is ResolvedTarget & {
+    lockKey: string;
+    environmentConfig: NonNullable<ResolvedTarget['environmentConfig']>;
+  } {
+    if (!target.deployable || !target.lockKey || !target.environmentConfig) {
+      throw new ConflictError(
+        `${target.entityRef} is not deployable to ${target.environment}: ${target.reason}`,
+      );
+    }
+  }
+
+  function buildJob(
+    run: Pick<RunRecord, 'id' | 'entityRef' | 'environment' | 'ref' | 'commitSha'> & {
+      operation: 'plan' | 'apply';
+    },
+    target: ResolvedTarget,
+    modules: SealedRunnerJob['modules'],
+    plan?: SealedRunnerJob['plan'],
+  ): SealedRunnerJob {
+    return jobSchema.parse({
+      version: 1,
+      runId: run.id,
+      operation: run.operation,
+      entityRef: run.entityRef,
+      environment: run.environment,
+      repository: target.repository,
+      ref: run.ref,
+      commitSha: run.commitSha,
+      path: target.path,
+      modules,
+      ...(plan ? { plan } : {}),
+      issuedAt: new Date().toISOString(),
+    });
+  }
+
+  async function dispatch(run: RunRecord): Promise<Run> {
+    // The runner starts in the background; callers follow the run by id.
+    void supervisor.start(run);
+    return toApiRun(run);
+  }
+
+  return {
+    async listTargets(entityRef, { credentials }) {
+      const resolved = await targets.listTargets(entityRef, { credentials });
+      const readable = await permissions.authorize(
+        resolved.map(t => ({ permission: runReadPermission, resourceRef: stringifyTargetRef(t) })),
+        { credentials },
+      );
+      const result: Target[] = [];
+      for (const [i, t] of resolved.entries()) {
+        if (readable[i].result !== AuthorizeResult.ALLOW) {
+          continue;
+        }
+        const lastRun = await store.latestRun(t.entityRef, t.environment);
+        result.push({
+          entityRef: t.entityRef,
+          environment: t.environment,
+          repository: t.repository,
+          path: t.path,
+          applyBranches: t.environmentConfig?.applyBranches ?? [],
+          requiredApprovals: t.environmentConfig?.requiredApprovals ?? 0,
+          deployable: t.deployable,
+          ...(t.reason ? { reason: t.reason } : {}),
+          locked: t.lockKey ? (await store.lockHolder(t.lockKey)) !== undefined : false,
+          ...(lastRun ? { lastRun: toApiRun(lastRun) } : {}),
+        });
+      }
+      return result;
+    },
+
+    async requestPlan(request, { credentials, request: httpRequest }) {
+      const actor = actorOf(credentials);
+      return audited(
+        httpRequest,
+        'run-plan',
+        'medium',
+        { actor, entityRef: request.entityRef, environment: request.environment, ref: request.ref ?? null },
+        async () => {
+          const target = await targets.getTarget(request.entityRef, request.environment, { credentials });
+          await authorize(runPlanPermission, target, credentials);
+          requireDeployable(target);
+          const head = await headOf(target.repository, request.ref);
+          if (!head) {
+            throw new InputError(
+              request.ref
+                ? `branch ${request.ref} does not exist in ${target.repository}`
+                : `${target.repository} has no default branch`,
+            );
+          }
+          const id = randomUUID();
+          const base = {
+            id,
+            entityRef: target.entityRef,
+            environment: target.environment,
+            operation: 'plan' as const,
+            ref: head.branch,
+            commitSha: head.commitSha,
+          };
+          const run = await store.createRun({
+            ...base,
+            repository: target.repository,
+            path: target.path,
+            lockKey: target.lockKey,
+            requestedBy: actor,
+            createdAt: new Date().toISOString(),
+            job: buildJob(base, target, await targets.catalogModules()),
+          });
+          return dispatch(run);
+        },
+        run => ({ runId: run.id, commitSha: run.commitSha }),
+      );
+    },
+
+    async approve(planRunId, { credentials, request: httpRequest }) {
+      const actor = actorOf(credentials);
+      return audited(httpRequest, 'run-approve', 'high', { actor, runId: planRunId }, async () => {
+        const plan = await loadRun(planRunId, credentials);
+        await authorize(runApprovePermission, plan, credentials);
+        if (!auth.isPrincipal(credentials, 'user')) {
+          throw new NotAllowedError('only users can approve plans');
+        }
+        const environment = config.environments[plan.environment];
+        if (!environment) {
+          throw new ConflictError(`environment ${plan.environment} is no longer configured`);
+        }
+        const approver = await userInfo.getUserInfo(credentials);
+        const approved = await store.addApproval(
+          planRunId,
+          { by: approver.userEntityRef, at: new Date().toISOString() },
+          snapshot => enforce(decideApproval(snapshot, approver, environment)),
+        );
+        return toApiRun(approved);
+      });
+    },
+
+    async apply(planRunId, { credentials, request: httpRequest }) {
+      const actor = actorOf(credentials);
+      return audited(
+        httpRequest,
+        'run-apply',
+        'high',
+        { actor, planRunId },
+        async () => {
+          const plan = await loadRun(planRunId, credentials);
+          await authorize(runApplyPermission, plan, credentials);
+          const target = await targets.getTarget(plan.entityRef, plan.environment, { credentials });
+          requireDeployable(target);
+          if (target.lockKey !== plan.lockKey) {
+            throw new ConflictError(
+              `the target's repository or folder changed since plan ${plan.id}; plan again`,
+            );
+          }
+          const head = await headOf(plan.repository, plan.ref);
+          const decide = (snapshot: PlanSnapshot) =>
+            enforce(decideApply(snapshot, target.environmentConfig, head?.commitSha));
+          // Decide now for a precise refusal, and again inside the
+          // transaction that creates the apply, on the plan as it is then.
+          decide(await store.getPlanSnapshot(plan.id));
+          const id = randomUUID();
+          const base = {
+            id,
+            entityRef: plan.entityRef,
+            environment: plan.environment,
+            operation: 'apply' as const,
+            ref: plan.ref,
+            commitSha: plan.commitSha,
+          };
+          const run = await store.createRun(
+            {
+              ...base,
+              repository: plan.repository,
+              path: plan.path,
+              lockKey: plan.lockKey,
+              requestedBy: actor,
+              createdAt: new Date().toISOString(),
+              planRunId: plan.id,
+              job: buildJob(base, target, await targets.catalogModules(), {
+                runId: plan.id,
+                sha256: plan.planSha256!,
+              }),
+            },
+            { verify: decide },
+          );
+          return dispatch(run);
+        },
+        run => ({ runId: run.id, environment: run.environment, commitSha: run.commitSha }),
+      );
+    },
+
+    async cancel(runId, { credentials, request: httpRequest }) {
+      const actor = actorOf(credentials);
+      return audited(httpRequest, 'run-cancel', 'medium', { actor, runId }, async () => {
+        const run = await loadRun(runId, credentials);
+        await authorize(runCancelPermission, run, credentials);
+        enforce(decideCancel(run));
+        if (run.status === 'queued' && !run.dispatchHandle) {
+          await supervisor.finishQueued(run, { status: 'cancelled', error: `cancelled by ${actor}` }, actor);
+        } else {
+          await store.requestCancel(run.id, actor);
+          if (run.dispatchHandle) {
+            await supervisor.cancelRunner(run.dispatchHandle);
+          }
+        }
+        const deadline = Date.now() + CANCEL_WAIT_MS;
+        let latest = (await store.getRun(runId))!;
+        while (!TERMINAL_RUN_STATUSES.includes(latest.status) && Date.now() < deadline) {
+          await new Promise(resolve => setTimeout(resolve, 200));
+          latest = (await store.getRun(runId))!;
+        }
+        return toApiRun(latest);
+      });
+    },
+
+    async getRun(runId, { credentials }) {
+      return toApiRun(await loadRun(runId, credentials));
+    },
+
+    async listRuns(query, { credentials }) {
+      const records = await store.listRuns({ ...query, limit: query.limit ?? 50 });
+      if (records.length === 0) {
+        return [];
+      }
+      const targetRefs = [...new Set(records.map(r => stringifyTargetRef(r)))];
+      const decisions = await permissions.authorize(
+        targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
+        { credentials },
+      );
+      const readable = new Set(
+        targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+      );
+      return records.filter(r => readable.has(stringifyTargetRef(r))).map(toApiRun);
+    },
+
+    async getLogs(runId, after, { credentials }) {
+      const run = await loadRun(runId, credentials);
+      const logs = await store.getLogs(runId, after, MAX_LOG_PAGE);
+      const next = logs.length > 0 ? logs[logs.length - 1].seq : after;
+      return {
+        lines: logs.map(l => l.line),
+        next,
+        complete: TERMINAL_RUN_STATUSES.includes(run.status) && next >= run.logCount,
+      };
+    },
+
+    async getHistory(runId, { credentials }) {
+      await loadRun(runId, credentials);
+      return store.listHistory(runId);
+    },
+
+    async followLogs(runId, after, { credentials, signal }) {
+      await loadRun(runId, credentials);
+      const nextUpdate = () =>
+        new Promise<void>(resolve => {
+          // Output ingested on this replica wakes the stream at once; the
+          // timeout picks up output ingested by another replica.
+          const done = () => {
+            clearTimeout(timer);
+            supervisor.updates.off('output', onUpdate);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const onUpdate = (id: string) => id === runId && done();
+          const timer = setTimeout(done, FOLLOW_POLL_MS);
+          supervisor.updates.on('output', onUpdate);
+          signal.addEventListener('abort', done);
+        });
+      return (async function* follow() {
+        let cursor = after;
+        while (!signal.aborted) {
+          // Read the run before its logs: if it had ended, the logs are complete.
+          const run = (await store.getRun(runId))!;
+          const logs = await store.getLogs(runId, cursor, MAX_LOG_PAGE);
+          for (const log of logs) {
+            yield log;
+            cursor = log.seq;
+          }
+          if (logs.length === MAX_LOG_PAGE) {
+            continue;
+          }
+          if (TERMINAL_RUN_STATUSES.includes(run.status) && cursor >= run.logCount) {
+            yield { status: run.status };
+            return;
+          }
+          await nextUpdate();
+        }
+      })();
+    },
+  };
+}

@@ -1,0 +1,272 @@
+import { EventEmitter } from 'node:events';
+import {
+  AuditorService,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
+import { JsonObject } from '@backstage/types';
+import {
+  RunnerResult,
+  runnerEventSchema,
+  TERMINAL_RUN_STATUSES,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { RunDetachedError, RunOutcome, RunRecord, RunStore } from '../../database/RunStore';
+
+const SYSTEM_ACTOR = 'sealed-runner';
+const BUSY_POLL_MS = 100;
+const IDLE_POLL_MS = 500;
+/** After its own timeout, a runner gets this long to stop before it is killed and failed. */
+const OVERDUE_GRACE_MS = 120_000;
+
+export interface RunSupervisorOptions {
+  store: RunStore;
+  dispatcher: RunDispatcher;
+  logger: LoggerService;
+  auditor: AuditorService;
+  /** Identifies this replica in `attached_by`. */
+  instanceId: string;
+  heartbeatTimeoutSeconds: number;
+  timeoutSeconds: number;
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * Starts runners and supervises them until their runs end: ingests their
+ * output into the database, keeps a heartbeat, finishes the run with the
+ * runner's validated result. Supervision is a database claim, not an
+ * in-process map: if this replica dies, the reconciler of any replica takes
+ * the run over from where its output was last ingested.
+ */
+export class RunSupervisor {
+  /** Emits the run id whenever a run has new output or ended (this replica only). */
+  readonly updates = new EventEmitter();
+  private readonly watching = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly options: RunSupervisorOptions) {
+    this.updates.setMaxListeners(0);
+  }
+
+  /** Starts the runner of a queued run and supervises it. Never throws. */
+  async start(run: RunRecord): Promise<void> {
+    const { store, dispatcher, logger, instanceId } = this.options;
+    let handle: JsonObject;
+    try {
+      handle = await dispatcher.dispatch(run.job);
+    } catch (error) {
+      logger.error(`Could not start the runner for run ${run.id}`, error as Error);
+      await this.finish(run, {
+        status: 'failed',
+        error: `could not start the runner: ${(error as Error).message}`,
+      });
+      return;
+    }
+    if (!(await store.markRunning(run.id, handle, instanceId))) {
+      // Cancelled while the runner was starting.
+      await dispatcher.cancel(handle);
+      return;
+    }
+    this.watch(run.id, handle, undefined);
+  }
+
+  /** Stops supervising on this replica; runners keep running and are re-attached later. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private watch(runId: string, handle: JsonObject, cursor: string | undefined): void {
+    if (this.watching.has(runId)) {
+      return;
+    }
+    this.watching.add(runId);
+    this.supervise(runId, handle, cursor)
+      .catch(error => {
+        if (!(error instanceof RunDetachedError)) {
+          this.options.logger.error(`Supervising run ${runId} failed`, error);
+        }
+      })
+      .finally(() => this.watching.delete(runId));
+  }
+
+  private async supervise(runId: string, handle: JsonObject, initialCursor: string | undefined) {
+    const { store, dispatcher, instanceId, heartbeatTimeoutSeconds, timeoutSeconds } = this.options;
+    let cursor = initialCursor;
+    let lastBeat = Date.now();
+    let killRequested = false;
+    while (!this.stopped) {
+      const run = await store.getRun(runId);
+      if (!run || TERMINAL_RUN_STATUSES.includes(run.status) || run.attachedBy !== instanceId) {
+        return;
+      }
+      const poll = await dispatcher.poll(handle, cursor);
+      const { lines, phase, result } = this.parse(poll.lines);
+      if (poll.lines.length > 0 || poll.cursor !== cursor) {
+        await store.appendOutput(runId, { lines, cursor: poll.cursor, phase }, instanceId);
+        cursor = poll.cursor;
+        lastBeat = Date.now();
+        this.updates.emit('output', runId);
+      } else if (Date.now() - lastBeat > (heartbeatTimeoutSeconds * 1000) / 3) {
+        if (!(await store.heartbeat(runId, instanceId))) {
+          return;
+        }
+        lastBeat = Date.now();
+      }
+
+      if (result) {
+        await this.finish(run, this.validateResult(run, result));
+        await dispatcher.release(handle);
+        return;
+      }
+      if (poll.state !== 'running') {
+        await this.finish(run, {
+          status: 'failed',
+          error: `the runner stopped without reporting a result${poll.detail ? ` (${poll.detail})` : ''}`,
+        });
+        await dispatcher.release(handle);
+        return;
+      }
+      const age = Date.now() - Date.parse(run.startedAt ?? run.createdAt);
+      if (age > timeoutSeconds * 1000 + OVERDUE_GRACE_MS && !killRequested) {
+        this.options.logger.warn(`Run ${runId} is overdue; stopping its runner`);
+        await dispatcher.cancel(handle);
+        killRequested = true;
+      } else if (age > timeoutSeconds * 1000 + 3 * OVERDUE_GRACE_MS) {
+        await this.finish(run, {
+          status: 'failed',
+          error: `the runner did not stop after its ${timeoutSeconds} s timeout`,
+        });
+        return;
+      }
+      await sleep(poll.lines.length > 0 ? BUSY_POLL_MS : IDLE_POLL_MS);
+    }
+  }
+
+  /** Parses runner output; malformed lines are kept as visible log lines, never trusted. */
+  private parse(raw: string[]) {
+    const lines: string[] = [];
+    let phase: string | undefined;
+    let result: RunnerResult | undefined;
+    for (const line of raw) {
+      if (result) {
+        break;
+      }
+      let event;
+      try {
+        event = runnerEventSchema.safeParse(JSON.parse(line));
+      } catch {
+        event = undefined;
+      }
+      if (!event?.success) {
+        lines.push(`[sealed-runner backend] ignored malformed runner output: ${line.slice(0, 200)}`);
+        continue;
+      }
+      const data = event.data;
+      if (data.type === 'log') lines.push(data.line);
+      else if (data.type === 'phase') phase = data.phase;
+      else result = data;
+    }
+    return { lines, phase, result };
+  }
+
+  /** Holds the runner's result to what the run asked for. */
+  private validateResult(run: RunRecord, result: RunnerResult): RunOutcome {
+    const { type: _type, ...outcome } = result;
+    if (outcome.commitSha !== undefined && outcome.commitSha !== run.commitSha) {
+      return {
+        status: 'failed',
+        error: `the runner reported commit ${outcome.commitSha} instead of ${run.commitSha}`,
+      };
+    }
+    if (
+      outcome.status === 'succeeded' &&
+      run.operation === 'plan' &&
+      (!outcome.plan || !outcome.changes || !outcome.planSha256)
+    ) {
+      return { status: 'failed', error: 'the runner reported a plan without its summary or saved plan' };
+    }
+    if (run.operation === 'apply') {
+      // An apply never produces a plan file of its own.
+      delete outcome.planSha256;
+    }
+    return outcome;
+  }
+
+  private async finish(run: RunRecord, outcome: RunOutcome, actor = SYSTEM_ACTOR) {
+    const { store, auditor, logger } = this.options;
+    let finalOutcome = outcome;
+    if (run.operation === 'apply' && run.planRunId && outcome.status === 'succeeded') {
+      // The apply applied exactly its plan's changes: show them on the apply too.
+      const plan = await store.getRun(run.planRunId);
+      finalOutcome = { ...outcome, plan: plan?.plan, changes: plan?.changes };
+    }
+    const finished = await store.finishRun(run.id, finalOutcome, actor);
+    if (!finished) {
+      return;
+    }
+    this.updates.emit('output', run.id);
+    logger.info(`Run ${run.id} (${run.operation} ${run.entityRef} ${run.environment}) ${outcome.status}`);
+    const event = await auditor.createEvent({
+      eventId: 'run-finished',
+      severityLevel: run.operation === 'apply' ? 'high' : 'medium',
+      meta: {
+        actor,
+        runId: run.id,
+        operation: run.operation,
+        entityRef: run.entityRef,
+        environment: run.environment,
+        commitSha: run.commitSha,
+        status: outcome.status,
+      },
+    });
+    if (outcome.status === 'succeeded') {
+      await event.success();
+    } else {
+      await event.fail({ error: new Error(outcome.error ?? outcome.status) });
+    }
+  }
+
+  /** Asks a runner to stop; it reports `cancelled` and the supervisor finishes the run. */
+  async cancelRunner(handle: JsonObject): Promise<void> {
+    await this.options.dispatcher.cancel(handle);
+  }
+
+  /** Ends a queued run that never started (for cancel before dispatch). */
+  async finishQueued(run: RunRecord, outcome: RunOutcome, actor: string): Promise<void> {
+    await this.finish(run, outcome, actor);
+  }
+
+  /**
+   * Background reconciliation, run by the scheduler on one replica at a
+   * time: re-attaches runs whose supervisor stopped reporting, fails runs
+   * that never started, and releases any lock whose run has ended.
+   */
+  async reconcile(): Promise<void> {
+    const { store, logger, instanceId, heartbeatTimeoutSeconds } = this.options;
+    const now = Date.now();
+    const staleBefore = new Date(now - heartbeatTimeoutSeconds * 1000).toISOString();
+    const queuedBefore = new Date(now - Math.max(60, 2 * heartbeatTimeoutSeconds) * 1000).toISOString();
+    for (const run of await store.listRunsToReconcile(staleBefore, queuedBefore)) {
+      if (run.status === 'queued') {
+        logger.warn(`Run ${run.id} was never started; failing it`);
+        await this.finish(run, {
+          status: 'failed',
+          error: 'the backend stopped before the runner was started; request the run again',
+        });
+        continue;
+      }
+      if (!run.dispatchHandle) {
+        await this.finish(run, { status: 'failed', error: 'the run has no runner to re-attach to' });
+        continue;
+      }
+      if (await store.claimStaleRun(run.id, instanceId, staleBefore)) {
+        logger.info(`Re-attaching to run ${run.id} after its supervisor stopped reporting`);
+        this.watch(run.id, run.dispatchHandle, run.dispatchCursor);
+      }
+    }
+    const released = await store.releaseOrphanLocks();
+    if (released > 0) {
+      logger.warn(`Released ${released} lock(s) held by runs that had already ended`);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  ANNOTATION_MODULE_SOURCE,
+  ANNOTATION_MODULE_VERSIONS,
+  ANNOTATION_REPOSITORY,
+  ANNOTATION_TARGET_PREFIX,
+  CatalogModule,
+  checkEnvironmentName,
+  checkRelativePath,
+  checkRepositoryAllowed,
+  MODULE_ENTITY_SPEC_TYPE,
+  parseCatalogModule,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { EnvironmentConfig, SealedRunnerConfig } from '../../config';
+
+/** A target as the annotations and config describe it. */
+export interface ResolvedTarget {
+  entity: Entity;
+  entityRef: string;
+  environment: string;
+  /** The annotation values as written (may be invalid when not deployable). */
+  repository: string;
+  path: string;
+  environmentConfig?: EnvironmentConfig;
+  deployable: boolean;
+  reason?: string;
+  /** Identifies the one lock of environment + repository + folder. */
+  lockKey?: string;
+}
+
+export function lockKeyOf(environment: string, repository: string, path: string): string {
+  return createHash('sha256').update(`${environment}\n${repository}\n${path}`).digest('hex');
+}
+
+/**
+ * Reads an entity's `sealed-runner.io/*` annotations into one target per
+ * environment, deciding deployability against the platform team's config.
+ * Never silently drops a target: a wrong annotation makes it
+ * non-deployable with the reason.
+ */
+export function resolveTargets(entity: Entity, config: SealedRunnerConfig): ResolvedTarget[] {
+  const annotations = entity.metadata.annotations ?? {};
+  const entityRef = stringifyEntityRef(entity);
+  const repository = annotations[ANNOTATION_REPOSITORY];
+  const repositoryCheck =
+    repository === undefined
+      ? { ok: false as const, reason: `the entity has no ${ANNOTATION_REPOSITORY} annotation` }
+      : checkRepositoryAllowed(repository, config.repositories);
+
+  return Object.entries(annotations)
+    .filter(([key]) => key.startsWith(ANNOTATION_TARGET_PREFIX))
+    .map(([key, path]) => {
+      const environment = key.slice(ANNOTATION_TARGET_PREFIX.length);
+      const target: ResolvedTarget = {
+        entity,
+        entityRef,
+        environment,
+        repository: repository ?? '',
+        path,
+        deployable: false,
+      };
+      const environmentName = checkEnvironmentName(environment);
+      if (!environmentName.ok) {
+        return { ...target, reason: environmentName.reason };
+      }
+      const environmentConfig = config.environments[environment];
+      if (!environmentConfig) {
+        return {
+          ...target,
+          reason: `environment "${environment}" is not configured in sealedRunner.environments`,
+        };
+      }
+      const withConfig = { ...target, environmentConfig };
+      if (!repositoryCheck.ok) {
+        return { ...withConfig, reason: repositoryCheck.reason };
+      }
+      const pathCheck = checkRelativePath(path);
+      if (!pathCheck.ok) {
+        return { ...withConfig, reason: `${key}: ${pathCheck.reason}` };
+      }
+      return {
+        ...withConfig,
+        deployable: true,
+        lockKey: lockKeyOf(environment, repositoryCheck.value, pathCheck.value),
+      };
+    })
+    .sort((a, b) => a.environment.localeCompare(b.environment));
+}
+
+/**
+ * Reads vetted modules from `terraform-module` entities. With
+ * `modules.owners` set, only entities owned by those refs count: whoever
+ * can register an entity must not be able to vet their own module.
+ */
+export function readCatalogModules(
+  entities: Entity[],
+  owners: string[] | undefined,
+  onInvalid: (entityRef: string, reason: string) => void,
+): CatalogModule[] {
+  const modules: CatalogModule[] = [];
+  for (const entity of entities) {
+    if ((entity.spec as { type?: unknown } | undefined)?.type !== MODULE_ENTITY_SPEC_TYPE) {
+      continue;
+    }
+    if (owners) {
+      const ownedBy = (entity.relations ?? [])
+        .filter(r => r.type === 'ownedBy')
+        .map(r => r.targetRef.toLocaleLowerCase('en-US'));
+      if (!owners.some(o => ownedBy.includes(o.toLocaleLowerCase('en-US')))) {
+        continue;
+      }
+    }
+    const annotations = entity.metadata.annotations ?? {};
+    if (annotations[ANNOTATION_MODULE_SOURCE] === undefined) {
+      continue;
+    }
+    const module = parseCatalogModule(
+      annotations[ANNOTATION_MODULE_SOURCE],
+      annotations[ANNOTATION_MODULE_VERSIONS],
+    );
+    if (module.ok) {
+      const existing = modules.find(m => m.source === module.value.source);
+      if (existing) {
+        existing.versions = [...new Set([...existing.versions, ...module.value.versions])];
+      } else {
+        modules.push(module.value);
+      }
+    } else {
+      onInvalid(stringifyEntityRef(entity), module.reason);
+    }
+  }
+  return modules;
+}
