@@ -32,13 +32,19 @@ const allowlistEntry = z
 export const runnerConfigSchema = z.strictObject({
   /** Allowlisted repository URLs (exact, or `prefix/*`). */
   repositories: z.array(allowlistEntry).max(1000),
-  /** Environments and the branches whose commits they may apply. */
-  environments: z.record(
-    environmentSchema,
-    z.strictObject({
-      applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
-    }),
-  ),
+  /**
+   * Environments and the branches whose commits they may apply. A
+   * null-prototype record: `constructor` is a valid environment name and
+   * must never resolve to Object.prototype's.
+   */
+  environments: z
+    .record(
+      environmentSchema,
+      z.strictObject({
+        applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
+      }),
+    )
+    .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),
   /** Where per-run temporary directories are created. */
   workDir: absolutePath,
   /** Where saved plan files are kept, keyed by plan run id. */

@@ -1,4 +1,8 @@
-import { MAX_JOB_BYTES, RunnerResult } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  MAX_JOB_BYTES,
+  MAX_RESULT_ERROR_LENGTH,
+  RunnerResult,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { parseRunnerConfig, RUNNER_CONFIG_ENV } from './config';
 import { stdoutSink } from './events';
 import { runJob } from './runJob';
@@ -11,15 +15,12 @@ const EXIT_CODES: Record<RunnerResult['status'], number> = {
 };
 
 /**
- * The longest `error` runnerEventSchema accepts. A longer reason (a job
- * with a thousand invalid fields) would make the result line unreadable
- * to the backend, so it is cut here.
+ * A longer reason (a job with a thousand invalid fields) would make the
+ * result line unreadable to the backend, so it is cut here.
  */
-const MAX_ERROR_LENGTH = 4000;
-
 function bounded(error: string): string {
-  return error.length > MAX_ERROR_LENGTH
-    ? `${error.slice(0, MAX_ERROR_LENGTH - 14)} …[truncated]`
+  return error.length > MAX_RESULT_ERROR_LENGTH
+    ? `${error.slice(0, MAX_RESULT_ERROR_LENGTH - 14)} …[truncated]`
     : error;
 }
 

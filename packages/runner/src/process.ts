@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { EventSink, log } from './events';
 
@@ -88,4 +89,39 @@ export function runCommand(
       resolve({ code, stdout });
     });
   });
+}
+
+/** Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, … */
+async function procStat(pid: string): Promise<string[] | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * Kills every process left in the runner's session: anything a provisioner
+ * started that outlived Terraform. Only when the runner leads its own
+ * session — as the dispatcher starts it — so it never touches a caller's
+ * processes. Returns how many processes it killed.
+ */
+export async function sweepSession(): Promise<number> {
+  const self = await procStat('self');
+  if (!self || Number(self[3]) !== process.pid) {
+    return 0;
+  }
+  let killed = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry) || Number(entry) === process.pid) {
+      continue;
+    }
+    const stat = await procStat(entry);
+    if (stat && Number(stat[3]) === process.pid) {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+        killed += 1;
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return killed;
 }

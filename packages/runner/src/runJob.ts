@@ -15,7 +15,7 @@ import { RunnerConfig } from './config';
 import { EventSink, note } from './events';
 import { checkoutCommit, gitEnvironment, resolveBranch } from './git';
 import { checkModuleSources } from './moduleSourceCheck';
-import { runCommand } from './process';
+import { runCommand, sweepSession } from './process';
 import { summarisePlan, writeCliConfig, writeLocalBackend } from './terraform';
 
 type Outcome = Omit<RunnerResult, 'type'>;
@@ -40,6 +40,85 @@ function moduleRepositories(job: SealedRunnerJob): string[] {
 /** Where the plan file of a plan run is kept. */
 export function planFilePath(config: RunnerConfig, planRunId: string): string {
   return join(config.planDir, `${planRunId}.tfplan`);
+}
+
+/**
+ * What a saved plan was made for. A plan file carries its own
+ * configuration and backend, so applying it under another job would deploy
+ * another branch's code or to another target: the runner binds every saved
+ * plan to exactly the job that made it.
+ */
+const planBindingSchema = z.strictObject({
+  planRunId: z.string(),
+  repository: z.string(),
+  environment: z.string(),
+  path: z.string(),
+  ref: z.string(),
+  commitSha: z.string(),
+  sha256: z.string(),
+});
+
+type PlanBinding = z.infer<typeof planBindingSchema>;
+
+const BOUND_FIELDS = ['repository', 'environment', 'path', 'ref', 'commitSha'] as const;
+
+async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
+  await writeFile(`${path}.partial`, data, { mode: 0o600 });
+  await rename(`${path}.partial`, path);
+}
+
+/** Saves a plan file and its binding; returns the plan's sha256. */
+async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes: Buffer): Promise<string> {
+  await mkdir(config.planDir, { recursive: true });
+  const saved = planFilePath(config, job.runId);
+  const binding: PlanBinding = {
+    planRunId: job.runId,
+    repository: job.repository,
+    environment: job.environment,
+    path: job.path,
+    ref: job.ref,
+    commitSha: job.commitSha,
+    sha256: sha256(bytes),
+  };
+  await writeAtomically(`${saved}.json`, JSON.stringify(binding));
+  await writeAtomically(saved, bytes);
+  return binding.sha256;
+}
+
+/**
+ * Reads the saved plan an apply job names, refusing it unless its bytes
+ * match the recorded sha256 and it was made for exactly this job's
+ * repository, environment, folder, branch and commit.
+ */
+async function readBoundPlan(config: RunnerConfig, job: SealedRunnerJob): Promise<Buffer> {
+  const { runId, sha256: expected } = job.plan!;
+  const saved = planFilePath(config, runId);
+  const bytes = await readFile(saved).catch(() => undefined);
+  const rawBinding = await readFile(`${saved}.json`, 'utf8').catch(() => undefined);
+  if (!bytes || rawBinding === undefined) {
+    throw new Rejection(`the saved plan of run ${runId} does not exist`);
+  }
+  if (sha256(bytes) !== expected) {
+    throw new Rejection(`the saved plan of run ${runId} does not match its recorded sha256`);
+  }
+  let binding: PlanBinding;
+  try {
+    binding = planBindingSchema.parse(JSON.parse(rawBinding));
+  } catch {
+    throw new Rejection(`the saved plan of run ${runId} has an unreadable binding`);
+  }
+  if (binding.sha256 !== expected || binding.planRunId !== runId) {
+    throw new Rejection(`the saved plan of run ${runId} does not match its binding`);
+  }
+  const mismatch = BOUND_FIELDS.filter(field => binding[field] !== job[field]);
+  if (mismatch.length > 0) {
+    throw new Rejection(
+      `the saved plan of run ${runId} was made for another ${mismatch.join(', ')} (${mismatch
+        .map(field => `${binding[field]} ≠ ${job[field]}`)
+        .join('; ')})`,
+    );
+  }
+  return bytes;
 }
 
 /** One state file per target: repository, environment and folder. */
@@ -115,16 +194,7 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
     const job = validateJob(rawJob, config);
     note(sink, `${job.operation} of ${job.path} at ${job.ref}@${job.commitSha.slice(0, 12)} for ${job.environment}`);
 
-    let planBytes: Buffer | undefined;
-    if (job.plan) {
-      planBytes = await readFile(planFilePath(config, job.plan.runId)).catch(() => undefined);
-      if (!planBytes) {
-        throw new Rejection(`the saved plan of run ${job.plan.runId} does not exist`);
-      }
-      if (sha256(planBytes) !== job.plan.sha256) {
-        throw new Rejection(`the saved plan of run ${job.plan.runId} does not match its recorded sha256`);
-      }
-    }
+    const planBytes = job.plan ? await readBoundPlan(config, job) : undefined;
 
     await mkdir(config.workDir, { recursive: true });
     runDir = await mkdtemp(join(config.workDir, `run-${job.runId}-`));
@@ -180,6 +250,8 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
       const result = await runCommand(config.terraformPath, args, {
         cwd: folderDir, env, signal, sink, captureStdout: capture,
       });
+      // Provisioners can start processes that outlive Terraform.
+      await sweepSession();
       if (signal.aborted) {
         throw new Error('aborted');
       }
@@ -198,12 +270,8 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
       const localPlan = join(runDir, 'plan.tfplan');
       await terraform(['plan', '-input=false', '-no-color', '-lock-timeout=60s', `-out=${localPlan}`]);
       const { plan, changes } = summarisePlan(await terraform(['show', '-json', localPlan], true));
-      const bytes = await readFile(localPlan);
-      await mkdir(config.planDir, { recursive: true });
-      const saved = planFilePath(config, job.runId);
-      await writeFile(`${saved}.partial`, bytes, { mode: 0o600 });
-      await rename(`${saved}.partial`, saved);
-      return { status: 'succeeded', ...base, plan, changes, planSha256: sha256(bytes) };
+      const planSha256 = await savePlan(config, job, await readFile(localPlan));
+      return { status: 'succeeded', ...base, plan, changes, planSha256 };
     }
 
     enter('apply');

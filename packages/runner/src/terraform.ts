@@ -48,6 +48,15 @@ export async function writeLocalBackend(
   );
 }
 
+/** Long for_each keys make long addresses; reports carry at most this much. */
+export const MAX_ADDRESS_LENGTH = 1024;
+
+function boundedAddress(address: string): string {
+  return address.length > MAX_ADDRESS_LENGTH
+    ? `${address.slice(0, MAX_ADDRESS_LENGTH - 1)}…`
+    : address;
+}
+
 const ACTIONS = new Set<ResourceAction>(['create', 'update', 'delete', 'read', 'no-op']);
 
 /**
@@ -76,7 +85,7 @@ export function summarisePlan(showJson: string): {
     if (typed.includes('create')) plan.add += 1;
     if (typed.includes('delete')) plan.destroy += 1;
     if (typed.includes('update')) plan.change += 1;
-    changes.push({ address: entry.address, actions: typed });
+    changes.push({ address: boundedAddress(entry.address), actions: typed });
   }
   return { plan, changes };
 }

@@ -173,6 +173,9 @@ export type SealedRunnerJob = z.infer<typeof jobSchema>;
 /** @public */
 export const MAX_LOG_LINE_LENGTH = 8192;
 
+/** The longest reason a runner result may carry. @public */
+export const MAX_RESULT_ERROR_LENGTH = 4000;
+
 const planSummarySchema = z.strictObject({
   add: z.number().int().min(0),
   change: z.number().int().min(0),
@@ -217,7 +220,7 @@ export const runnerEventSchema = z.discriminatedUnion('type', [
     changes: z.array(resourceChangeSchema).max(10000).optional(),
     planSha256: sha256Schema.optional(),
     moduleSources: z.array(z.string().max(2048)).max(1000).optional(),
-    error: z.string().max(4000).optional(),
+    error: z.string().max(MAX_RESULT_ERROR_LENGTH).optional(),
   }),
 ]);
 

@@ -1,0 +1,208 @@
+import { parseRunnerConfig, RunnerConfigInput } from './config';
+
+const minimal: RunnerConfigInput = {
+  repositories: ['https://github.com/acme/*', 'file:///srv/git/live.git'],
+  environments: {
+    dev: { applyBranches: ['*'] },
+    prod: { applyBranches: ['main'] },
+  },
+  workDir: '/var/lib/sealed-runner/work',
+  planDir: '/var/lib/sealed-runner/plans',
+  stateDir: '/var/lib/sealed-runner/state',
+};
+
+function withChange(change: Record<string, unknown>): string {
+  return JSON.stringify({ ...minimal, ...change });
+}
+
+describe('parseRunnerConfig', () => {
+  it('accepts a minimal config and applies the defaults', () => {
+    expect(parseRunnerConfig(JSON.stringify(minimal))).toEqual({
+      ...minimal,
+      terraformPath: 'terraform',
+      gitPath: 'git',
+      timeoutSeconds: 1800,
+    });
+  });
+
+  it('keeps explicit optional settings', () => {
+    const config = parseRunnerConfig(
+      withChange({
+        providerMirrorDir: '/opt/providers',
+        terraformPath: '/usr/local/bin/terraform',
+        gitPath: '/usr/bin/git',
+        timeoutSeconds: 60,
+      }),
+    );
+    expect(config).toMatchObject({
+      providerMirrorDir: '/opt/providers',
+      terraformPath: '/usr/local/bin/terraform',
+      gitPath: '/usr/bin/git',
+      timeoutSeconds: 60,
+    });
+  });
+
+  it.each([
+    ['is not set', undefined, 'SEALED_RUNNER_CONFIG is not set'],
+    ['is empty', '', 'SEALED_RUNNER_CONFIG is not set'],
+    [
+      'is not JSON',
+      '{repositories: []',
+      'SEALED_RUNNER_CONFIG is not valid JSON',
+    ],
+  ])('refuses a config that %s', (_, json, message) => {
+    expect(() => parseRunnerConfig(json)).toThrow(message);
+  });
+
+  // Each refusal says what is wrong and where (zod's "→ at <path>").
+  it.each([
+    ['a missing workDir', { workDir: undefined }, /expected string/, 'workDir'],
+    [
+      'a relative workDir',
+      { workDir: 'work' },
+      /must be an absolute path/,
+      'workDir',
+    ],
+    [
+      'a relative planDir',
+      { planDir: './plans' },
+      /must be an absolute path/,
+      'planDir',
+    ],
+    [
+      'a relative stateDir',
+      { stateDir: 'state' },
+      /must be an absolute path/,
+      'stateDir',
+    ],
+    [
+      'a relative terraform path',
+      { terraformPath: 'bin/terraform' },
+      /absolute path|expected "terraform"/,
+      'terraformPath',
+    ],
+    [
+      'a relative git path',
+      { gitPath: './git' },
+      /absolute path|expected "git"/,
+      'gitPath',
+    ],
+    [
+      'a newline in a path',
+      { stateDir: '/var/state\n/etc' },
+      /must not contain control characters/,
+      'stateDir',
+    ],
+    [
+      'a NUL byte in a path',
+      { workDir: '/var/work\u0000' },
+      /must not contain control characters/,
+      'workDir',
+    ],
+    [
+      'an uppercase environment name',
+      { environments: { Prod: { applyBranches: ['main'] } } },
+      /Invalid key/,
+      'environments.Prod',
+    ],
+    [
+      'an environment name with a space',
+      { environments: { 'my env': { applyBranches: ['main'] } } },
+      /Invalid key/,
+      'environments["my env"]',
+    ],
+    [
+      'an environment without apply branches',
+      { environments: { dev: { applyBranches: [] } } },
+      /Too small/,
+      'environments.dev.applyBranches',
+    ],
+    [
+      'an option-like apply branch',
+      { environments: { dev: { applyBranches: ['--force'] } } },
+      /branch "--force" must not start with '-'/,
+      'environments.dev.applyBranches[0]',
+    ],
+    [
+      'an unknown environment setting',
+      { environments: { dev: { applyBranches: ['main'], skipChecks: true } } },
+      /Unrecognized key: "skipChecks"/,
+      'environments.dev',
+    ],
+    [
+      'the ext:: transport on the allowlist',
+      { repositories: ['ext::sh -c touch% /tmp/pwned'] },
+      /must be a repository URL/,
+      'repositories[0]',
+    ],
+    [
+      'an option on the allowlist',
+      { repositories: ['--upload-pack=x'] },
+      /must be a repository URL/,
+      'repositories[0]',
+    ],
+    [
+      'plain http on the allowlist',
+      { repositories: ['http://github.com/acme/*'] },
+      /must be a repository URL/,
+      'repositories[0]',
+    ],
+    [
+      'credentials on the allowlist',
+      { repositories: ['https://u:p@github.com/acme/*'] },
+      /must be a repository URL/,
+      'repositories[0]',
+    ],
+    [
+      'a bare * on the allowlist',
+      { repositories: ['file:///srv/git/ok.git', '*'] },
+      /must be a repository URL/,
+      'repositories[1]',
+    ],
+    [
+      'a control character on the allowlist',
+      { repositories: ['https://github.com/acme/x\n'] },
+      /must be a repository URL/,
+      'repositories[0]',
+    ],
+    [
+      'a timeout under 10 s',
+      { timeoutSeconds: 1 },
+      /Too small/,
+      'timeoutSeconds',
+    ],
+    [
+      'a fractional timeout',
+      { timeoutSeconds: 10.5 },
+      /expected int/,
+      'timeoutSeconds',
+    ],
+  ])('refuses %s', (_, change, reason, path) => {
+    expect(() => parseRunnerConfig(withChange(change))).toThrow(reason);
+    const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(() => parseRunnerConfig(withChange(change))).toThrow(
+      new RegExp(`→ at ${escaped}$`, 'm'),
+    );
+  });
+
+  it.each(['constructor', 'hasownproperty', 'tostring'])(
+    'never resolves environment %s through the prototype',
+    name => {
+      const config = parseRunnerConfig(JSON.stringify(minimal));
+      expect(config.environments[name]).toBeUndefined();
+      expect(config.environments.dev).toBeDefined();
+    },
+  );
+
+  it('refuses an unknown top-level key', () => {
+    expect(() =>
+      parseRunnerConfig(withChange({ allowEverything: true })),
+    ).toThrow('Unrecognized key: "allowEverything"');
+  });
+
+  it('names the variable in every refusal', () => {
+    expect(() =>
+      parseRunnerConfig(withChange({ workDir: 'relative' })),
+    ).toThrow(/^SEALED_RUNNER_CONFIG is invalid: /);
+  });
+});

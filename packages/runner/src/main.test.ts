@@ -1,0 +1,879 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  MAX_JOB_BYTES,
+  RunnerEvent,
+  runnerEventSchema,
+  RunnerResult,
+  SealedRunnerJob,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+// The demo builder makes the same repositories the demo deploys; the runner
+// must not depend on the backend package for it, so it is imported by path.
+// eslint-disable-next-line @backstage/no-relative-monorepo-imports
+import { DemoWorkspace, prepareDemo } from '../../backend/src/demo/prepareDemo';
+import { RunnerConfigInput } from './config';
+
+// End to end through the real program: `node bin/sealed-runner` with only
+// PATH and its config in the environment, real git repositories and real
+// Terraform. Each Terraform run takes about a second.
+jest.setTimeout(60_000);
+
+const RUNNER = resolve(__dirname, '../bin/sealed-runner');
+const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+const EXIT_CODES = { succeeded: 0, failed: 1, rejected: 2, cancelled: 3 };
+const PLAN_PHASES = ['validate', 'checkout', 'module-check', 'init', 'plan'];
+const APPLY_PHASES = ['validate', 'checkout', 'module-check', 'init', 'apply'];
+/**
+ * A folder whose apply takes 30 s. The provisioner's shell records the pid
+ * of its `sleep`, which is a grandchild of Terraform.
+ */
+function slowFolder(pidFile: string): string {
+  return `resource "terraform_data" "slow" {
+  provisioner "local-exec" {
+    command = "sh -c 'echo $$ > ${pidFile}; exec sleep 30'"
+  }
+}
+`;
+}
+
+/** Whether a process is still running (a zombie has finished). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+/** Waits up to `ms` for a process to finish; true if it did. */
+async function finishes(pid: number, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (!(await isRunning(pid))) {
+      return true;
+    }
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return !(await isRunning(pid));
+}
+
+interface RunOutcome {
+  events: RunnerEvent[];
+  result: RunnerResult;
+  code: number | null;
+  phases: string[];
+  logs: string[];
+  stderr: string;
+  seconds: number;
+}
+
+let root: string;
+let ws: DemoWorkspace;
+let config: RunnerConfigInput;
+let liveHead: string;
+let extraUrl: string;
+let extraFirst: string;
+let extraHead: string;
+let featureHead: string;
+let otherUrl: string;
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      PATH,
+      HOME: cwd,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Test',
+      GIT_AUTHOR_EMAIL: 'test@example.invalid',
+      GIT_COMMITTER_NAME: 'Test',
+      GIT_COMMITTER_EMAIL: 'test@example.invalid',
+    },
+  }).trim();
+}
+
+async function writeFiles(dir: string, files: Record<string, string>) {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Every file below `dir`, relative to it. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter(e => e.isFile())
+    .map(e => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+function vettedSource(version: string) {
+  return `${ws.moduleSource}?ref=${version}`;
+}
+
+function makeJob(overrides: Partial<SealedRunnerJob> = {}): SealedRunnerJob {
+  return {
+    version: 1,
+    runId: randomUUID(),
+    operation: 'plan',
+    entityRef: 'component:default/payments',
+    environment: 'dev',
+    repository: ws.infrastructureLiveUrl,
+    ref: 'main',
+    commitSha: liveHead,
+    path: 'live/dev/payments',
+    modules: [{ source: ws.moduleSource, versions: ['v1.0.0', 'v1.1.0'] }],
+    issuedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+function applyOf(
+  plan: SealedRunnerJob,
+  planSha256: string,
+  overrides: Partial<SealedRunnerJob> = {},
+) {
+  return makeJob({
+    ...plan,
+    runId: randomUUID(),
+    operation: 'apply',
+    plan: { runId: plan.runId, sha256: planSha256 },
+    ...overrides,
+  });
+}
+
+/**
+ * Runs the program once. Every line it prints must be a valid runner event,
+ * exactly one `result` must come last, and the exit code must match it.
+ */
+function runRunner(
+  input: string | SealedRunnerJob,
+  options: {
+    config?: RunnerConfigInput | null;
+    args?: string[];
+    onEvent?: (event: RunnerEvent, child: ChildProcess) => void;
+  } = {},
+): Promise<RunOutcome> {
+  const started = Date.now();
+  const env: Record<string, string> = { PATH };
+  const runnerConfig = options.config === undefined ? config : options.config;
+  if (runnerConfig !== null) {
+    env.SEALED_RUNNER_CONFIG = JSON.stringify(runnerConfig);
+  }
+  // In its own session, as the local dispatcher starts it.
+  const child = spawn(process.execPath, [RUNNER, ...(options.args ?? [])], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const events: RunnerEvent[] = [];
+  const invalid: string[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', chunk => {
+    stderr += chunk;
+  });
+  createInterface({ input: child.stdout }).on('line', line => {
+    let parsed;
+    try {
+      parsed = runnerEventSchema.safeParse(JSON.parse(line));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      invalid.push(line.slice(0, 300));
+      return;
+    }
+    events.push(parsed.data);
+    options.onEvent?.(parsed.data, child);
+  });
+  // The runner stops reading an oversized job; writing the rest then fails.
+  child.stdin.on('error', () => {});
+  child.stdin.end(typeof input === 'string' ? input : JSON.stringify(input));
+
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', code => {
+      try {
+        expect(invalid).toEqual([]);
+        const results = events.filter(
+          (e): e is RunnerResult => e.type === 'result',
+        );
+        expect(results).toHaveLength(1);
+        expect(events[events.length - 1]).toBe(results[0]);
+        expect({ status: results[0].status, code }).toEqual({
+          status: results[0].status,
+          code: EXIT_CODES[results[0].status],
+        });
+        resolvePromise({
+          events,
+          result: results[0],
+          code,
+          phases: events.flatMap(e => (e.type === 'phase' ? [e.phase] : [])),
+          logs: events.flatMap(e => (e.type === 'log' ? [e.line] : [])),
+          stderr,
+          seconds: (Date.now() - started) / 1000,
+        });
+      } catch (error) {
+        reject(
+          new Error(
+            `${(error as Error).message}\nevents: ${JSON.stringify(
+              events,
+              null,
+              1,
+            ).slice(0, 4000)}\nstderr: ${stderr}`,
+          ),
+        );
+      }
+    });
+  });
+}
+
+/** The outcome of a run that must have been refused before Terraform ran. */
+function expectTerraformNeverRan(outcome: RunOutcome) {
+  expect(outcome.phases).not.toContain('init');
+  expect(outcome.logs.filter(l => /Initializing/.test(l))).toEqual([]);
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'sealed-runner-e2e-'));
+  ws = await prepareDemo(root);
+  liveHead = git(
+    root,
+    'ls-remote',
+    ws.infrastructureLiveUrl,
+    'refs/heads/main',
+  ).split('\t')[0];
+
+  // A second live repository for what the demo does not have: slow and
+  // broken folders, a committed .terraform directory, a moved branch and
+  // a branch that may not be applied.
+  const work = join(root, 'extra-work');
+  await mkdir(work);
+  git(work, 'init', '--quiet', '--initial-branch=main');
+  await writeFiles(work, {
+    'live/dev/slow/main.tf': slowFolder(join(root, 'slow.pid')),
+    'live/dev/slow-timeout/main.tf': slowFolder(join(root, 'slow-timeout.pid')),
+    'live/dev/quick/main.tf': 'resource "terraform_data" "quick" {}\n',
+    'live/dev/broken/main.tf': 'output "x" {\n  value = var.missing\n}\n',
+    'live/dev/committed-data-dir/main.tf': `module "payments" {
+  source      = "${vettedSource('v1.1.0')}"
+  name        = "payments"
+  environment = "dev"
+}
+`,
+    // A module "already installed" under .terraform with hostile code: if
+    // Terraform used this data directory, init would skip the download and
+    // plan would run the committed code instead of the vetted module.
+    'live/dev/committed-data-dir/.terraform/modules/modules.json':
+      JSON.stringify({
+        Modules: [
+          { Key: '', Source: '', Dir: '.' },
+          {
+            Key: 'payments',
+            Source: vettedSource('v1.1.0'),
+            Dir: '.terraform/modules/payments/modules/web-service',
+          },
+        ],
+      }),
+    'live/dev/committed-data-dir/.terraform/modules/payments/modules/web-service/main.tf':
+      'variable "name" {}\nvariable "environment" {}\nresource "terraform_data" "pwned" {\n  input = "unvetted code ran"\n}\n',
+  });
+  git(work, 'add', '--all');
+  git(work, 'commit', '--quiet', '--message', 'first');
+  extraFirst = git(work, 'rev-parse', 'HEAD');
+  await writeFile(join(work, 'README.md'), 'moved on\n');
+  git(work, 'add', '--all');
+  git(work, 'commit', '--quiet', '--message', 'second');
+  extraHead = git(work, 'rev-parse', 'HEAD');
+  git(work, 'checkout', '--quiet', '-b', 'feature');
+  await writeFile(join(work, 'README.md'), 'feature\n');
+  git(work, 'commit', '--quiet', '--all', '--message', 'feature');
+  featureHead = git(work, 'rev-parse', 'HEAD');
+  git(root, 'clone', '--quiet', '--bare', work, join(root, 'extra-live.git'));
+  extraUrl = `file://${join(root, 'extra-live.git')}`;
+
+  // The demo's repository under another name, not on the allowlist.
+  git(
+    root,
+    'clone',
+    '--quiet',
+    '--bare',
+    join(ws.dir, 'infrastructure-live.git'),
+    join(root, 'other-live.git'),
+  );
+  otherUrl = `file://${join(root, 'other-live.git')}`;
+
+  config = {
+    repositories: [ws.infrastructureLiveUrl, extraUrl],
+    environments: {
+      dev: { applyBranches: ['main'] },
+      prod: { applyBranches: ['main'] },
+    },
+    workDir: join(root, 'work'),
+    planDir: join(root, 'plans'),
+    stateDir: join(root, 'state'),
+    providerMirrorDir: join(root, 'providers'),
+    terraformPath: '/usr/local/bin/terraform',
+  };
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('sealed-runner', () => {
+  describe('a dev plan, its apply and the next plan', () => {
+    let plan: SealedRunnerJob;
+    let planSha256: string;
+
+    it('plans the vetted module and saves the plan', async () => {
+      plan = makeJob();
+      const { result, phases, code } = await runRunner(plan);
+      expect(code).toBe(0);
+      expect(result).toEqual({
+        type: 'result',
+        status: 'succeeded',
+        commitSha: liveHead,
+        moduleSources: [vettedSource('v1.1.0')],
+        plan: { add: 1, change: 0, destroy: 0 },
+        changes: [
+          {
+            address: 'module.payments.terraform_data.service',
+            actions: ['create'],
+          },
+        ],
+        planSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      expect(phases).toEqual(PLAN_PHASES);
+      const saved = await readFile(
+        join(config.planDir, `${plan.runId}.tfplan`),
+      );
+      expect(result.planSha256).toBe(sha256(saved));
+      planSha256 = result.planSha256!;
+    });
+
+    it('leaves nothing in the work dir after a run', async () => {
+      expect(await readdir(config.workDir)).toEqual([]);
+    });
+
+    it('applies exactly that plan', async () => {
+      const { result, logs, phases } = await runRunner(
+        applyOf(plan, planSha256),
+      );
+      expect(result).toEqual({
+        type: 'result',
+        status: 'succeeded',
+        commitSha: liveHead,
+        moduleSources: [vettedSource('v1.1.0')],
+      });
+      expect(phases).toEqual(APPLY_PHASES);
+      expect(logs).toContainEqual(
+        expect.stringMatching(
+          /^Apply complete! Resources: 1 added, 0 changed, 0 destroyed\.$/,
+        ),
+      );
+    });
+
+    it('keeps the state under stateDir, outside the checkout, and cleans the work dir', async () => {
+      const states = await listFiles(config.stateDir);
+      expect(states).toEqual([
+        expect.stringMatching(/^[0-9a-f]{32}\/terraform\.tfstate$/),
+      ]);
+      const state = JSON.parse(
+        await readFile(join(config.stateDir, states[0]), 'utf8'),
+      );
+      expect(state.resources).toEqual([
+        expect.objectContaining({
+          module: 'module.payments',
+          type: 'terraform_data',
+          name: 'service',
+        }),
+      ]);
+      expect(await readdir(config.workDir)).toEqual([]);
+    });
+
+    it('shows no changes in the next plan', async () => {
+      const { result } = await runRunner(makeJob());
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        plan: { add: 0, change: 0, destroy: 0 },
+        changes: [
+          {
+            address: 'module.payments.terraform_data.service',
+            actions: ['no-op'],
+          },
+        ],
+      });
+    });
+
+    it('keeps a separate state for the same folder in another environment', async () => {
+      const { result } = await runRunner(
+        makeJob({ environment: 'prod', path: 'live/dev/payments' }),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        plan: { add: 1, change: 0, destroy: 0 },
+      });
+    });
+
+    it('fails to apply the same plan twice: it is stale', async () => {
+      const { result, code } = await runRunner(applyOf(plan, planSha256));
+      expect(code).toBe(1);
+      expect(result).toEqual({
+        type: 'result',
+        status: 'failed',
+        error: 'apply failed: terraform apply failed (exit 1)',
+      });
+    });
+
+    it('rejects an apply whose plan sha256 does not match the saved plan', async () => {
+      const outcome = await runRunner(applyOf(plan, 'f'.repeat(64)));
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `the saved plan of run ${plan.runId} does not match its recorded sha256`,
+      });
+      expect(outcome.phases).toEqual(['validate']);
+    });
+
+    it('rejects an apply of a plan that was never saved', async () => {
+      const missing = randomUUID();
+      const job = applyOf(plan, planSha256, {
+        plan: { runId: missing, sha256: planSha256 },
+      });
+      const { result } = await runRunner(job);
+      expect(result).toMatchObject({
+        status: 'rejected',
+        error: `the saved plan of run ${missing} does not exist`,
+      });
+    });
+  });
+
+  describe('refuses what is not vetted, registered or current', () => {
+    it('rejects legacy-batch (unvetted v2.0.0-rc1) before Terraform runs', async () => {
+      const outcome = await runRunner(
+        makeJob({
+          entityRef: 'component:default/legacy-batch',
+          environment: 'prod',
+          path: 'live/prod/legacy-batch',
+        }),
+      );
+      expect(outcome.result.status).toBe('rejected');
+      expect(outcome.result.error).toContain('live/prod/legacy-batch/main.tf');
+      expect(outcome.result.error).toContain(
+        JSON.stringify(vettedSource('v2.0.0-rc1')),
+      );
+      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check']);
+      expectTerraformNeverRan(outcome);
+    });
+
+    it('rejects an apply of a branch that is not an apply branch of the environment', async () => {
+      const plan = makeJob({
+        repository: extraUrl,
+        ref: 'feature',
+        commitSha: featureHead,
+        path: 'live/dev/slow',
+      });
+      const outcome = await runRunner(applyOf(plan, 'a'.repeat(64)));
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error:
+          'branch "feature" may not be applied to dev (apply branches: main)',
+      });
+      expect(outcome.phases).toEqual(['validate']);
+    });
+
+    it('plans a branch that is not an apply branch', async () => {
+      const outcome = await runRunner(
+        makeJob({
+          repository: extraUrl,
+          ref: 'feature',
+          commitSha: featureHead,
+          path: 'live/dev/slow',
+        }),
+      );
+      expect(outcome.result).toMatchObject({
+        status: 'succeeded',
+        commitSha: featureHead,
+      });
+    });
+
+    // Saved plans carry their own configuration and backend: an apply job
+    // for main must not apply a plan of an unreviewed feature branch, and a
+    // prod apply job must not apply a dev plan.
+    it.each([
+      [
+        'made from a branch that may not be applied',
+        () => ({ environment: 'prod', ref: 'feature', commitSha: featureHead }),
+        { environment: 'prod' },
+      ],
+      ['made for another environment', () => ({}), { environment: 'prod' }],
+    ])('rejects an apply of a plan %s', async (_, planChange, applyChange) => {
+      const plan = makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        path: 'live/dev/quick',
+        ...planChange(),
+      });
+      const planned = await runRunner(plan);
+      expect(planned.result.status).toBe('succeeded');
+      const outcome = await runRunner(
+        applyOf(plan, planned.result.planSha256!, {
+          ref: 'main',
+          commitSha: extraHead,
+          ...applyChange,
+        }),
+      );
+      expect(outcome.result.status).toBe('rejected');
+      expect(outcome.phases).not.toContain('apply');
+    });
+
+    it('rejects a repository that is not on the runner allowlist', async () => {
+      const outcome = await runRunner(makeJob({ repository: otherUrl }));
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `repository ${JSON.stringify(
+          otherUrl,
+        )} is not on the sealedRunner.repositories allowlist`,
+      });
+      expect(outcome.phases).toEqual(['validate']);
+    });
+
+    it('rejects an environment the runner does not know', async () => {
+      const { result } = await runRunner(makeJob({ environment: 'staging' }));
+      expect(result).toMatchObject({
+        status: 'rejected',
+        error: 'environment "staging" is not configured in the runner',
+      });
+    });
+
+    it('rejects a commit that is no longer the head of its branch', async () => {
+      const outcome = await runRunner(
+        makeJob({
+          repository: extraUrl,
+          commitSha: extraFirst,
+          path: 'live/dev/slow',
+        }),
+      );
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `branch "main" moved to ${extraHead} since ${extraFirst} was requested`,
+      });
+      expectTerraformNeverRan(outcome);
+    });
+
+    it('rejects a branch that does not exist', async () => {
+      const { result } = await runRunner(makeJob({ ref: 'no-such-branch' }));
+      expect(result).toMatchObject({
+        status: 'rejected',
+        error: `branch "no-such-branch" does not exist in ${ws.infrastructureLiveUrl}`,
+      });
+    });
+
+    it('rejects a folder that does not exist in the commit', async () => {
+      const { result } = await runRunner(makeJob({ path: 'live/dev/nothing' }));
+      expect(result).toMatchObject({
+        status: 'rejected',
+        error: 'folder "live/dev/nothing" does not exist in the commit',
+      });
+    });
+
+    it('runs the vetted module, not module code committed under .terraform', async () => {
+      const { result } = await runRunner(
+        makeJob({
+          repository: extraUrl,
+          commitSha: extraHead,
+          path: 'live/dev/committed-data-dir',
+        }),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        changes: [
+          {
+            address: 'module.payments.terraform_data.service',
+            actions: ['create'],
+          },
+        ],
+      });
+    });
+  });
+
+  describe('refuses malformed input', () => {
+    it('refuses command-line arguments, even with a valid job', async () => {
+      const outcome = await runRunner(makeJob(), {
+        args: ['--upload-pack=touch /tmp/x'],
+      });
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: 'the runner takes no command-line arguments',
+      });
+      expect(outcome.phases).toEqual([]);
+    });
+
+    it('refuses a job larger than MAX_JOB_BYTES, even a valid one', async () => {
+      const json = JSON.stringify(makeJob());
+      const padded = `${json}${' '.repeat(MAX_JOB_BYTES + 1 - json.length)}`;
+      const outcome = await runRunner(padded);
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `job document is larger than ${MAX_JOB_BYTES} bytes`,
+      });
+      expect(outcome.phases).toEqual([]);
+    });
+
+    it('accepts a job of exactly MAX_JOB_BYTES', async () => {
+      const json = JSON.stringify(makeJob());
+      const { result } = await runRunner(
+        `${json}${' '.repeat(MAX_JOB_BYTES - json.length)}`,
+      );
+      expect(result.status).toBe('succeeded');
+    });
+
+    it.each([
+      ['an empty document', () => '', 'job document is not valid JSON'],
+      [
+        'invalid JSON',
+        () => '{"version": 1,',
+        'job document is not valid JSON',
+      ],
+      [
+        'a JSON array',
+        () => JSON.stringify([makeJob()]),
+        /^job document is invalid: /,
+      ],
+      [
+        'an unknown field',
+        () => JSON.stringify({ ...makeJob(), skipModuleCheck: true }),
+        /Unrecognized key: "skipModuleCheck"/,
+      ],
+      [
+        'a top-level __proto__ key',
+        () =>
+          JSON.stringify(makeJob()).replace(
+            /^\{/,
+            '{"__proto__":{"operation":"apply"},',
+          ),
+        /__proto__/,
+      ],
+      [
+        'a __proto__ key in a catalog module',
+        () =>
+          JSON.stringify(makeJob()).replace(
+            '"versions":',
+            '"__proto__":{"versions":["v2.0.0-rc1"]},"versions":',
+          ),
+        /__proto__/,
+      ],
+      [
+        'an apply without a plan',
+        () => JSON.stringify(makeJob({ operation: 'apply' })),
+        /an apply job must name its plan/,
+      ],
+      [
+        'an abbreviated commit',
+        () => JSON.stringify(makeJob({ commitSha: liveHead.slice(0, 12) })),
+        /full 40-character/,
+      ],
+      [
+        'a hostile branch',
+        () => JSON.stringify(makeJob({ ref: '--upload-pack=touch /tmp/x' })),
+        /branch/,
+      ],
+      [
+        'a hostile repository',
+        () =>
+          JSON.stringify(makeJob({ repository: 'ext::sh -c touch% /tmp/x' })),
+        /repository URL/,
+      ],
+      [
+        'a path that leaves the checkout',
+        () => JSON.stringify(makeJob({ path: 'live/../../etc' })),
+        /'\.\.' segments/,
+      ],
+    ])('refuses %s', async (_, input, error) => {
+      const outcome = await runRunner(input());
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: expect.stringMatching(error),
+      });
+      expect(outcome.phases).toEqual(['validate']);
+    });
+
+    it('keeps its result readable when a job has a great many errors', async () => {
+      const modules = Array.from({ length: 1000 }, (_, i) => ({
+        source: `not-a-source-${i}`,
+        versions: ['v1'],
+      }));
+      const { result } = await runRunner(JSON.stringify(makeJob({ modules })));
+      expect(result).toMatchObject({
+        status: 'rejected',
+        error: expect.stringMatching(/^job document is invalid: /),
+      });
+    });
+
+    it.each([
+      [
+        'is missing',
+        null,
+        /^runner configuration: SEALED_RUNNER_CONFIG is not set$/,
+      ],
+      [
+        'has a relative work dir',
+        { workDir: 'work' },
+        /must be an absolute path/,
+      ],
+      [
+        'allowlists the ext:: transport',
+        { repositories: ['ext::sh -c x'] },
+        /must be a repository URL/,
+      ],
+    ])('fails when its own config %s', async (_, change, error) => {
+      const { result, phases } = await runRunner(makeJob(), {
+        config: change === null ? null : { ...config, ...change },
+      });
+      expect(result).toEqual({
+        type: 'result',
+        status: 'failed',
+        error: expect.stringMatching(error),
+      });
+      expect(phases).toEqual([]);
+    });
+  });
+
+  describe('failures, cancellation and timeouts', () => {
+    it('reports a Terraform error as failed', async () => {
+      const outcome = await runRunner(
+        makeJob({
+          repository: extraUrl,
+          commitSha: extraHead,
+          path: 'live/dev/broken',
+        }),
+      );
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'failed',
+        error: expect.stringMatching(
+          /^(init|plan) failed: terraform (init|plan) failed \(exit 1\)$/,
+        ),
+      });
+      expect(outcome.logs).toContainEqual(
+        expect.stringMatching(/Reference to undeclared input variable/),
+      );
+    });
+
+    it('cancels a running apply on SIGTERM and cleans up', async () => {
+      const plan = makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        path: 'live/dev/slow',
+      });
+      const planned = await runRunner(plan);
+      expect(planned.result).toMatchObject({
+        status: 'succeeded',
+        plan: { add: 1, change: 0, destroy: 0 },
+      });
+
+      let signalled = false;
+      const outcome = await runRunner(
+        applyOf(plan, planned.result.planSha256!),
+        {
+          onEvent: (event, child) => {
+            if (
+              !signalled &&
+              event.type === 'log' &&
+              /Provisioning with 'local-exec'/.test(event.line)
+            ) {
+              signalled = true;
+              // Once the provisioner is really running (it wrote its pid).
+              void (async () => {
+                for (
+                  let i = 0;
+                  i < 100 && !existsSync(join(root, 'slow.pid'));
+                  i++
+                ) {
+                  await new Promise(r => setTimeout(r, 50));
+                }
+                child.kill('SIGTERM');
+              })();
+            }
+          },
+        },
+      );
+      expect(signalled).toBe(true);
+      expect(outcome.code).toBe(3);
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'cancelled',
+        error: 'cancelled during apply',
+      });
+      // Well before the 30 s the provisioner would have slept.
+      expect(outcome.seconds).toBeLessThan(20);
+      expect(await readdir(config.workDir)).toEqual([]);
+    });
+
+    // Terraform kills a provisioner's shell on interrupt, but not what the
+    // shell started: the runner sweeps its session after every command.
+    it('leaves no process of the cancelled run running', async () => {
+      const pid = Number(await readFile(join(root, 'slow.pid'), 'utf8'));
+      expect(pid).toBeGreaterThan(1);
+      try {
+        expect(await finishes(pid, 3000)).toBe(true);
+      } finally {
+        if (await isRunning(pid)) {
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+    });
+
+    it('fails a run that exceeds timeoutSeconds', async () => {
+      const quick = { ...config, timeoutSeconds: 10 };
+      const plan = makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        path: 'live/dev/slow-timeout',
+      });
+      const planned = await runRunner(plan, { config: quick });
+      expect(planned.result.status).toBe('succeeded');
+      const outcome = await runRunner(
+        applyOf(plan, planned.result.planSha256!),
+        { config: quick },
+      );
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'failed',
+        error: 'timed out after 10 s during apply',
+      });
+      expect(outcome.seconds).toBeLessThan(25);
+      const pid = Number(
+        await readFile(join(root, 'slow-timeout.pid'), 'utf8').catch(() => '0'),
+      );
+      if (pid > 1 && (await isRunning(pid))) {
+        process.kill(pid, 'SIGKILL'); // clean up if the sweep regressed
+      }
+      expect(
+        existsSync(config.workDir) && (await readdir(config.workDir)),
+      ).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,89 @@
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DemoWorkspace, prepareDemo } from 'backend/src/demo/prepareDemo';
+
+/** The repository checkout the tests run from. */
+export const REPO_ROOT = resolve(__dirname, '../../..');
+
+/**
+ * A throwaway copy of the repository's runtime layout: the real
+ * app-config.yaml and demo org, its own demo workspace, database and runner
+ * state. A backend started with `cwd: <root>/packages/backend` resolves the
+ * app-config's relative paths into it, exactly as `yarn start` does in the
+ * checkout.
+ */
+export interface IsolatedRoot {
+  root: string;
+  demo: DemoWorkspace;
+  /** The runner's directory (work, plans, state, runs). */
+  runnerDir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function createIsolatedRoot(): Promise<IsolatedRoot> {
+  const root = await mkdtemp(join(tmpdir(), 'sealed-runner-e2e-'));
+  await mkdir(join(root, 'packages/backend'), { recursive: true });
+  await mkdir(join(root, 'examples'), { recursive: true });
+  await copyFile(join(REPO_ROOT, 'app-config.yaml'), join(root, 'app-config.yaml'));
+  await copyFile(join(REPO_ROOT, 'examples/org.yaml'), join(root, 'examples/org.yaml'));
+  // Backstage locates the monorepo root from the working directory.
+  await writeFile(
+    join(root, 'package.json'),
+    JSON.stringify({ name: 'e2e-root', private: true, workspaces: ['packages/*'] }),
+  );
+  await writeFile(
+    join(root, 'packages/backend/package.json'),
+    JSON.stringify({ name: 'backend', private: true }),
+  );
+  const demo = await prepareDemo(root);
+  return {
+    root,
+    demo,
+    runnerDir: join(root, '.sealed-runner/runner'),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Pushes a branch to the demo infrastructure-live repository whose
+ * payments/dev folder adds `count` built-in resources: a real plan that
+ * takes seconds, for tests that need a run in flight.
+ */
+export async function pushSlowBranch(
+  root: IsolatedRoot,
+  branch: string,
+  count: number,
+): Promise<string> {
+  const work = await mkdtemp(join(tmpdir(), 'sealed-runner-e2e-branch-'));
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: work,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_AUTHOR_NAME: 'e2e',
+        GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
+        GIT_COMMITTER_NAME: 'e2e',
+        GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
+      },
+    }).trim();
+  try {
+    git('clone', '--quiet', root.demo.infrastructureLiveUrl, '.');
+    git('checkout', '--quiet', '-b', branch);
+    await writeFile(
+      join(work, 'live/dev/payments/load.tf'),
+      `resource "terraform_data" "load" {\n  count = ${count}\n  input = count.index\n}\n`,
+    );
+    git('add', '--all');
+    git('commit', '--quiet', '--message', `add ${count} resources`);
+    git('push', '--quiet', 'origin', branch);
+    return git('rev-parse', 'HEAD');
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * Harness for end-to-end tests and benchmarks: isolated demo roots, real
+ * backend processes, and a small client for the gate's HTTP API.
+ *
+ * @packageDocumentation
+ */
+
+export * from './harness/isolatedRoot';
+export * from './harness/BackendProcess';
+export * from './harness/GateClient';
