@@ -30,14 +30,11 @@ export class BackendProcess {
     const port = await freePort();
     const name = options.name ?? `backend-${port}`;
     const baseUrl = `http://localhost:${port}`;
-    const override = join(options.root.root, `${name}.config.yaml`);
-    await writeFile(
-      override,
-      JSON.stringify({
-        backend: { baseUrl, listen: { port } },
-        ...options.config,
-      }),
-    );
+    // Two files: Backstage deep-merges config files in order.
+    const listen = join(options.root.root, `${name}.listen.yaml`);
+    await writeFile(listen, JSON.stringify({ backend: { baseUrl, listen: { port } } }));
+    const extra = join(options.root.root, `${name}.config.yaml`);
+    await writeFile(extra, JSON.stringify(options.config ?? {}));
     const log = createWriteStream(join(options.root.root, `${name}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
@@ -48,7 +45,9 @@ export class BackendProcess {
         '--config',
         join(options.root.root, 'app-config.yaml'),
         '--config',
-        override,
+        extra,
+        '--config',
+        listen,
       ],
       {
         cwd: join(options.root.root, 'packages/backend'),
@@ -59,7 +58,12 @@ export class BackendProcess {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     const backend = new BackendProcess(child, baseUrl, join(options.root.root, `${name}.log`));
-    await backend.waitUntilHealthy();
+    try {
+      await backend.waitUntilHealthy();
+    } catch (error) {
+      await backend.stop('SIGKILL');
+      throw error;
+    }
     return backend;
   }
 

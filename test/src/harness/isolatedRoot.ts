@@ -42,7 +42,12 @@ export async function createIsolatedRoot(): Promise<IsolatedRoot> {
     root,
     demo,
     runnerDir: join(root, '.sealed-runner/runner'),
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    // SEALED_RUNNER_E2E_KEEP=1 keeps the root (logs, database, runner state) for debugging.
+    cleanup: async () => {
+      if (!process.env.SEALED_RUNNER_E2E_KEEP) {
+        await rm(root, { recursive: true, force: true });
+      }
+    },
   };
 }
 
