@@ -4,6 +4,7 @@ import {
   branchSchema,
   checkRepositoryUrl,
   environmentSchema,
+  hasControlCharacters,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 const absolutePath = z
@@ -11,7 +12,9 @@ const absolutePath = z
   .min(1)
   .max(1024)
   .refine(isAbsolute, 'must be an absolute path')
-  .refine(p => !/[\u0000-\u001f]/.test(p), 'must not contain control characters');
+  .refine(p => !hasControlCharacters(p), 'must not contain control characters')
+  // Paths end up in generated Terraform JSON, where strings are templates.
+  .refine(p => !p.includes('${') && !p.includes('%{'), 'must not contain ${ or %{');
 
 const allowlistEntry = z
   .string()

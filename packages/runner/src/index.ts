@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-import { resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export { runMain } from './main';
 export {
@@ -25,4 +25,7 @@ export type { ModuleSourceCheck } from './moduleSourceCheck';
  *
  * @public
  */
-export const RUNNER_ENTRY_POINT = resolve(__dirname, '../bin/sealed-runner');
+export const RUNNER_ENTRY_POINT = join(
+  dirname(require.resolve('@sealed-runner/runner/package.json')),
+  'bin/sealed-runner',
+);

@@ -27,9 +27,12 @@ export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 const sealedRunnerConfigSchema = z.strictObject({
   repositories: z.array(allowlistEntry),
+  // A null-prototype record: `constructor` is a valid environment name and
+  // must never resolve to Object.prototype's.
   environments: z
     .record(environmentSchema, environmentConfigSchema)
-    .refine(envs => Object.keys(envs).length > 0, 'configure at least one environment'),
+    .refine(envs => Object.keys(envs).length > 0, 'configure at least one environment')
+    .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),
   modules: z.strictObject({ owners: z.array(entityRefSchema).min(1).optional() }).optional(),
   runner: z
     .strictObject({

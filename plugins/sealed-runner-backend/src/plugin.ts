@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
 import {
   coreServices,
   createBackendPlugin,
@@ -92,12 +90,13 @@ export const sealedRunnerPlugin = createBackendPlugin({
           heartbeatTimeoutSeconds: config.runner.heartbeatTimeoutSeconds,
           timeoutSeconds: config.runner.timeoutSeconds,
         });
-        const gitHome = await mkdtemp(join(tmpdir(), 'sealed-runner-git-'));
         const runService = createRunService({
           store,
           targets: createTargetResolver({ catalog, auth, logger, config, targetChecks }),
           supervisor,
-          resolveBranch: (repository, branch) => resolveBranch(repository, branch, { home: gitHome }),
+          // git ls-remote as the backend's service account (its ssh keys);
+          // global and system git config are ignored.
+          resolveBranch: (repository, branch) => resolveBranch(repository, branch, { home: homedir() }),
           permissions: deps.permissions,
           auth,
           userInfo: deps.userInfo,

@@ -41,15 +41,21 @@ describe('createRunRequestSchema', () => {
     ['a request with a branch', { ...body, ref: 'main' }],
     ['a request with a nested branch', { ...body, ref: 'feature/x-1' }],
     [
-      'an entity ref without namespace',
-      { ...body, entityRef: 'component:payments' },
-    ],
-    [
       'a parsed JSON body',
       JSON.parse(JSON.stringify({ ...body, ref: 'main' })),
     ],
   ])('accepts %s', (_, input) => {
     expect(createRunRequestSchema.parse(input)).toEqual(input);
+  });
+
+  it.each([
+    ['component:payments', 'component:default/payments'],
+    ['Component:default/payments', 'component:default/payments'],
+    ['component:team-a/Payments', 'component:team-a/Payments'],
+  ])('normalises the entity ref %s to %s', (entityRef, normalised) => {
+    expect(createRunRequestSchema.parse({ ...body, entityRef }).entityRef).toBe(
+      normalised,
+    );
   });
 
   it.each([

@@ -28,15 +28,21 @@ const ENTITY_REF =
   /^[A-Za-z][A-Za-z0-9]{0,62}:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/)?[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
 /**
- * A full entity ref (`kind:[namespace/]name`). The kind is required: a bare
- * name could mean anything.
+ * An entity ref (`kind:[namespace/]name`), normalised to
+ * `kind:namespace/name` with a lower-case kind. The kind is required: a
+ * bare name could mean anything.
  *
  * @public
  */
 export const entityRefSchema = z
   .string()
   .max(300)
-  .regex(ENTITY_REF, 'must be an entity ref like component:default/payments');
+  .regex(ENTITY_REF, 'must be an entity ref like component:default/payments')
+  .transform(ref => {
+    const colon = ref.indexOf(':');
+    const rest = ref.slice(colon + 1);
+    return `${ref.slice(0, colon).toLocaleLowerCase('en-US')}:${rest.includes('/') ? rest : `default/${rest}`}`;
+  });
 
 /** @public */
 export const environmentSchema = fromCheck(checkEnvironmentName);

@@ -282,8 +282,10 @@ export class DatabaseRunStore implements RunStore {
         { column: 'created_at', order: 'desc' },
         { column: 'id', order: 'desc' },
       ])
-      .limit(filter.limit);
-    if (filter.entityRef) query.where('entity_ref', filter.entityRef);
+      .limit(filter.limit)
+      .offset(filter.offset ?? 0);
+    // Entity refs compare case-insensitively in Backstage.
+    if (filter.entityRef) query.whereRaw('LOWER(entity_ref) = ?', [filter.entityRef.toLocaleLowerCase('en-US')]);
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.status) query.where('status', filter.status);
     return this.hydrate(this.knex, await query);
@@ -311,7 +313,10 @@ export class DatabaseRunStore implements RunStore {
         heartbeat_at: at,
       });
     if (updated > 0) {
-      await this.history(this.knex, id, 'sealed-runner', 'started', handle);
+      // The handle (pid, paths, task ARN) is an operator detail, not history.
+      await this.history(this.knex, id, 'sealed-runner', 'started', {
+        runner: String(handle.type ?? 'unknown'),
+      });
     }
     return updated > 0;
   }
@@ -393,11 +398,13 @@ export class DatabaseRunStore implements RunStore {
   }
 
   async requestCancel(id: string, actor: string): Promise<void> {
-    await this.knex('runs')
+    const updated = await this.knex('runs')
       .where({ id })
       .whereIn('status', ACTIVE)
       .update({ cancel_requested_by: actor });
-    await this.history(this.knex, id, actor, 'cancel-requested');
+    if (updated > 0) {
+      await this.history(this.knex, id, actor, 'cancel-requested');
+    }
   }
 
   async listRunsToReconcile(staleBefore: string, queuedBefore: string): Promise<RunRecord[]> {

@@ -58,6 +58,7 @@ export interface RunFilter {
   environment?: string;
   status?: RunStatus;
   limit: number;
+  offset?: number;
 }
 
 export interface RunHistoryEntry {

@@ -60,6 +60,14 @@ function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
   return ALLOW;
 }
 
+function isApplyBranch(environment: EnvironmentConfig, branch: string): boolean {
+  return environment.applyBranches.includes('*') || environment.applyBranches.includes(branch);
+}
+
+function notAnApplyBranch(plan: RunRecord, environment: EnvironmentConfig): string {
+  return `branch ${plan.ref} may not be applied to ${plan.environment} (apply branches: ${environment.applyBranches.join(', ')})`;
+}
+
 /** Approvals that count: never the requester's own. */
 export function countedApprovals(plan: RunRecord, approvals: Approval[]): Approval[] {
   return approvals.filter(a => !sameEntityRef(a.by, plan.requestedBy));
@@ -81,6 +89,9 @@ export function decideApproval(
   if (sameEntityRef(approver.userEntityRef, snapshot.plan.requestedBy)) {
     return forbidden('you requested this plan; four-eyes rule: someone else must approve it');
   }
+  if (!isApplyBranch(environment, snapshot.plan.ref)) {
+    return conflict(`${notAnApplyBranch(snapshot.plan, environment)}; its plan cannot be approved`);
+  }
   if (environment.approvers) {
     const mine = [approver.userEntityRef, ...approver.ownershipEntityRefs];
     const allowed = environment.approvers.some(ref => mine.some(m => sameEntityRef(m, ref)));
@@ -94,24 +105,21 @@ export function decideApproval(
 }
 
 /**
- * May this plan be applied now? Binds the apply to the exact plan and
- * commit: the plan must be current, approved enough, of an apply branch,
- * and the branch must not have moved since it was planned.
+ * Everything that decides whether a plan may be applied, except whether
+ * its branch has moved: the plan must be current, of an apply branch, and
+ * approved enough.
  */
-export function decideApply(
+export function decideApplyReadiness(
   snapshot: PlanSnapshot,
   environment: EnvironmentConfig,
-  branchHead: string | undefined,
 ): Decision {
   const current = decideCurrentPlan(snapshot);
   if (!current.allowed) {
     return current;
   }
   const { plan } = snapshot;
-  if (!environment.applyBranches.includes('*') && !environment.applyBranches.includes(plan.ref)) {
-    return forbidden(
-      `branch ${plan.ref} may not be applied to ${plan.environment} (apply branches: ${environment.applyBranches.join(', ')})`,
-    );
+  if (!isApplyBranch(environment, plan.ref)) {
+    return forbidden(notAnApplyBranch(plan, environment));
   }
   const missing = environment.requiredApprovals - countedApprovals(plan, snapshot.approvals).length;
   if (missing > 0) {
@@ -119,6 +127,24 @@ export function decideApply(
       `plan ${plan.id} needs ${missing} more approval${missing === 1 ? '' : 's'} from someone other than ${plan.requestedBy}`,
     );
   }
+  return ALLOW;
+}
+
+/**
+ * May this plan be applied now? Binds the apply to the exact plan and
+ * commit: ready (see decideApplyReadiness), and the branch must not have
+ * moved since it was planned.
+ */
+export function decideApply(
+  snapshot: PlanSnapshot,
+  environment: EnvironmentConfig,
+  branchHead: string | undefined,
+): Decision {
+  const ready = decideApplyReadiness(snapshot, environment);
+  if (!ready.allowed) {
+    return ready;
+  }
+  const { plan } = snapshot;
   if (branchHead === undefined) {
     return conflict(`branch ${plan.ref} no longer exists; plan again`);
   }

@@ -38,9 +38,9 @@ function parseHandle(handle: JsonObject): LocalHandle {
 
 /** Field 22 of /proc/<pid>/stat, or null where /proc does not exist. */
 async function processStartTime(pid: number): Promise<string | null | undefined> {
-  let stat: string;
+  let procStat: string;
   try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    procStat = await readFile(`/proc/${pid}/stat`, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       return (await procMounted()) ? undefined : null;
@@ -48,7 +48,7 @@ async function processStartTime(pid: number): Promise<string | null | undefined>
     throw error;
   }
   // The command name may contain spaces and parentheses: fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStat.slice(procStat.lastIndexOf(')') + 2).split(' ');
   if (fields[0] === 'Z' || fields[0] === 'X') {
     return undefined;
   }

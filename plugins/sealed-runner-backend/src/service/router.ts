@@ -32,7 +32,13 @@ export async function createRouter(options: {
 }): Promise<express.Router> {
   const { httpAuth, runService } = options;
   const router = Router();
-  router.use(express.json({ limit: MAX_BODY }));
+  // Malformed, oversized or mis-encoded bodies are bad input like any other.
+  const parseJson = express.json({ limit: MAX_BODY });
+  router.use((req, res, next) =>
+    parseJson(req, res, error =>
+      next(error ? new InputError(`Invalid request body: ${(error as Error).message}`) : undefined),
+    ),
+  );
 
   const credentials = (req: express.Request) =>
     httpAuth.credentials(req, { allow: ['user', 'service'] });
@@ -112,6 +118,12 @@ export async function createRouter(options: {
       credentials: await credentials(req),
       signal: abort.signal,
     });
+    if (!stream) {
+      // The run ended and the client has every line: 204 tells an
+      // EventSource not to reconnect.
+      res.status(204).end();
+      return;
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache, no-transform',

@@ -25,6 +25,15 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 const UNSAFE_IN_MESSAGES =
   /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+/**
+ * True if a string holds C0/C1 control characters or DEL.
+ *
+ * @public
+ */
+export function hasControlCharacters(value: string): boolean {
+  return CONTROL_CHARACTERS.test(value);
+}
+
 /** Quotes a hostile value for an error message without echoing control bytes or megabytes. */
 export function quote(value: string): string {
   const shown = value.length > 300 ? `${value.slice(0, 300)}…` : value;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { on } from 'node:events';
 import {
   AuditorService,
   AuditorServiceEventSeverityLevel,
@@ -31,8 +32,14 @@ import {
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerConfig } from '../../config';
-import { PlanSnapshot, RunRecord, RunStore } from '../../database/RunStore';
-import { decideApply, decideApproval, decideCancel, enforce } from '../../decisions/decisions';
+import { RunRecord, RunStore } from '../../database/RunStore';
+import {
+  decideApply,
+  decideApplyReadiness,
+  decideApproval,
+  decideCancel,
+  enforce,
+} from '../../decisions/decisions';
 import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { ResolvedTarget } from '../TargetResolver/resolveTargets';
@@ -55,6 +62,8 @@ const DENIED_VERB: Record<string, string> = {
   [runCancelPermission.name]: 'cancel runs of',
 };
 const CANCEL_WAIT_MS = 10_000;
+/** GET /runs reads at most this many pages to fill one after permission filtering. */
+const MAX_LIST_PAGES = 10;
 const FOLLOW_POLL_MS = 1000;
 
 /** The API shape of a run: internal fields never leave the backend. */
@@ -150,12 +159,18 @@ export function createRunService(options: {
     }
   }
 
+  /** A run the caller may read; one they may not read does not exist for them. */
   async function loadRun(runId: string, credentials: BackstageCredentials): Promise<RunRecord> {
     const run = await store.getRun(runId);
-    if (!run) {
+    const [decision] = run
+      ? await permissions.authorize(
+          [{ permission: runReadPermission, resourceRef: stringifyTargetRef(run) }],
+          { credentials },
+        )
+      : [undefined];
+    if (!run || decision?.result !== AuthorizeResult.ALLOW) {
       throw new NotFoundError(`run ${runId} does not exist`);
     }
-    await authorize(runReadPermission, run, credentials);
     return run;
   }
 
@@ -321,12 +336,11 @@ export function createRunService(options: {
               `the target's repository or folder changed since plan ${plan.id}; plan again`,
             );
           }
+          // Refuse what can be refused without the repository first, then
+          // decide everything again inside the transaction that creates the
+          // apply, on the plan as it is then.
+          enforce(decideApplyReadiness(await store.getPlanSnapshot(plan.id), target.environmentConfig));
           const head = await headOf(plan.repository, plan.ref);
-          const decide = (snapshot: PlanSnapshot) =>
-            enforce(decideApply(snapshot, target.environmentConfig, head?.commitSha));
-          // Decide now for a precise refusal, and again inside the
-          // transaction that creates the apply, on the plan as it is then.
-          decide(await store.getPlanSnapshot(plan.id));
           const id = randomUUID();
           const base = {
             id,
@@ -350,7 +364,10 @@ export function createRunService(options: {
                 sha256: plan.planSha256!,
               }),
             },
-            { verify: decide },
+            {
+              verify: snapshot =>
+                enforce(decideApply(snapshot, target.environmentConfig, head?.commitSha)),
+            },
           );
           return dispatch(run);
         },
@@ -387,19 +404,28 @@ export function createRunService(options: {
     },
 
     async listRuns(query, { credentials }) {
-      const records = await store.listRuns({ ...query, limit: query.limit ?? 50 });
-      if (records.length === 0) {
-        return [];
+      // Runs the caller may not read are left out; keep reading pages so a
+      // page is short only when there is nothing more to show.
+      const limit = query.limit ?? 50;
+      const result: Run[] = [];
+      for (let page = 0; page < MAX_LIST_PAGES && result.length < limit; page++) {
+        const records = await store.listRuns({ ...query, limit, offset: page * limit });
+        const targetRefs = [...new Set(records.map(r => stringifyTargetRef(r)))];
+        const decisions = targetRefs.length
+          ? await permissions.authorize(
+              targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
+              { credentials },
+            )
+          : [];
+        const readable = new Set(
+          targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+        );
+        result.push(...records.filter(r => readable.has(stringifyTargetRef(r))).map(toApiRun));
+        if (records.length < limit) {
+          break;
+        }
       }
-      const targetRefs = [...new Set(records.map(r => stringifyTargetRef(r)))];
-      const decisions = await permissions.authorize(
-        targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
-        { credentials },
-      );
-      const readable = new Set(
-        targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
-      );
-      return records.filter(r => readable.has(stringifyTargetRef(r))).map(toApiRun);
+      return result.slice(0, limit);
     },
 
     async getLogs(runId, after, { credentials }) {
@@ -419,22 +445,26 @@ export function createRunService(options: {
     },
 
     async followLogs(runId, after, { credentials, signal }) {
-      await loadRun(runId, credentials);
-      const nextUpdate = () =>
-        new Promise<void>(resolve => {
-          // Output ingested on this replica wakes the stream at once; the
-          // timeout picks up output ingested by another replica.
-          const done = () => {
-            clearTimeout(timer);
-            supervisor.updates.off('output', onUpdate);
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          const onUpdate = (id: string) => id === runId && done();
-          const timer = setTimeout(done, FOLLOW_POLL_MS);
-          supervisor.updates.on('output', onUpdate);
-          signal.addEventListener('abort', done);
-        });
+      const started = await loadRun(runId, credentials);
+      if (TERMINAL_RUN_STATUSES.includes(started.status) && after >= started.logCount) {
+        return undefined;
+      }
+      /**
+       * Waits for new output: output ingested on this replica wakes the
+       * stream at once; the timeout picks up output ingested by another.
+       */
+      const nextUpdate = async () => {
+        const wake = AbortSignal.any([signal, AbortSignal.timeout(FOLLOW_POLL_MS)]);
+        try {
+          for await (const [id] of on(supervisor.updates, 'output', { signal: wake })) {
+            if (id === runId) {
+              return;
+            }
+          }
+        } catch {
+          // Woken by the timeout, or the client went away.
+        }
+      };
       return (async function* follow() {
         let cursor = after;
         while (!signal.aborted) {

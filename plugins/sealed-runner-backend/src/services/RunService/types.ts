@@ -34,11 +34,12 @@ export interface RunService {
   getHistory(runId: string, options: RequestOptions): Promise<RunHistoryEntry[]>;
   /**
    * Authorises once, then yields log lines after `after` as they arrive,
-   * and finally the run's end status.
+   * and finally the run's end status. Undefined when the run has ended
+   * and there is nothing after `after`.
    */
   followLogs(
     runId: string,
     after: number,
     options: RequestOptions & { signal: AbortSignal },
-  ): Promise<AsyncIterable<LogStreamItem>>;
+  ): Promise<AsyncIterable<LogStreamItem> | undefined>;
 }

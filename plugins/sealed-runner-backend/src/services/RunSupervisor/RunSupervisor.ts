@@ -13,8 +13,8 @@ import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-nod
 import { RunDetachedError, RunOutcome, RunRecord, RunStore } from '../../database/RunStore';
 
 const SYSTEM_ACTOR = 'sealed-runner';
-const BUSY_POLL_MS = 100;
-const IDLE_POLL_MS = 500;
+const BUSY_POLL_MS = 50;
+const IDLE_POLL_MS = 200;
 /** After its own timeout, a runner gets this long to stop before it is killed and failed. */
 const OVERDUE_GRACE_MS = 120_000;
 

@@ -52,7 +52,15 @@ export function createTargetResolver(options: {
   };
 
   const listTargets: TargetResolver['listTargets'] = async (entityRef, { credentials }) => {
-    const entity = await catalog.getEntityByRef(entityRef, { credentials });
+    // Users see the catalog as the catalog's own permissions allow. A
+    // service principal (a CI token) is scoped by its access restrictions
+    // to sealed-runner permissions, which the gate checks; it reads the
+    // catalog through the plugin rather than needing catalog access too.
+    const entity = await catalog.getEntityByRef(entityRef, {
+      credentials: auth.isPrincipal(credentials, 'service')
+        ? await auth.getOwnServiceCredentials()
+        : credentials,
+    });
     if (!entity) {
       throw new NotFoundError(`entity ${entityRef} was not found in the catalog`);
     }
