@@ -19,10 +19,8 @@ import {
   RunnerResult,
   SealedRunnerJob,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-// The demo builder makes the same repositories the demo deploys; the runner
-// must not depend on the backend package for it, so it is imported by path.
-// eslint-disable-next-line @backstage/no-relative-monorepo-imports
-import { DemoWorkspace, prepareDemo } from '../../backend/src/demo/prepareDemo';
+// The demo builder makes the same repositories the demo deploys.
+import { DemoWorkspace, prepareDemo } from '@sealed-runner/demo';
 import { RunnerConfigInput } from './config';
 
 // End to end through the real program: `node bin/sealed-runner` with only

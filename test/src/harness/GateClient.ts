@@ -56,7 +56,8 @@ export class GateClient {
         ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      // A string is sent as it is, so tests can send malformed JSON.
+      body: typeof body === 'string' || body === undefined ? body : JSON.stringify(body),
     });
     const text = await response.text();
     let parsed: any = text;
@@ -68,7 +69,7 @@ export class GateClient {
     return { status: response.status, body: parsed };
   }
 
-  async plan(entityRef: string, environment: string, ref?: string): Promise<Response<{ run: Run }>> {
+  async plan(entityRef: string, environment: string, ref?: string): Promise<Response> {
     return this.request('POST', '/runs', {
       entityRef,
       environment,

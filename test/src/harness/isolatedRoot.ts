@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { DemoWorkspace, prepareDemo } from 'backend/src/demo/prepareDemo';
+import { dirname, join } from 'node:path';
+import { DemoWorkspace, prepareDemo } from '@sealed-runner/demo';
 
 /** The repository checkout the tests run from. */
-export const REPO_ROOT = resolve(__dirname, '../../..');
+export const REPO_ROOT = dirname(
+  dirname(require.resolve('@sealed-runner/e2e-tests/package.json')),
+);
 
 /**
  * A throwaway copy of the repository's runtime layout: the real
@@ -45,7 +47,8 @@ export async function createIsolatedRoot(): Promise<IsolatedRoot> {
     // SEALED_RUNNER_E2E_KEEP=1 keeps the root (logs, database, runner state) for debugging.
     cleanup: async () => {
       if (!process.env.SEALED_RUNNER_E2E_KEEP) {
-        await rm(root, { recursive: true, force: true });
+        // A runner may still be deleting its own work directory.
+        await rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
       }
     },
   };

@@ -1,0 +1,96 @@
+/*
+ * Time from `POST /runs` to the runner's first Terraform output line, as a
+ * client following `GET /runs/:id/logs/stream` receives it, on the demo
+ * (payments/dev). Runs the real backend, runner, git and Terraform in an
+ * isolated root. Prints every sample, the median and p90.
+ *
+ *   yarn bench:plan-latency [samples]
+ */
+import { performance } from 'node:perf_hooks';
+import { BackendProcess, createIsolatedRoot, GateClient, signIn } from '../test/src';
+
+const PAYMENTS = 'component:default/payments';
+
+/** Reads an SSE stream until a line matches; resolves with the time it arrived. */
+async function firstMatchingLine(
+  url: string,
+  token: string,
+  matches: (line: string) => boolean,
+): Promise<{ at: number; line: string }> {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok || !response.body) {
+    throw new Error(`stream: ${response.status}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split('\n').find(l => l.startsWith('data: '));
+      if (data && !event.includes('event: complete')) {
+        const line = JSON.parse(data.slice('data: '.length)) as string;
+        if (matches(line)) {
+          const at = performance.now();
+          await reader.cancel();
+          return { at, line };
+        }
+      }
+    }
+  }
+  throw new Error('the stream ended without a Terraform line');
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main() {
+  const samples = Number(process.argv[2] ?? 10);
+  const root = await createIsolatedRoot();
+  const backend = await BackendProcess.start({ root });
+  try {
+    const token = await signIn(backend.baseUrl, 'guest');
+    const erin = new GateClient(backend.baseUrl, token);
+    await erin.waitForTargets(PAYMENTS);
+    // One untimed run warms the transform cache and the demo repositories.
+    const warm = await erin.plan(PAYMENTS, 'dev');
+    await erin.waitForRun(warm.body.run.id);
+
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const start = performance.now();
+      const { status, body } = await erin.plan(PAYMENTS, 'dev');
+      if (status !== 202) {
+        throw new Error(`POST /runs: ${status} ${JSON.stringify(body)}`);
+      }
+      const first = await firstMatchingLine(
+        `${backend.baseUrl}/api/sealed-runner/runs/${body.run.id}/logs/stream`,
+        token,
+        line => !line.startsWith('[sealed-runner]') && line.trim() !== '',
+      );
+      times.push(first.at - start);
+      console.log(`sample ${i + 1}: ${(first.at - start).toFixed(0)} ms (${JSON.stringify(first.line)})`);
+      await erin.waitForRun(body.run.id);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    console.log(
+      `POST /runs -> first Terraform output line: median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(sorted, 90).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms (n=${samples})`,
+    );
+  } finally {
+    await backend.stop();
+    await root.cleanup();
+  }
+}
+
+main().catch(error => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: type check, lint, then every test
+# (unit, integration on SQLite and PostgreSQL, end to end with the real
+# backend, runner, git and Terraform). Extra arguments go to jest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "Terraform is needed for the tests (the runner and end-to-end tests run it for real)." >&2
+  exit 1
+fi
+
+source scripts/throwaway-postgres.sh
+export BACKSTAGE_TEST_DISABLE_DOCKER=1
+
+yarn tsc
+yarn lint:all
+# CI=true: one run, no watch mode.
+CI=true yarn backstage-cli repo test "$@"
