@@ -7,3 +7,4 @@
 
 export { prepareDemo } from './prepareDemo';
 export type { DemoWorkspace } from './prepareDemo';
+export { fixtureGit } from './fixtureGit';

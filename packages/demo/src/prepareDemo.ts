@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fixtureGit as git } from './fixtureGit';
 
 /** Bump when the generated content changes, so old workspaces are rebuilt. */
 const DEMO_VERSION = '1';
@@ -13,23 +13,6 @@ export interface DemoWorkspace {
   serviceCatalogUrl: string;
   infrastructureLiveUrl: string;
   moduleSource: string;
-}
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Sealed Runner Demo',
-      GIT_AUTHOR_EMAIL: 'demo@sealed-runner.invalid',
-      GIT_COMMITTER_NAME: 'Sealed Runner Demo',
-      GIT_COMMITTER_EMAIL: 'demo@sealed-runner.invalid',
-    },
-  });
 }
 
 async function writeFiles(root: string, files: Record<string, string>) {

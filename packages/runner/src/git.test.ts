@@ -1,8 +1,9 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fixtureGit as git } from '@sealed-runner/demo';
 import { gitEnvironment, gitProtocolsFor, resolveBranch } from './git';
 
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
@@ -13,22 +14,6 @@ let canary: string;
 let url: string;
 const heads: Record<string, string> = {};
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      PATH,
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Test',
-      GIT_AUTHOR_EMAIL: 'test@example.invalid',
-      GIT_COMMITTER_NAME: 'Test',
-      GIT_COMMITTER_EMAIL: 'test@example.invalid',
-    },
-  }).trim();
-}
 
 /** Runs git with exactly the given environment; resolves with its exit code and stderr. */
 function runGit(args: string[], env: Record<string, string>, cwd: string) {

@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
@@ -20,7 +20,7 @@ import {
   SealedRunnerJob,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 // The demo builder makes the same repositories the demo deploys.
-import { DemoWorkspace, prepareDemo } from '@sealed-runner/demo';
+import { DemoWorkspace, fixtureGit as git, prepareDemo } from '@sealed-runner/demo';
 import { RunnerConfigInput } from './config';
 
 // End to end through the real program: `node bin/sealed-runner` with only
@@ -83,22 +83,6 @@ let extraHead: string;
 let featureHead: string;
 let otherUrl: string;
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      PATH,
-      HOME: cwd,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Test',
-      GIT_AUTHOR_EMAIL: 'test@example.invalid',
-      GIT_COMMITTER_NAME: 'Test',
-      GIT_COMMITTER_EMAIL: 'test@example.invalid',
-    },
-  }).trim();
-}
 
 async function writeFiles(dir: string, files: Record<string, string>) {
   for (const [path, content] of Object.entries(files)) {

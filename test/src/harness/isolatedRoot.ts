@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DemoWorkspace, prepareDemo } from '@sealed-runner/demo';
+import { DemoWorkspace, fixtureGit, prepareDemo } from '@sealed-runner/demo';
 
 /** The repository checkout the tests run from. */
 export const REPO_ROOT = dirname(
@@ -65,21 +64,7 @@ export async function pushSlowBranch(
   count: number,
 ): Promise<string> {
   const work = await mkdtemp(join(tmpdir(), 'sealed-runner-e2e-branch-'));
-  const git = (...args: string[]) =>
-    execFileSync('git', args, {
-      cwd: work,
-      encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: 'e2e',
-        GIT_AUTHOR_EMAIL: 'e2e@example.invalid',
-        GIT_COMMITTER_NAME: 'e2e',
-        GIT_COMMITTER_EMAIL: 'e2e@example.invalid',
-      },
-    }).trim();
+  const git = (...args: string[]) => fixtureGit(work, ...args);
   try {
     git('clone', '--quiet', root.demo.infrastructureLiveUrl, '.');
     git('checkout', '--quiet', '-b', branch);

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fixtureGit } from '@sealed-runner/demo';
 
 /**
  * A real bare git repository with branches `main` and `feature`, reachable
@@ -35,20 +35,7 @@ export class GitRepository {
   }
 
   private git(cwd: string, ...args: string[]): string {
-    return execFileSync('git', args, {
-      cwd,
-      encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: this.root,
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: 'Test',
-        GIT_AUTHOR_EMAIL: 'test@example.com',
-        GIT_COMMITTER_NAME: 'Test',
-        GIT_COMMITTER_EMAIL: 'test@example.com',
-      },
-    }).trim();
+    return fixtureGit(cwd, ...args);
   }
 
   /** Pushes a new commit to `branch` (created from the current branch if new) and returns its sha. */

@@ -26,13 +26,12 @@ import {
   runCancelPermission,
   runPlanPermission,
   runReadPermission,
-  SealedRunnerJob,
   stringifyTargetRef,
   Target,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerConfig } from '../../config';
-import { RunRecord, RunStore } from '../../database/RunStore';
+import { NewRun, RunRecord, RunStore } from '../../database/RunStore';
 import {
   decideApply,
   decideApplyReadiness,
@@ -44,6 +43,12 @@ import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { ResolvedTarget } from '../TargetResolver/resolveTargets';
 import { RequestOptions, RunService } from './types';
+
+/** A target that passed every deployability rule. */
+type DeployableTarget = ResolvedTarget & {
+  lockKey: string;
+  environmentConfig: NonNullable<ResolvedTarget['environmentConfig']>;
+};
 
 /** Resolves a branch (or the default branch) to its head commit. */
 export type BranchResolver = (
@@ -184,10 +189,7 @@ export function createRunService(options: {
     }
   }
 
-  function requireDeployable(target: ResolvedTarget): asserts target is ResolvedTarget & {
-    lockKey: string;
-    environmentConfig: NonNullable<ResolvedTarget['environmentConfig']>;
-  } {
+  function requireDeployable(target: ResolvedTarget): asserts target is DeployableTarget {
     if (!target.deployable || !target.lockKey || !target.environmentConfig) {
       throw new ConflictError(
         `${target.entityRef} is not deployable to ${target.environment}: ${target.reason}`,
@@ -195,28 +197,46 @@ export function createRunService(options: {
     }
   }
 
-  function buildJob(
-    run: Pick<RunRecord, 'id' | 'entityRef' | 'environment' | 'ref' | 'commitSha'> & {
-      operation: 'plan' | 'apply';
-    },
-    target: ResolvedTarget,
-    modules: SealedRunnerJob['modules'],
-    plan?: SealedRunnerJob['plan'],
-  ): SealedRunnerJob {
-    return jobSchema.parse({
+  /**
+   * A queued run of a deployable target, with the job its runner gets: the
+   * target, the commit, and the current vetted-module snapshot. An apply
+   * names its plan's saved plan file.
+   */
+  async function newRun(
+    target: DeployableTarget,
+    fields: { ref: string; commitSha: string; requestedBy: string; plan?: RunRecord },
+  ): Promise<NewRun> {
+    const id = randomUUID();
+    const operation = fields.plan ? 'apply' : 'plan';
+    const job = jobSchema.parse({
       version: 1,
-      runId: run.id,
-      operation: run.operation,
-      entityRef: run.entityRef,
-      environment: run.environment,
+      runId: id,
+      operation,
+      entityRef: target.entityRef,
+      environment: target.environment,
       repository: target.repository,
-      ref: run.ref,
-      commitSha: run.commitSha,
+      ref: fields.ref,
+      commitSha: fields.commitSha,
       path: target.path,
-      modules,
-      ...(plan ? { plan } : {}),
+      modules: await targets.catalogModules(),
+      ...(fields.plan ? { plan: { runId: fields.plan.id, sha256: fields.plan.planSha256 } } : {}),
       issuedAt: new Date().toISOString(),
     });
+    return {
+      id,
+      entityRef: target.entityRef,
+      environment: target.environment,
+      repository: target.repository,
+      path: target.path,
+      lockKey: target.lockKey,
+      operation,
+      ref: fields.ref,
+      commitSha: fields.commitSha,
+      requestedBy: fields.requestedBy,
+      createdAt: job.issuedAt,
+      ...(fields.plan ? { planRunId: fields.plan.id } : {}),
+      job,
+    };
   }
 
   async function dispatch(run: RunRecord): Promise<Run> {
@@ -273,24 +293,9 @@ export function createRunService(options: {
                 : `${target.repository} has no default branch`,
             );
           }
-          const id = randomUUID();
-          const base = {
-            id,
-            entityRef: target.entityRef,
-            environment: target.environment,
-            operation: 'plan' as const,
-            ref: head.branch,
-            commitSha: head.commitSha,
-          };
-          const run = await store.createRun({
-            ...base,
-            repository: target.repository,
-            path: target.path,
-            lockKey: target.lockKey,
-            requestedBy: actor,
-            createdAt: new Date().toISOString(),
-            job: buildJob(base, target, await targets.catalogModules()),
-          });
+          const run = await store.createRun(
+            await newRun(target, { ref: head.branch, commitSha: head.commitSha, requestedBy: actor }),
+          );
           return dispatch(run);
         },
         run => ({ runId: run.id, commitSha: run.commitSha }),
@@ -341,29 +346,13 @@ export function createRunService(options: {
           // apply, on the plan as it is then.
           enforce(decideApplyReadiness(await store.getPlanSnapshot(plan.id), target.environmentConfig));
           const head = await headOf(plan.repository, plan.ref);
-          const id = randomUUID();
-          const base = {
-            id,
-            entityRef: plan.entityRef,
-            environment: plan.environment,
-            operation: 'apply' as const,
-            ref: plan.ref,
-            commitSha: plan.commitSha,
-          };
           const run = await store.createRun(
-            {
-              ...base,
-              repository: plan.repository,
-              path: plan.path,
-              lockKey: plan.lockKey,
+            await newRun(target, {
+              ref: plan.ref,
+              commitSha: plan.commitSha,
               requestedBy: actor,
-              createdAt: new Date().toISOString(),
-              planRunId: plan.id,
-              job: buildJob(base, target, await targets.catalogModules(), {
-                runId: plan.id,
-                sha256: plan.planSha256!,
-              }),
-            },
+              plan,
+            }),
             {
               verify: snapshot =>
                 enforce(decideApply(snapshot, target.environmentConfig, head?.commitSha)),
