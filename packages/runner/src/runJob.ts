@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   checkRepositoryAllowed,
+  isApplyBranch,
   jobSchema,
   MAX_JOB_BYTES,
   parseModuleSource,
@@ -16,109 +17,20 @@ import { EventSink, note } from './events';
 import { checkoutCommit, gitEnvironment, resolveBranch } from './git';
 import { checkModuleSources } from './moduleSourceCheck';
 import { runCommand, sweepSession } from './process';
+import { Rejection } from './rejection';
+import { readBoundPlan, savePlan } from './savedPlans';
 import { summarisePlan, writeCliConfig, writeLocalBackend } from './terraform';
 
 type Outcome = Omit<RunnerResult, 'type'>;
 type RunPhase = (typeof RUN_PHASES)[number];
 
-/** A refusal: the job is `rejected` with this reason before Terraform changed anything. */
-class Rejection extends Error {}
-
 const RUNNER_PATH = '/usr/local/bin:/usr/bin:/bin';
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function moduleRepositories(job: SealedRunnerJob): string[] {
   return job.modules.flatMap(m => {
     const source = parseModuleSource(m.source);
     return source.ok ? [source.value.repository] : [];
   });
-}
-
-/** Where the plan file of a plan run is kept. */
-export function planFilePath(config: RunnerConfig, planRunId: string): string {
-  return join(config.planDir, `${planRunId}.tfplan`);
-}
-
-/**
- * What a saved plan was made for. A plan file carries its own
- * configuration and backend, so applying it under another job would deploy
- * another branch's code or to another target: the runner binds every saved
- * plan to exactly the job that made it.
- */
-const planBindingSchema = z.strictObject({
-  planRunId: z.string(),
-  repository: z.string(),
-  environment: z.string(),
-  path: z.string(),
-  ref: z.string(),
-  commitSha: z.string(),
-  sha256: z.string(),
-});
-
-type PlanBinding = z.infer<typeof planBindingSchema>;
-
-const BOUND_FIELDS = ['repository', 'environment', 'path', 'ref', 'commitSha'] as const;
-
-async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
-  await writeFile(`${path}.partial`, data, { mode: 0o600 });
-  await rename(`${path}.partial`, path);
-}
-
-/** Saves a plan file and its binding; returns the plan's sha256. */
-async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes: Buffer): Promise<string> {
-  await mkdir(config.planDir, { recursive: true });
-  const saved = planFilePath(config, job.runId);
-  const binding: PlanBinding = {
-    planRunId: job.runId,
-    repository: job.repository,
-    environment: job.environment,
-    path: job.path,
-    ref: job.ref,
-    commitSha: job.commitSha,
-    sha256: sha256(bytes),
-  };
-  await writeAtomically(`${saved}.json`, JSON.stringify(binding));
-  await writeAtomically(saved, bytes);
-  return binding.sha256;
-}
-
-/**
- * Reads the saved plan an apply job names, refusing it unless its bytes
- * match the recorded sha256 and it was made for exactly this job's
- * repository, environment, folder, branch and commit.
- */
-async function readBoundPlan(config: RunnerConfig, job: SealedRunnerJob): Promise<Buffer> {
-  const { runId, sha256: expected } = job.plan!;
-  const saved = planFilePath(config, runId);
-  const bytes = await readFile(saved).catch(() => undefined);
-  const rawBinding = await readFile(`${saved}.json`, 'utf8').catch(() => undefined);
-  if (!bytes || rawBinding === undefined) {
-    throw new Rejection(`the saved plan of run ${runId} does not exist`);
-  }
-  if (sha256(bytes) !== expected) {
-    throw new Rejection(`the saved plan of run ${runId} does not match its recorded sha256`);
-  }
-  let binding: PlanBinding;
-  try {
-    binding = planBindingSchema.parse(JSON.parse(rawBinding));
-  } catch {
-    throw new Rejection(`the saved plan of run ${runId} has an unreadable binding`);
-  }
-  if (binding.sha256 !== expected || binding.planRunId !== runId) {
-    throw new Rejection(`the saved plan of run ${runId} does not match its binding`);
-  }
-  const mismatch = BOUND_FIELDS.filter(field => binding[field] !== job[field]);
-  if (mismatch.length > 0) {
-    throw new Rejection(
-      `the saved plan of run ${runId} was made for another ${mismatch.join(', ')} (${mismatch
-        .map(field => `${binding[field]} ≠ ${job[field]}`)
-        .join('; ')})`,
-    );
-  }
-  return bytes;
 }
 
 /** One state file per target: repository, environment and folder. */
@@ -158,11 +70,7 @@ export function validateJob(raw: string, config: RunnerConfig): SealedRunnerJob 
   if (!environment) {
     throw new Rejection(`environment "${job.environment}" is not configured in the runner`);
   }
-  if (
-    job.operation === 'apply' &&
-    !environment.applyBranches.includes('*') &&
-    !environment.applyBranches.includes(job.ref)
-  ) {
+  if (job.operation === 'apply' && !isApplyBranch(environment.applyBranches, job.ref)) {
     throw new Rejection(
       `branch "${job.ref}" may not be applied to ${job.environment} (apply branches: ${environment.applyBranches.join(', ')})`,
     );
@@ -224,8 +132,9 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
     note(sink, `module sources vetted: ${check.moduleSources.join(', ') || 'none'}`);
     const folderDir = join(checkout, job.path);
     if (!check.rootDeclaresBackend) {
-      await mkdir(join(stateFilePath(config, job), '..'), { recursive: true });
-      await writeLocalBackend(folderDir, stateFilePath(config, job));
+      const stateFile = stateFilePath(config, job);
+      await mkdir(dirname(stateFile), { recursive: true });
+      await writeLocalBackend(folderDir, stateFile);
     }
 
     const env = {

@@ -1,5 +1,5 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
-import { Approval } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { Approval, isApplyBranch } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 
@@ -60,10 +60,6 @@ function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
   return ALLOW;
 }
 
-function isApplyBranch(environment: EnvironmentConfig, branch: string): boolean {
-  return environment.applyBranches.includes('*') || environment.applyBranches.includes(branch);
-}
-
 function notAnApplyBranch(plan: RunRecord, environment: EnvironmentConfig): string {
   return `branch ${plan.ref} may not be applied to ${plan.environment} (apply branches: ${environment.applyBranches.join(', ')})`;
 }
@@ -89,7 +85,7 @@ export function decideApproval(
   if (sameEntityRef(approver.userEntityRef, snapshot.plan.requestedBy)) {
     return forbidden('you requested this plan; four-eyes rule: someone else must approve it');
   }
-  if (!isApplyBranch(environment, snapshot.plan.ref)) {
+  if (!isApplyBranch(environment.applyBranches, snapshot.plan.ref)) {
     return conflict(`${notAnApplyBranch(snapshot.plan, environment)}; its plan cannot be approved`);
   }
   if (environment.approvers) {
@@ -118,7 +114,7 @@ export function decideApplyReadiness(
     return current;
   }
   const { plan } = snapshot;
-  if (!isApplyBranch(environment, plan.ref)) {
+  if (!isApplyBranch(environment.applyBranches, plan.ref)) {
     return forbidden(notAnApplyBranch(plan, environment));
   }
   const missing = environment.requiredApprovals - countedApprovals(plan, snapshot.approvals).length;

@@ -7,6 +7,7 @@ export {
   checkEnvironmentName,
   checkRefName,
   checkTagName,
+  isApplyBranch,
   MAX_REF_LENGTH,
 } from './refs';
 export { checkRepositoryUrl, MAX_URL_LENGTH } from './repository';

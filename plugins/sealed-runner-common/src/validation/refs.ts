@@ -98,3 +98,12 @@ export function checkEnvironmentName(value: unknown): Checked<string> {
   }
   return accept(value);
 }
+
+/**
+ * Whether an environment's apply branches admit a branch. `*` admits any.
+ *
+ * @public
+ */
+export function isApplyBranch(applyBranches: readonly string[], branch: string): boolean {
+  return applyBranches.includes('*') || applyBranches.includes(branch);
+}

@@ -91,14 +91,16 @@ export class RunSupervisor {
 
   private async supervise(runId: string, handle: JsonObject, initialCursor: string | undefined) {
     const { store, dispatcher, instanceId, heartbeatTimeoutSeconds, timeoutSeconds } = this.options;
+    // What a run is never changes; who supervises it can. Losing the claim
+    // shows up as a failed heartbeat or a RunDetachedError from appendOutput.
+    const run = await store.getRun(runId);
+    if (!run || TERMINAL_RUN_STATUSES.includes(run.status) || run.attachedBy !== instanceId) {
+      return;
+    }
     let cursor = initialCursor;
     let lastBeat = Date.now();
     let killRequested = false;
     while (!this.stopped) {
-      const run = await store.getRun(runId);
-      if (!run || TERMINAL_RUN_STATUSES.includes(run.status) || run.attachedBy !== instanceId) {
-        return;
-      }
       const poll = await dispatcher.poll(handle, cursor);
       const { lines, phase, result } = this.parse(poll.lines);
       if (poll.lines.length > 0 || poll.cursor !== cursor) {
