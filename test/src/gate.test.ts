@@ -13,9 +13,24 @@ jest.setTimeout(180_000);
 
 const PAYMENTS = 'component:default/payments';
 const LEGACY = 'component:default/legacy-batch';
-/** Fast detection of a dead supervisor, so the restart tests do not wait 30 s. */
-const FAST_RECONCILE = {
+const CI_TOKEN = 'e2e-ci-token-0123456789';
+const CONFIG = {
+  // Fast detection of a dead supervisor, so the restart tests do not wait 30 s.
   sealedRunner: { runner: { heartbeatTimeoutSeconds: 3, reconcileIntervalSeconds: 1 } },
+  // A CI system's token, scoped as the README shows.
+  backend: {
+    auth: {
+      externalAccess: [
+        {
+          type: 'static',
+          options: { token: CI_TOKEN, subject: 'ci-pipeline' },
+          accessRestrictions: [
+            { plugin: 'sealed-runner', permission: ['sealed-runner.run.read', 'sealed-runner.run.plan'] },
+          ],
+        },
+      ],
+    },
+  },
 };
 
 async function stateFiles(root: IsolatedRoot): Promise<string[]> {
@@ -45,7 +60,7 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
 
   beforeAll(async () => {
     root = await createIsolatedRoot();
-    backend = await BackendProcess.start({ root, config: FAST_RECONCILE });
+    backend = await BackendProcess.start({ root, config: CONFIG });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     pat = await GateClient.as(backend.baseUrl, 'demo-approver');
     await erin.waitForTargets(PAYMENTS);
@@ -160,6 +175,24 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     expect(logs.some(line => line.includes('Initializing'))).toBe(false);
   });
 
+  it('lets a CI token plan within its access restrictions, and never approve', async () => {
+    const ci = new GateClient(backend.baseUrl, CI_TOKEN);
+    const targets = await ci.request('GET', `/targets?entityRef=${PAYMENTS}`);
+    expect(targets.status).toBe(200);
+    const { status, body } = await ci.plan(PAYMENTS, 'prod');
+    expect(status).toBe(202);
+    expect(body.run.requestedBy).toBe('ci-pipeline');
+    const plan = await ci.waitForRun(body.run.id);
+    expect(plan.status).toBe('succeeded');
+
+    expect((await ci.request('POST', `/runs/${plan.id}/approve`)).status).toBe(403);
+    const apply = await ci.request('POST', `/runs/${plan.id}/apply`);
+    expect(apply.status).toBe(403);
+    expect(apply.body.error.message).toMatch(/you may not apply/);
+    // Erin may not approve a plan CI requested either: only the platform team approves prod.
+    expect((await erin.request('POST', `/runs/${plan.id}/approve`)).status).toBe(403);
+  });
+
   it('keeps a run and its logs across a backend crash and finishes it', async () => {
     await pushSlowBranch(root, 'e2e-slow', 6000);
     const { body } = await erin.plan(PAYMENTS, 'dev', 'e2e-slow');
@@ -167,7 +200,7 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     const before = await erin.logs(body.run.id);
     await backend.stop('SIGKILL');
 
-    backend = await BackendProcess.start({ root, config: FAST_RECONCILE, name: 'restarted' });
+    backend = await BackendProcess.start({ root, config: CONFIG, name: 'restarted' });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     pat = await GateClient.as(backend.baseUrl, 'demo-approver');
     const run = await erin.waitForRun(body.run.id);
@@ -192,7 +225,7 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     await backend.stop('SIGKILL');
     process.kill(-pid!, 'SIGKILL');
 
-    backend = await BackendProcess.start({ root, config: FAST_RECONCILE, name: 'restarted-2' });
+    backend = await BackendProcess.start({ root, config: CONFIG, name: 'restarted-2' });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     const run = await erin.waitForRun(body.run.id);
     expect(run.status).toBe('failed');
