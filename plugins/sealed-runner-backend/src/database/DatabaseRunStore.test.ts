@@ -169,6 +169,12 @@ describe('DatabaseRunStore', () => {
       expect((await store.getRun(second.id))!.supersededBy).toBe(third.id);
       expect((await store.getRun(third.id))!.supersededBy).toBeUndefined();
       expect((await store.getRun(other.id))!.supersededBy).toBeUndefined();
+      // The voided plan's own history says when and by which plan.
+      expect((await store.listHistory(first.id)).map(h => [h.action, h.detail])).toContainEqual([
+        'superseded',
+        { by: second.id },
+      ]);
+      expect((await store.listHistory(other.id)).map(h => h.action)).not.toContain('superseded');
     },
   );
 

@@ -230,11 +230,15 @@ export class DatabaseRunStore implements RunStore {
       if (run.operation === 'plan') {
         // A new plan voids every older plan of the target, and with it
         // their approvals.
-        await tx('runs')
+        const older = await tx('runs')
+          .select('id')
           .where({ lock_key: run.lockKey, operation: 'plan' })
           .whereNot({ id: run.id })
-          .whereNull('superseded_by')
-          .update({ superseded_by: run.id });
+          .whereNull('superseded_by');
+        for (const { id } of older) {
+          await tx('runs').where({ id }).update({ superseded_by: run.id });
+          await this.history(tx, id, run.requestedBy, 'superseded', { by: run.id });
+        }
       }
       await this.history(tx, run.id, run.requestedBy, 'requested', {
         operation: run.operation,
