@@ -40,10 +40,9 @@ export async function createRouter(options: {
     ),
   );
 
-  const credentials = (req: express.Request) =>
-    httpAuth.credentials(req, { allow: ['user', 'service'] });
+  /** Who is calling (users and service principals), and the request for audit events. */
   const caller = async (req: express.Request) => ({
-    credentials: await credentials(req),
+    credentials: await httpAuth.credentials(req, { allow: ['user', 'service'] }),
     request: req,
   });
 
@@ -53,7 +52,7 @@ export async function createRouter(options: {
 
   router.get('/targets', async (req, res) => {
     const { entityRef } = parse(listTargetsQuerySchema, req.query, 'query');
-    const items = await runService.listTargets(entityRef, { credentials: await credentials(req) });
+    const items = await runService.listTargets(entityRef, await caller(req));
     res.json({ items });
   });
 
@@ -65,13 +64,13 @@ export async function createRouter(options: {
 
   router.get('/runs', async (req, res) => {
     const query = parse(listRunsQuerySchema, req.query, 'query');
-    const items = await runService.listRuns(query, { credentials: await credentials(req) });
+    const items = await runService.listRuns(query, await caller(req));
     res.json({ items });
   });
 
   router.get('/runs/:id', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
-    res.json({ run: await runService.getRun(id, { credentials: await credentials(req) }) });
+    res.json({ run: await runService.getRun(id, await caller(req)) });
   });
 
   router.post('/runs/:id/approve', async (req, res) => {
@@ -96,12 +95,12 @@ export async function createRouter(options: {
   router.get('/runs/:id/logs', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
     const { after } = parse(logsQuerySchema, req.query, 'query');
-    res.json(await runService.getLogs(id, after ?? 0, { credentials: await credentials(req) }));
+    res.json(await runService.getLogs(id, after ?? 0, await caller(req)));
   });
 
   router.get('/runs/:id/history', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
-    res.json({ items: await runService.getHistory(id, { credentials: await credentials(req) }) });
+    res.json({ items: await runService.getHistory(id, await caller(req)) });
   });
 
   router.get('/runs/:id/logs/stream', async (req, res) => {
@@ -115,7 +114,7 @@ export async function createRouter(options: {
     req.on('close', () => abort.abort());
     // Authorisation and 404 happen before the first byte of the stream.
     const stream = await runService.followLogs(id, resumeAt ?? 0, {
-      credentials: await credentials(req),
+      ...(await caller(req)),
       signal: abort.signal,
     });
     if (!stream) {
