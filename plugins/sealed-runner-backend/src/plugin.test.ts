@@ -748,13 +748,7 @@ describe('sealed-runner plugin (HTTP API)', () => {
       dispatcher.script(ref('chatty'), 'dev', job => ({
         lines: [
           ...lines.map(event.log),
-          event.result({
-            status: 'succeeded',
-            commitSha: job.commitSha,
-            plan: { add: 0, change: 0, destroy: 0 },
-            changes: [],
-            planSha256: planFileSha(job.runId),
-          }),
+          event.emptyPlanResult(job),
         ],
         perPoll: 500,
       }));
@@ -824,13 +818,7 @@ describe('sealed-runner plugin (HTTP API)', () => {
       dispatcher.script(ref('streamer'), 'dev', job => ({
         lines: [
           ...lines.map(event.log),
-          event.result({
-            status: 'succeeded',
-            commitSha: job.commitSha,
-            plan: { add: 0, change: 0, destroy: 0 },
-            changes: [],
-            planSha256: planFileSha(job.runId),
-          }),
+          event.emptyPlanResult(job),
         ],
         perPoll: 1,
       }));

@@ -28,6 +28,15 @@ export const event = {
   log: (line: string) => JSON.stringify({ type: 'log', line }),
   phase: (phase: string) => JSON.stringify({ type: 'phase', phase }),
   result: (fields: Record<string, unknown>) => JSON.stringify({ type: 'result', ...fields }),
+  /** A succeeded plan with no changes, bound to the job's commit and plan file. */
+  emptyPlanResult: (job: SealedRunnerJob) =>
+    event.result({
+      status: 'succeeded',
+      commitSha: job.commitSha,
+      plan: { add: 0, change: 0, destroy: 0 },
+      changes: [],
+      planSha256: planFileSha(job.runId),
+    }),
 };
 
 /** The saved plan file digest the fake runner reports for a plan run. */
