@@ -352,9 +352,11 @@ describe('openapi.yaml', () => {
     path: 'required',
     applyBranches: 'required',
     requiredApprovals: 'required',
+    approvers: 'optional',
     deployable: 'required',
     reason: 'optional',
     locked: 'required',
+    lockedBy: 'optional',
     lastRun: 'optional',
   };
   const required = (keys: Record<string, string>) =>

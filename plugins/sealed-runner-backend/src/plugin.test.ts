@@ -327,6 +327,7 @@ describe('sealed-runner plugin (HTTP API)', () => {
           path: 'live/prod/staged',
           applyBranches: ['main'],
           requiredApprovals: 1,
+          approvers: [GROUPS.platform],
           deployable: true,
           locked: false,
         },
@@ -607,6 +608,7 @@ describe('sealed-runner plugin (HTTP API)', () => {
       expect(targets.body.items[0]).toMatchObject({
         environment: 'dev',
         locked: true,
+        lockedBy: first.id,
         lastRun: { id: first.id, status: 'running', startedAt: expect.stringMatching(ISO) },
       });
       // Another environment of the same entity is a different target.

@@ -114,10 +114,17 @@ export interface Target {
   path: string;
   applyBranches: string[];
   requiredApprovals: number;
+  /**
+   * User and group entity refs allowed to approve, when the environment
+   * restricts approvers.
+   */
+  approvers?: string[];
   deployable: boolean;
   /** Why the target is not deployable. */
   reason?: string;
   locked: boolean;
+  /** The id of the run holding the lock, while `locked` is true. */
+  lockedBy?: string;
   lastRun?: Run;
 }
 

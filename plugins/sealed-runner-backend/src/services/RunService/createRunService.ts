@@ -258,6 +258,8 @@ export function createRunService(options: {
           continue;
         }
         const lastRun = await store.latestRun(t.entityRef, t.environment);
+        const lockedBy = t.lockKey ? await store.lockHolder(t.lockKey) : undefined;
+        const approvers = t.environmentConfig?.approvers;
         result.push({
           entityRef: t.entityRef,
           environment: t.environment,
@@ -267,7 +269,9 @@ export function createRunService(options: {
           requiredApprovals: t.environmentConfig?.requiredApprovals ?? 0,
           deployable: t.deployable,
           ...(t.reason ? { reason: t.reason } : {}),
-          locked: t.lockKey ? (await store.lockHolder(t.lockKey)) !== undefined : false,
+          ...(approvers ? { approvers } : {}),
+          locked: lockedBy !== undefined,
+          ...(lockedBy ? { lockedBy } : {}),
           ...(lastRun ? { lastRun: toApiRun(lastRun) } : {}),
         });
       }
