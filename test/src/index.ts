@@ -8,3 +8,4 @@
 export * from './harness/isolatedRoot';
 export * from './harness/BackendProcess';
 export * from './harness/GateClient';
+export * from './harness/browser';

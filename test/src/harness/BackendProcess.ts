@@ -30,9 +30,13 @@ export class BackendProcess {
     const port = await freePort();
     const name = options.name ?? `backend-${port}`;
     const baseUrl = `http://localhost:${port}`;
-    // Two files: Backstage deep-merges config files in order.
+    // Two files: Backstage deep-merges config files in order. The backend
+    // also serves the built frontend (app-backend), so the app lives there too.
     const listen = join(options.root.root, `${name}.listen.yaml`);
-    await writeFile(listen, JSON.stringify({ backend: { baseUrl, listen: { port } } }));
+    await writeFile(
+      listen,
+      JSON.stringify({ app: { baseUrl }, backend: { baseUrl, listen: { port } } }),
+    );
     const extra = join(options.root.root, `${name}.config.yaml`);
     await writeFile(extra, JSON.stringify(options.config ?? {}));
     const log = createWriteStream(join(options.root.root, `${name}.log`), { flags: 'a' });

@@ -1,0 +1,77 @@
+import { createApiRef } from '@backstage/core-plugin-api';
+import {
+  Run,
+  RunStatus,
+  Target,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+
+/**
+ * A page of a run's log: the lines after the requested position, the
+ * position to ask for next, and whether the run has ended and every line
+ * has been returned.
+ *
+ * @public
+ */
+export interface LogPage {
+  lines: string[];
+  next: number;
+  complete: boolean;
+}
+
+/** @public */
+export interface ListRunsOptions {
+  entityRef?: string;
+  environment?: string;
+  status?: RunStatus;
+  limit?: number;
+}
+
+/**
+ * Callbacks of a live log stream.
+ *
+ * @public
+ */
+export interface LogStreamHandlers {
+  /** A log line; `next` is the position after it (for resuming). */
+  onLine(line: string, next: number): void;
+  /** The run ended with this status; no more lines will come. */
+  onComplete(status: RunStatus): void;
+}
+
+/**
+ * The sealed-runner gate's HTTP API, as the frontend uses it. Every call
+ * runs as the signed-in user; failures throw `ResponseError` with the
+ * gate's reason.
+ *
+ * @public
+ */
+export interface SealedRunnerApi {
+  listTargets(entityRef: string): Promise<Target[]>;
+  requestPlan(request: {
+    entityRef: string;
+    environment: string;
+    ref?: string;
+  }): Promise<Run>;
+  approve(planRunId: string): Promise<Run>;
+  apply(planRunId: string): Promise<Run>;
+  cancel(runId: string): Promise<Run>;
+  getRun(runId: string): Promise<Run>;
+  listRuns(options?: ListRunsOptions): Promise<Run[]>;
+  getLogs(runId: string, after?: number): Promise<LogPage>;
+  /**
+   * Follows the log live from `after` (server-sent events over an
+   * authenticated fetch). Resolves when the stream ends: after
+   * `onComplete`, when the run had already ended with nothing left to send,
+   * or when `signal` aborts. Rejects if the stream cannot be opened or
+   * breaks, so callers can fall back to polling `getLogs`.
+   */
+  streamLogs(
+    runId: string,
+    options: { after: number; signal: AbortSignal } & LogStreamHandlers,
+  ): Promise<void>;
+}
+
+/** @public */
+export const sealedRunnerApiRef = createApiRef<SealedRunnerApi>({
+  id: 'plugin.sealed-runner.api',
+});

@@ -1,0 +1,86 @@
+import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-components';
+import { useApi, useRouteRef } from '@backstage/core-plugin-api';
+import { getCompoundEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import { entityRouteRef, useEntity } from '@backstage/plugin-catalog-react';
+import { Box, List, ListItem, ListItemText, Tooltip, Typography } from '@material-ui/core';
+import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import useAsyncRetry from 'react-use/esm/useAsyncRetry';
+import { sealedRunnerApiRef } from '../../api';
+import { usePolling } from '../../hooks/useRun';
+import { formatTimestamp, isActive, PlanSummary, RunLink, RunStatusLabel, timeAgo } from '../shared';
+import { TARGETS_REFRESH_MS } from '../EntityDeploymentsContent/EntityDeploymentsContent';
+
+function TargetLine(props: { target: Target }) {
+  const { target } = props;
+  const run = target.lastRun;
+  let secondary;
+  if (!target.deployable) {
+    secondary = <Typography variant="caption" color="error">Not deployable: {target.reason}</Typography>;
+  } else if (!run) {
+    secondary = 'Never run';
+  } else {
+    secondary = (
+      <Box display="flex" alignItems="center" flexWrap="wrap" style={{ gap: 8 }}>
+        <Tooltip title={formatTimestamp(run.createdAt)}>
+          <span>
+            {run.operation} of {run.ref} · {timeAgo(run.createdAt)}
+          </span>
+        </Tooltip>
+        <PlanSummary plan={run.plan} />
+      </Box>
+    );
+  }
+  return (
+    <ListItem divider>
+      <ListItemText
+        primary={
+          <Box display="flex" justifyContent="space-between" alignItems="center">
+            <strong>{target.environment}</strong>
+            {run && (
+              <RunLink runId={run.id}>
+                <RunStatusLabel status={run.status} />
+              </RunLink>
+            )}
+          </Box>
+        }
+        secondary={secondary}
+        secondaryTypographyProps={{ component: 'div' }}
+      />
+    </ListItem>
+  );
+}
+
+/** "Deployments at a glance": the last run of each environment. */
+export function EntityDeploymentsCard(props: { variant?: 'gridItem' | 'flex' | 'fullHeight' }) {
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  const api = useApi(sealedRunnerApiRef);
+  const entityRoute = useRouteRef(entityRouteRef);
+  const { value: targets, loading, error, retry } = useAsyncRetry(
+    () => api.listTargets(entityRef),
+    [api, entityRef],
+  );
+  const busy = targets?.some(t => t.lastRun && isActive(t.lastRun)) ?? false;
+  usePolling(retry, !loading && busy, TARGETS_REFRESH_MS);
+
+  return (
+    <InfoCard
+      title="Deployments at a glance"
+      variant={props.variant ?? 'gridItem'}
+      deepLink={{ title: 'View deployments', link: `${entityRoute(getCompoundEntityRef(entity))}/deployments` }}
+    >
+      {error && !targets && <ResponseErrorPanel error={error} />}
+      {!error && !targets && <Progress />}
+      {targets && targets.length === 0 && (
+        <Typography variant="body2" color="textSecondary">No deployment targets.</Typography>
+      )}
+      {targets && targets.length > 0 && (
+        <List dense disablePadding aria-label="last run per environment">
+          {targets.map(t => (
+            <TargetLine key={t.environment} target={t} />
+          ))}
+        </List>
+      )}
+    </InfoCard>
+  );
+}

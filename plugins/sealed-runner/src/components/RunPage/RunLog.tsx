@@ -1,0 +1,49 @@
+import { InfoCard, LogViewer, Progress } from '@backstage/core-components';
+import { Box, Typography } from '@material-ui/core';
+import { useEffect } from 'react';
+import { useRunLogs } from '../../hooks/useRunLogs';
+
+/** The run's log, streamed live until the run ends (then `onComplete`). */
+export function RunLog(props: { runId: string; onComplete?: () => void }) {
+  const { runId, onComplete } = props;
+  const { lines, complete, mode, error } = useRunLogs(runId);
+  useEffect(() => {
+    if (complete) {
+      onComplete?.();
+    }
+  }, [complete, onComplete]);
+  let state = mode === 'stream' ? 'live' : 'polling';
+  let subheader =
+    mode === 'stream' ? 'Following live' : 'Following (polling: the live stream is unavailable)';
+  if (complete) {
+    state = 'complete';
+    subheader = `${lines.length} lines`;
+  }
+  return (
+    <InfoCard
+      title="Log"
+      subheader={subheader}
+      noPadding
+    >
+      <Box height={480} data-log-state={state} data-log-lines={lines.length}>
+        {lines.length === 0 && !complete ? (
+          <Box p={2}>
+            <Progress />
+            <Typography variant="body2" color="textSecondary">
+              Waiting for the sealed runner…
+            </Typography>
+          </Box>
+        ) : (
+          <LogViewer text={lines.join('\n')} />
+        )}
+      </Box>
+      {error && (
+        <Box p={1}>
+          <Typography variant="caption" color="error">
+            Could not read the log: {error.message}. Retrying…
+          </Typography>
+        </Box>
+      )}
+    </InfoCard>
+  );
+}

@@ -1,0 +1,108 @@
+import {
+  Content,
+  Header,
+  Page,
+  Progress,
+  ResponseErrorPanel,
+  WarningPanel,
+} from '@backstage/core-components';
+import { useApi, useRouteRef } from '@backstage/core-plugin-api';
+import { parseEntityRef } from '@backstage/catalog-model';
+import { Grid } from '@material-ui/core';
+import { Run, runCancelPermission } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { useParams } from 'react-router-dom';
+import useAsync from 'react-use/esm/useAsync';
+import { sealedRunnerApiRef } from '../../api';
+import { useRun } from '../../hooks/useRun';
+import { useRunAction } from '../../hooks/useRunAction';
+import { useTargetPermission } from '../../hooks/useTargetPermission';
+import { rootRouteRef } from '../../routes';
+import { ActionButton, isActive } from '../shared';
+import { ApprovalPanel } from './ApprovalPanel';
+import { PlanReview } from './PlanReview';
+import { RunDetails } from './RunDetails';
+import { RunLog } from './RunLog';
+
+function CancelButton(props: { run: Run; onChange: () => void }) {
+  const { run, onChange } = props;
+  const cancel = useTargetPermission(runCancelPermission, run, 'cancel runs in');
+  const { busy, perform } = useRunAction(onChange);
+  return (
+    <ActionButton
+      variant="outlined"
+      loading={cancel.loading || busy !== undefined}
+      blocker={cancel.blocker}
+      onClick={() => perform('cancel', run.id)}
+    >
+      Cancel run
+    </ActionButton>
+  );
+}
+
+function RunContent(props: { run: Run; refresh: () => void }) {
+  const { run, refresh } = props;
+  const api = useApi(sealedRunnerApiRef);
+  // The target's rules (approvals, apply branches, lock) decide which buttons a plan offers.
+  const { value: target } = useAsync(async () => {
+    const targets = await api.listTargets(run.entityRef);
+    return targets.find(t => t.environment === run.environment);
+  }, [api, run.entityRef, run.environment, run.status, run.approvals.length, run.applyRunId]);
+  const destroys = run.plan?.destroy ?? 0;
+
+  return (
+    <Grid container spacing={3}>
+      {run.operation === 'plan' && destroys > 0 && (
+        <Grid item xs={12}>
+          <WarningPanel
+            severity="error"
+            title={`Destructive plan: ${destroys} resource${destroys === 1 ? '' : 's'} will be destroyed`}
+            message="Review every resource marked Destroy or Replace below before approving or applying."
+            defaultExpanded
+          />
+        </Grid>
+      )}
+      <Grid item xs={12}>
+        <RunDetails
+          run={run}
+          actions={isActive(run) ? <CancelButton run={run} onChange={refresh} /> : undefined}
+        />
+      </Grid>
+      {run.operation === 'plan' && (
+        <>
+          <Grid item xs={12} md={8}>
+            <PlanReview run={run} />
+          </Grid>
+          <Grid item xs={12} md={4}>
+            <ApprovalPanel plan={run} target={target} onChange={refresh} />
+          </Grid>
+        </>
+      )}
+      <Grid item xs={12}>
+        <RunLog runId={run.id} onComplete={refresh} />
+      </Grid>
+    </Grid>
+  );
+}
+
+/** A run's own page: `/sealed-runner/runs/:runId`. */
+export function RunPage() {
+  const { runId = '' } = useParams();
+  const rootRoute = useRouteRef(rootRouteRef);
+  const { value: run, error, retry } = useRun(runId);
+  const entityName = run ? parseEntityRef(run.entityRef).name : undefined;
+  return (
+    <Page themeId="tool">
+      <Header
+        title={run ? `${run.operation === 'plan' ? 'Plan' : 'Apply'} ${entityName} / ${run.environment}` : 'Run'}
+        subtitle={run ? `${run.ref} @ ${run.commitSha.slice(0, 12) || '…'}` : runId}
+        type="Deployments"
+        typeLink={rootRoute()}
+      />
+      <Content>
+        {error && !run && <ResponseErrorPanel error={error} />}
+        {!error && !run && <Progress />}
+        {run && <RunContent run={run} refresh={retry} />}
+      </Content>
+    </Page>
+  );
+}

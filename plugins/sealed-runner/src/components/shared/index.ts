@@ -1,0 +1,7 @@
+export { ActionButton } from './ActionButton';
+export { PlanSummary } from './PlanSummary';
+export { RunStatusLabel } from './RunStatusLabel';
+export * from './runActions';
+export * from './time';
+export { RunLink } from './RunLink';
+export { RunSummaryLine } from './RunSummaryLine';

@@ -1,0 +1,114 @@
+import {
+  Run,
+  Target,
+  TERMINAL_RUN_STATUSES,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+
+/**
+ * Why a button is not offered. The gate decides again on every request;
+ * these only spare users a round trip and say why up front.
+ */
+export type Blocker = string | undefined;
+
+/** Who is signed in: their user ref and the refs they own through (groups). */
+export interface Viewer {
+  userEntityRef: string;
+  ownershipEntityRefs: string[];
+}
+
+/** `group:default/platform-team` → `platform-team`, as Backstage shows refs. */
+export function displayRef(ref: string): string {
+  return ref.replace(/^[^:]+:(default\/)?/, '');
+}
+
+const sameRef = (a: string, b: string) => a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
+
+export function isActive(run: Run): boolean {
+  return !TERMINAL_RUN_STATUSES.includes(run.status);
+}
+
+/** Approvals still needed before a plan may be applied. */
+export function missingApprovals(plan: Run, target: Target): number {
+  return Math.max(0, target.requiredApprovals - plan.approvals.length);
+}
+
+/** Whether the run is a finished plan that could still be approved or applied. */
+export function isOpenPlan(run: Run): boolean {
+  return (
+    run.operation === 'plan' &&
+    run.status === 'succeeded' &&
+    !run.supersededBy &&
+    !run.applyRunId
+  );
+}
+
+function openPlanBlocker(plan: Run): Blocker {
+  if (plan.applyRunId) {
+    return `this plan was applied by run ${plan.applyRunId}`;
+  }
+  if (plan.supersededBy) {
+    return `a newer plan (${plan.supersededBy}) replaced this one`;
+  }
+  if (plan.status !== 'succeeded') {
+    return `the plan ${plan.status === 'running' || plan.status === 'queued' ? 'has not finished' : plan.status}`;
+  }
+  return undefined;
+}
+
+function applyBranchBlocker(plan: Run, target: Target): Blocker {
+  if (target.applyBranches.includes('*') || target.applyBranches.includes(plan.ref)) {
+    return undefined;
+  }
+  return `${plan.ref} is not an apply branch of ${target.environment} (${target.applyBranches.join(', ') || 'none'})`;
+}
+
+/** Why the viewer may not approve this plan, if they may not. */
+export function approveBlocker(plan: Run, target: Target, viewer: Viewer): Blocker {
+  const blocker = openPlanBlocker(plan) ?? applyBranchBlocker(plan, target);
+  if (blocker) {
+    return blocker;
+  }
+  if (target.requiredApprovals === 0) {
+    return `${target.environment} needs no approvals`;
+  }
+  if (sameRef(plan.requestedBy, viewer.userEntityRef)) {
+    return 'you requested this plan';
+  }
+  if (plan.approvals.some(a => sameRef(a.by, viewer.userEntityRef))) {
+    return 'you already approved this plan';
+  }
+  if (
+    target.approvers &&
+    !target.approvers.some(ref => viewer.ownershipEntityRefs.some(mine => sameRef(mine, ref)))
+  ) {
+    return `only ${target.approvers.map(displayRef).join(', ')} may approve ${target.environment}`;
+  }
+  return undefined;
+}
+
+/** Why this plan may not be applied now, if it may not. */
+export function applyBlocker(plan: Run, target: Target): Blocker {
+  const blocker = openPlanBlocker(plan) ?? applyBranchBlocker(plan, target);
+  if (blocker) {
+    return blocker;
+  }
+  const missing = missingApprovals(plan, target);
+  if (missing > 0) {
+    return `needs ${missing} more approval${missing === 1 ? '' : 's'}`;
+  }
+  if (target.locked) {
+    return `target locked by run ${target.lockedBy ?? 'another run'}`;
+  }
+  return undefined;
+}
+
+/** Why a new plan may not be requested now, if it may not. */
+export function planBlocker(target: Target): Blocker {
+  if (!target.deployable) {
+    return target.reason ?? 'the target is not deployable';
+  }
+  if (target.locked) {
+    return `target locked by run ${target.lockedBy ?? 'another run'}`;
+  }
+  return undefined;
+}
