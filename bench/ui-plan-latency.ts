@@ -27,7 +27,9 @@ async function main() {
   const backend = await BackendProcess.start({ root });
   const browser = await launchBrowser();
   try {
-    await (await GateClient.as(backend.baseUrl, 'guest')).waitForTargets(PAYMENTS);
+    await (
+      await GateClient.as(backend.baseUrl, 'guest')
+    ).waitForTargets(PAYMENTS);
     const { page } = await signInInBrowser(browser, backend.baseUrl, 'Erin');
     const times: number[] = [];
     for (let i = 0; i < samples; i++) {
@@ -41,7 +43,11 @@ async function main() {
     const sorted = [...times].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
     console.log(
-      `Plan click → first log line on screen, payments/dev, n=${samples}: median ${Math.round(median)} ms, min ${Math.round(sorted[0])} ms, max ${Math.round(sorted[sorted.length - 1])} ms`,
+      `Plan click → first log line on screen, payments/dev, n=${samples}: median ${Math.round(
+        median,
+      )} ms, min ${Math.round(sorted[0])} ms, max ${Math.round(
+        sorted[sorted.length - 1],
+      )} ms`,
     );
   } finally {
     await browser.close();

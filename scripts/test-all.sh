@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: type check, lint, then every test
 # (unit, integration on SQLite and PostgreSQL, end to end with the real
-# backend, runner, git and Terraform). Extra arguments go to jest.
+# backend, runner, git and Terraform, and in Chromium against the built app). Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v terraform >/dev/null 2>&1; then
   echo "Terraform is needed for the tests (the runner and end-to-end tests run it for real)." >&2
+  exit 1
+fi
+if [ ! -x "${SEALED_RUNNER_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "Chromium is needed for the browser test: apt-get install -y chromium (or set SEALED_RUNNER_CHROMIUM)." >&2
   exit 1
 fi
 

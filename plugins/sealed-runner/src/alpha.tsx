@@ -23,7 +23,8 @@ export const sealedRunnerApi = ApiBlueprint.make({
     defineParams({
       api: sealedRunnerApiRef,
       deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
-      factory: ({ discoveryApi, fetchApi }) => new SealedRunnerClient({ discoveryApi, fetchApi }),
+      factory: ({ discoveryApi, fetchApi }) =>
+        new SealedRunnerClient({ discoveryApi, fetchApi }),
     }),
 });
 
@@ -52,7 +53,9 @@ export const entitySealedRunnerContent = EntityContentBlueprint.make({
     group: 'deployment',
     filter: isSealedRunnerAvailable,
     loader: () =>
-      import('./components/EntityDeploymentsContent').then(m => <m.EntityDeploymentsContent />),
+      import('./components/EntityDeploymentsContent').then(m => (
+        <m.EntityDeploymentsContent />
+      )),
   },
 });
 
@@ -63,7 +66,9 @@ export const entitySealedRunnerCard = EntityCardBlueprint.make({
     type: 'info',
     filter: isSealedRunnerAvailable,
     loader: () =>
-      import('./components/EntityDeploymentsCard').then(m => <m.EntityDeploymentsCard />),
+      import('./components/EntityDeploymentsCard').then(m => (
+        <m.EntityDeploymentsCard />
+      )),
   },
 });
 

@@ -13,6 +13,7 @@ import {
  */
 export function isSealedRunnerAvailable(entity: Entity): boolean {
   return Object.keys(entity.metadata.annotations ?? {}).some(
-    key => key === ANNOTATION_REPOSITORY || key.startsWith(ANNOTATION_TARGET_PREFIX),
+    key =>
+      key === ANNOTATION_REPOSITORY || key.startsWith(ANNOTATION_TARGET_PREFIX),
   );
 }

@@ -21,7 +21,8 @@ export const sealedRunnerPlugin = createPlugin({
     createApiFactory({
       api: sealedRunnerApiRef,
       deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
-      factory: ({ discoveryApi, fetchApi }) => new SealedRunnerClient({ discoveryApi, fetchApi }),
+      factory: ({ discoveryApi, fetchApi }) =>
+        new SealedRunnerClient({ discoveryApi, fetchApi }),
     }),
   ],
   routes: { root: rootRouteRef, run: runRouteRef },
@@ -52,7 +53,9 @@ export const EntitySealedRunnerContent = sealedRunnerPlugin.provide(
     name: 'EntitySealedRunnerContent',
     component: {
       lazy: () =>
-        import('./components/EntityDeploymentsContent').then(m => m.EntityDeploymentsContent),
+        import('./components/EntityDeploymentsContent').then(
+          m => m.EntityDeploymentsContent,
+        ),
     },
   }),
 );
@@ -66,7 +69,10 @@ export const EntitySealedRunnerCard = sealedRunnerPlugin.provide(
   createComponentExtension({
     name: 'EntitySealedRunnerCard',
     component: {
-      lazy: () => import('./components/EntityDeploymentsCard').then(m => m.EntityDeploymentsCard),
+      lazy: () =>
+        import('./components/EntityDeploymentsCard').then(
+          m => m.EntityDeploymentsCard,
+        ),
     },
   }),
 );

@@ -6,7 +6,8 @@ import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { REPO_ROOT } from './isolatedRoot';
 
 /** Debian's Chromium; `.ci/run` installs it when missing. */
-export const CHROMIUM_PATH = process.env.SEALED_RUNNER_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_PATH =
+  process.env.SEALED_RUNNER_CHROMIUM ?? '/usr/bin/chromium';
 
 /** The frontend bundle the backend serves (app-backend). */
 export const APP_DIST = join(REPO_ROOT, 'packages/app/dist');
@@ -23,7 +24,11 @@ export function buildApp(): void {
     encoding: 'utf8',
   });
   if (result.status !== 0) {
-    throw new Error(`yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(-4000));
+    throw new Error(
+      `yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(
+        -4000,
+      ),
+    );
   }
   if (!existsSync(join(APP_DIST, 'index.html'))) {
     throw new Error(`the app build wrote no ${APP_DIST}/index.html`);
@@ -63,7 +68,9 @@ export async function signInInBrowser(
   user: DemoUser,
 ): Promise<{ context: BrowserContext; page: Page }> {
   // Tall enough that screenshots of a run page include its log.
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1400 } });
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 1400 },
+  });
   const page = await context.newPage();
   await page.goto(baseUrl);
   await page.getByRole('button', { name: `Sign in as ${user}` }).click();
@@ -76,12 +83,18 @@ export const UI_TIMEOUT_MS = 60_000;
 
 /** The row of one environment in an entity's Deployments tab. */
 export const targetRow = (page: Page, environment: string) =>
-  page.getByRole('row').filter({ has: page.getByText(environment, { exact: true }) });
+  page
+    .getByRole('row')
+    .filter({ has: page.getByText(environment, { exact: true }) });
 
 /** Waits until the run page shows the run finished with `status` and its log complete. */
 export async function waitForRun(page: Page, status: string): Promise<void> {
-  await page.locator('[data-log-state="complete"]').waitFor({ timeout: UI_TIMEOUT_MS });
-  await page.locator(`[data-run-status="${status}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
+  await page
+    .locator('[data-log-state="complete"]')
+    .waitFor({ timeout: UI_TIMEOUT_MS });
+  await page
+    .locator(`[data-run-status="${status}"]`)
+    .waitFor({ timeout: UI_TIMEOUT_MS });
 }
 
 /**
@@ -89,14 +102,24 @@ export async function waitForRun(page: Page, status: string): Promise<void> {
  * branch) and returns the milliseconds from the dialog's Plan click until
  * the run page renders the first log line.
  */
-export async function planFromTab(page: Page, environment: string): Promise<number> {
-  await targetRow(page, environment).getByRole('button', { name: 'Plan' }).click();
+export async function planFromTab(
+  page: Page,
+  environment: string,
+): Promise<number> {
+  await targetRow(page, environment)
+    .getByRole('button', { name: 'Plan' })
+    .click();
   const dialog = page.getByRole('dialog');
   await dialog.getByText(`Plan ${environment}`).waitFor();
   const clicked = performance.now();
   await dialog.getByRole('button', { name: 'Plan' }).click();
   await page.waitForFunction(
-    () => Number(document.querySelector('[data-log-lines]')?.getAttribute('data-log-lines')) > 0,
+    () =>
+      Number(
+        document
+          .querySelector('[data-log-lines]')
+          ?.getAttribute('data-log-lines'),
+      ) > 0,
     undefined,
     { timeout: UI_TIMEOUT_MS, polling: 'raf' },
   );

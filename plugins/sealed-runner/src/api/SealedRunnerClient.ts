@@ -60,7 +60,10 @@ export class SealedRunnerClient implements SealedRunnerApi {
   }
 
   async getRun(runId: string): Promise<Run> {
-    const body = await this.request<{ run: Run }>('GET', `/runs/${encodeURIComponent(runId)}`);
+    const body = await this.request<{ run: Run }>(
+      'GET',
+      `/runs/${encodeURIComponent(runId)}`,
+    );
     return body.run;
   }
 
@@ -71,14 +74,20 @@ export class SealedRunnerClient implements SealedRunnerApi {
         query[key] = String(value);
       }
     }
-    const body = await this.request<{ items: Run[] }>('GET', '/runs', { query });
+    const body = await this.request<{ items: Run[] }>('GET', '/runs', {
+      query,
+    });
     return body.items;
   }
 
   async getLogs(runId: string, after = 0): Promise<LogPage> {
-    return this.request<LogPage>('GET', `/runs/${encodeURIComponent(runId)}/logs`, {
-      query: { after: String(after) },
-    });
+    return this.request<LogPage>(
+      'GET',
+      `/runs/${encodeURIComponent(runId)}/logs`,
+      {
+        query: { after: String(after) },
+      },
+    );
   }
 
   async streamLogs(
@@ -88,7 +97,11 @@ export class SealedRunnerClient implements SealedRunnerApi {
     const response = await this.fetch(
       'GET',
       `/runs/${encodeURIComponent(runId)}/logs/stream`,
-      { query: { after: String(options.after) }, signal: options.signal, accept: 'text/event-stream' },
+      {
+        query: { after: String(options.after) },
+        signal: options.signal,
+        accept: 'text/event-stream',
+      },
     );
     if (response.status === 204 || !response.body) {
       // The run has ended and there is nothing after `after`.
@@ -116,7 +129,10 @@ export class SealedRunnerClient implements SealedRunnerApi {
     }
   }
 
-  private async runAction(runId: string, action: 'approve' | 'apply' | 'cancel'): Promise<Run> {
+  private async runAction(
+    runId: string,
+    action: 'approve' | 'apply' | 'cancel',
+  ): Promise<Run> {
     const body = await this.request<{ run: Run }>(
       'POST',
       `/runs/${encodeURIComponent(runId)}/${action}`,
@@ -130,7 +146,10 @@ export class SealedRunnerClient implements SealedRunnerApi {
     path: string,
     options: { query?: Record<string, string>; body?: object } = {},
   ): Promise<T> {
-    const response = await this.fetch(method, path, { ...options, accept: 'application/json' });
+    const response = await this.fetch(method, path, {
+      ...options,
+      accept: 'application/json',
+    });
     return (await response.json()) as T;
   }
 
@@ -146,15 +165,18 @@ export class SealedRunnerClient implements SealedRunnerApi {
   ): Promise<Response> {
     const baseUrl = await this.discoveryApi.getBaseUrl('sealed-runner');
     const search = new URLSearchParams(options.query ?? {}).toString();
-    const response = await this.fetchApi.fetch(`${baseUrl}${path}${search ? `?${search}` : ''}`, {
-      method,
-      headers: {
-        Accept: options.accept,
-        ...(options.body ? { 'Content-Type': 'application/json' } : {}),
+    const response = await this.fetchApi.fetch(
+      `${baseUrl}${path}${search ? `?${search}` : ''}`,
+      {
+        method,
+        headers: {
+          Accept: options.accept,
+          ...(options.body ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(options.body ? { body: JSON.stringify(options.body) } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       },
-      ...(options.body ? { body: JSON.stringify(options.body) } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    );
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }

@@ -15,12 +15,20 @@ export function useRun(runId: string) {
   const api = useApi(sealedRunnerApiRef);
   const state = useAsyncRetry(() => api.getRun(runId), [api, runId]);
   const { value: run, loading, retry } = state;
-  usePolling(retry, !loading && run !== undefined && isActive(run), RUN_REFRESH_MS);
+  usePolling(
+    retry,
+    !loading && run !== undefined && isActive(run),
+    RUN_REFRESH_MS,
+  );
   return state;
 }
 
 /** Calls `refresh` every `intervalMs` while `enabled`. */
-export function usePolling(refresh: () => void, enabled: boolean, intervalMs: number) {
+export function usePolling(
+  refresh: () => void,
+  enabled: boolean,
+  intervalMs: number,
+) {
   useEffect(() => {
     if (!enabled) {
       return undefined;

@@ -29,12 +29,19 @@ export function useRunAction(onDone: () => void) {
     setBusy(action);
     try {
       const run: Run = await api[action](runId);
-      alertApi.post({ message: DONE[action], severity: 'success', display: 'transient' });
+      alertApi.post({
+        message: DONE[action],
+        severity: 'success',
+        display: 'transient',
+      });
       if (action === 'apply') {
         navigate(runRoute({ runId: run.id }));
       }
     } catch (error) {
-      alertApi.post({ message: `Could not ${action}: ${(error as Error).message}`, severity: 'error' });
+      alertApi.post({
+        message: `Could not ${action}: ${(error as Error).message}`,
+        severity: 'error',
+      });
     } finally {
       setBusy(undefined);
       onDone();

@@ -33,7 +33,11 @@ const sleep = (ms: number, signal: AbortSignal) =>
  */
 export function useRunLogs(runId: string): RunLogState {
   const api = useApi(sealedRunnerApiRef);
-  const [state, setState] = useState<RunLogState>({ lines: [], complete: false, mode: 'stream' });
+  const [state, setState] = useState<RunLogState>({
+    lines: [],
+    complete: false,
+    mode: 'stream',
+  });
 
   useEffect(() => {
     const abort = new AbortController();

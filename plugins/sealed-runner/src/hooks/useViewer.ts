@@ -5,8 +5,14 @@ import { Viewer } from '../components/shared/runActions';
 /** The signed-in user, for the four-eyes and approver hints. */
 export function useViewer(): Viewer | undefined {
   const identityApi = useApi(identityApiRef);
-  const { value } = useAsync(() => identityApi.getBackstageIdentity(), [identityApi]);
+  const { value } = useAsync(
+    () => identityApi.getBackstageIdentity(),
+    [identityApi],
+  );
   return value
-    ? { userEntityRef: value.userEntityRef, ownershipEntityRefs: value.ownershipEntityRefs }
+    ? {
+        userEntityRef: value.userEntityRef,
+        ownershipEntityRefs: value.ownershipEntityRefs,
+      }
     : undefined;
 }

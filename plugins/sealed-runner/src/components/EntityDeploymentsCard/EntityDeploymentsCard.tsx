@@ -1,13 +1,34 @@
-import { InfoCard, Progress, ResponseErrorPanel } from '@backstage/core-components';
+import {
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
 import { useApi, useRouteRef } from '@backstage/core-plugin-api';
-import { getCompoundEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  getCompoundEntityRef,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
 import { entityRouteRef, useEntity } from '@backstage/plugin-catalog-react';
-import { Box, List, ListItem, ListItemText, Tooltip, Typography } from '@material-ui/core';
+import {
+  Box,
+  List,
+  ListItem,
+  ListItemText,
+  Tooltip,
+  Typography,
+} from '@material-ui/core';
 import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { sealedRunnerApiRef } from '../../api';
 import { usePolling } from '../../hooks/useRun';
-import { formatTimestamp, isActive, PlanSummary, RunLink, RunStatusLabel, timeAgo } from '../shared';
+import {
+  formatTimestamp,
+  isActive,
+  PlanSummary,
+  RunLink,
+  RunStatusLabel,
+  timeAgo,
+} from '../shared';
 import { TARGETS_REFRESH_MS } from '../EntityDeploymentsContent/EntityDeploymentsContent';
 
 function TargetLine(props: { target: Target }) {
@@ -15,12 +36,21 @@ function TargetLine(props: { target: Target }) {
   const run = target.lastRun;
   let secondary;
   if (!target.deployable) {
-    secondary = <Typography variant="caption" color="error">Not deployable: {target.reason}</Typography>;
+    secondary = (
+      <Typography variant="caption" color="error">
+        Not deployable: {target.reason}
+      </Typography>
+    );
   } else if (!run) {
     secondary = 'Never run';
   } else {
     secondary = (
-      <Box display="flex" alignItems="center" flexWrap="wrap" style={{ gap: 8 }}>
+      <Box
+        display="flex"
+        alignItems="center"
+        flexWrap="wrap"
+        style={{ gap: 8 }}
+      >
         <Tooltip title={formatTimestamp(run.createdAt)}>
           <span>
             {run.operation} of {run.ref} · {timeAgo(run.createdAt)}
@@ -34,7 +64,11 @@ function TargetLine(props: { target: Target }) {
     <ListItem divider>
       <ListItemText
         primary={
-          <Box display="flex" justifyContent="space-between" alignItems="center">
+          <Box
+            display="flex"
+            justifyContent="space-between"
+            alignItems="center"
+          >
             <strong>{target.environment}</strong>
             {run && (
               <RunLink runId={run.id}>
@@ -51,15 +85,19 @@ function TargetLine(props: { target: Target }) {
 }
 
 /** "Deployments at a glance": the last run of each environment. */
-export function EntityDeploymentsCard(props: { variant?: 'gridItem' | 'flex' | 'fullHeight' }) {
+export function EntityDeploymentsCard(props: {
+  variant?: 'gridItem' | 'flex' | 'fullHeight';
+}) {
   const { entity } = useEntity();
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(sealedRunnerApiRef);
   const entityRoute = useRouteRef(entityRouteRef);
-  const { value: targets, loading, error, retry } = useAsyncRetry(
-    () => api.listTargets(entityRef),
-    [api, entityRef],
-  );
+  const {
+    value: targets,
+    loading,
+    error,
+    retry,
+  } = useAsyncRetry(() => api.listTargets(entityRef), [api, entityRef]);
   const busy = targets?.some(t => t.lastRun && isActive(t.lastRun)) ?? false;
   usePolling(retry, !loading && busy, TARGETS_REFRESH_MS);
 
@@ -67,12 +105,17 @@ export function EntityDeploymentsCard(props: { variant?: 'gridItem' | 'flex' | '
     <InfoCard
       title="Deployments at a glance"
       variant={props.variant ?? 'gridItem'}
-      deepLink={{ title: 'View deployments', link: `${entityRoute(getCompoundEntityRef(entity))}/deployments` }}
+      deepLink={{
+        title: 'View deployments',
+        link: `${entityRoute(getCompoundEntityRef(entity))}/deployments`,
+      }}
     >
       {error && !targets && <ResponseErrorPanel error={error} />}
       {!error && !targets && <Progress />}
       {targets && targets.length === 0 && (
-        <Typography variant="body2" color="textSecondary">No deployment targets.</Typography>
+        <Typography variant="body2" color="textSecondary">
+          No deployment targets.
+        </Typography>
       )}
       {targets && targets.length > 0 && (
         <List dense disablePadding aria-label="last run per environment">

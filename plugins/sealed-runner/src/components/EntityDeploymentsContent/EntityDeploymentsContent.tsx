@@ -1,4 +1,8 @@
-import { EmptyState, Progress, ResponseErrorPanel } from '@backstage/core-components';
+import {
+  EmptyState,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
@@ -21,10 +25,12 @@ export function EntityDeploymentsContent() {
   const { entity } = useEntity();
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(sealedRunnerApiRef);
-  const { value: targets, loading, error, retry } = useAsyncRetry(
-    () => api.listTargets(entityRef),
-    [api, entityRef],
-  );
+  const {
+    value: targets,
+    loading,
+    error,
+    retry,
+  } = useAsyncRetry(() => api.listTargets(entityRef), [api, entityRef]);
   usePolling(retry, !loading && busy(targets), TARGETS_REFRESH_MS);
 
   if (error && !targets) {
@@ -41,12 +47,21 @@ export function EntityDeploymentsContent() {
         description={
           <Typography variant="body1" component="span">
             {entityRef} names no target you can see. Add an annotation{' '}
-            <code>sealed-runner.io/target.&lt;environment&gt;: &lt;folder&gt;</code> next to{' '}
-            <code>sealed-runner.io/repository</code> to deploy it through the sealed runner.
+            <code>
+              sealed-runner.io/target.&lt;environment&gt;: &lt;folder&gt;
+            </code>{' '}
+            next to <code>sealed-runner.io/repository</code> to deploy it
+            through the sealed runner.
           </Typography>
         }
       />
     );
   }
-  return <TargetsTable title="Deployment targets" targets={targets} onChange={retry} />;
+  return (
+    <TargetsTable
+      title="Deployment targets"
+      targets={targets}
+      onChange={retry}
+    />
+  );
 }

@@ -15,7 +15,11 @@ import { sealedRunnerApiRef } from '../../api';
 import { runRouteRef } from '../../routes';
 
 /** Asks for a branch, requests the plan, and opens its run page. */
-export function PlanDialog(props: { target: Target; open: boolean; onClose: () => void }) {
+export function PlanDialog(props: {
+  target: Target;
+  open: boolean;
+  onClose: () => void;
+}) {
   const { target, open, onClose } = props;
   const api = useApi(sealedRunnerApiRef);
   const alertApi = useApi(alertApiRef);
@@ -39,7 +43,11 @@ export function PlanDialog(props: { target: Target; open: boolean; onClose: () =
         environment: target.environment,
         ...(ref ? { ref } : {}),
       });
-      alertApi.post({ message: `Plan of ${target.environment} queued`, severity: 'success', display: 'transient' });
+      alertApi.post({
+        message: `Plan of ${target.environment} queued`,
+        severity: 'success',
+        display: 'transient',
+      });
       onClose();
       navigate(runRoute({ runId: run.id }));
     } catch (e) {
@@ -50,14 +58,24 @@ export function PlanDialog(props: { target: Target; open: boolean; onClose: () =
   };
 
   return (
-    <Dialog open={open} onClose={onClose} aria-labelledby="sealed-runner-plan-title" fullWidth maxWidth="sm">
+    <Dialog
+      open={open}
+      onClose={onClose}
+      aria-labelledby="sealed-runner-plan-title"
+      fullWidth
+      maxWidth="sm"
+    >
       <form onSubmit={submit}>
-        <DialogTitle id="sealed-runner-plan-title">Plan {target.environment}</DialogTitle>
+        <DialogTitle id="sealed-runner-plan-title">
+          Plan {target.environment}
+        </DialogTitle>
         <DialogContent>
           <DialogContentText>
-            The sealed runner checks out the branch in <code>{target.repository}</code>, verifies
-            every module against the catalog, and runs <code>terraform plan</code> in{' '}
-            <code>{target.path}</code>. In {target.environment}, {applyBranches}.
+            The sealed runner checks out the branch in{' '}
+            <code>{target.repository}</code>, verifies every module against the
+            catalog, and runs <code>terraform plan</code> in{' '}
+            <code>{target.path}</code>. In {target.environment}, {applyBranches}
+            .
           </DialogContentText>
           <TextField
             fullWidth
@@ -66,15 +84,26 @@ export function PlanDialog(props: { target: Target; open: boolean; onClose: () =
             value={branch}
             onChange={e => setBranch(e.target.value)}
             error={error !== undefined}
-            helperText={error ?? "Leave empty for the repository's default branch."}
-            inputProps={{ maxLength: 255, spellCheck: false, 'aria-label': 'Branch' }}
+            helperText={
+              error ?? "Leave empty for the repository's default branch."
+            }
+            inputProps={{
+              maxLength: 255,
+              spellCheck: false,
+              'aria-label': 'Branch',
+            }}
             margin="normal"
             variant="outlined"
           />
         </DialogContent>
         <DialogActions>
           <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" color="primary" variant="contained" disabled={submitting}>
+          <Button
+            type="submit"
+            color="primary"
+            variant="contained"
+            disabled={submitting}
+          >
             Plan
           </Button>
         </DialogActions>

@@ -28,7 +28,11 @@ export function TargetActions(props: { target: Target; onChange: () => void }) {
   const [planOpen, setPlanOpen] = useState(false);
   const plan = useTargetPermission(runPlanPermission, target, 'plan');
   const apply = useTargetPermission(runApplyPermission, target, 'apply');
-  const cancel = useTargetPermission(runCancelPermission, target, 'cancel runs in');
+  const cancel = useTargetPermission(
+    runCancelPermission,
+    target,
+    'cancel runs in',
+  );
   const { busy, perform } = useRunAction(onChange);
   const lastRun = target.lastRun;
   const openPlan = lastRun && isOpenPlan(lastRun) ? lastRun : undefined;
@@ -68,7 +72,9 @@ export function TargetActions(props: { target: Target; onChange: () => void }) {
           Cancel
         </ActionButton>
       )}
-      {planOpen && <PlanDialog target={target} open onClose={() => setPlanOpen(false)} />}
+      {planOpen && (
+        <PlanDialog target={target} open onClose={() => setPlanOpen(false)} />
+      )}
     </Box>
   );
 }

@@ -9,15 +9,24 @@ import { TargetActions } from './TargetActions';
 
 const useStyles = makeStyles(theme => ({
   mono: { fontFamily: 'monospace', fontSize: '0.8rem' },
-  notDeployable: { color: theme.palette.error.main, display: 'flex', alignItems: 'flex-start', gap: theme.spacing(0.5) },
+  notDeployable: {
+    color: theme.palette.error.main,
+    display: 'flex',
+    alignItems: 'flex-start',
+    gap: theme.spacing(0.5),
+  },
 }));
 
 function approvalsText(target: Target): string {
   if (target.requiredApprovals === 0) {
     return 'no approval needed';
   }
-  const who = target.approvers ? ` from ${target.approvers.map(displayRef).join(', ')}` : '';
-  return `${target.requiredApprovals} approval${target.requiredApprovals === 1 ? '' : 's'}${who}`;
+  const who = target.approvers
+    ? ` from ${target.approvers.map(displayRef).join(', ')}`
+    : '';
+  return `${target.requiredApprovals} approval${
+    target.requiredApprovals === 1 ? '' : 's'
+  }${who}`;
 }
 
 function repositoryName(url: string): string {
@@ -27,7 +36,9 @@ function repositoryName(url: string): string {
 
 function EnvironmentCell(props: { target: Target }) {
   const { target } = props;
-  const branches = target.applyBranches.includes('*') ? 'any branch' : target.applyBranches.join(', ');
+  const branches = target.applyBranches.includes('*')
+    ? 'any branch'
+    : target.applyBranches.join(', ');
   return (
     <Box>
       <Typography variant="subtitle2">{target.environment}</Typography>
@@ -44,9 +55,16 @@ function SourceCell(props: { target: Target }) {
   return (
     <Box>
       <Tooltip title={target.repository || 'no repository annotation'}>
-        <Typography variant="body2">{repositoryName(target.repository) || '—'}</Typography>
+        <Typography variant="body2">
+          {repositoryName(target.repository) || '—'}
+        </Typography>
       </Tooltip>
-      <Typography variant="caption" color="textSecondary" className={classes.mono} component="div">
+      <Typography
+        variant="caption"
+        color="textSecondary"
+        className={classes.mono}
+        component="div"
+      >
         {target.path}
       </Typography>
     </Box>
@@ -58,7 +76,11 @@ function StateCell(props: { target: Target }) {
   const { target } = props;
   if (!target.deployable) {
     return (
-      <Typography variant="body2" className={classes.notDeployable} component="div">
+      <Typography
+        variant="body2"
+        className={classes.notDeployable}
+        component="div"
+      >
         <BlockIcon fontSize="small" />
         <span>
           <strong>Not deployable:</strong> {target.reason}
@@ -71,7 +93,18 @@ function StateCell(props: { target: Target }) {
       <Chip
         size="small"
         icon={<LockIcon />}
-        label={target.lockedBy ? <>Locked by <RunLink runId={target.lockedBy}>{target.lockedBy.slice(0, 8)}</RunLink></> : 'Locked'}
+        label={
+          target.lockedBy ? (
+            <>
+              Locked by{' '}
+              <RunLink runId={target.lockedBy}>
+                {target.lockedBy.slice(0, 8)}
+              </RunLink>
+            </>
+          ) : (
+            'Locked'
+          )
+        }
       />
     );
   }
@@ -79,12 +112,31 @@ function StateCell(props: { target: Target }) {
 }
 
 /** One row per target of the entity: where it deploys, its state, its last run, and actions. */
-export function TargetsTable(props: { title: string; targets: Target[]; onChange: () => void }) {
+export function TargetsTable(props: {
+  title: string;
+  targets: Target[];
+  onChange: () => void;
+}) {
   const { targets, onChange } = props;
   const columns: TableColumn<Target>[] = [
-    { title: 'Environment', field: 'environment', width: '18%', render: t => <EnvironmentCell target={t} /> },
-    { title: 'Repository / folder', field: 'path', width: '20%', render: t => <SourceCell target={t} /> },
-    { title: 'State', field: 'deployable', width: '18%', render: t => <StateCell target={t} /> },
+    {
+      title: 'Environment',
+      field: 'environment',
+      width: '18%',
+      render: t => <EnvironmentCell target={t} />,
+    },
+    {
+      title: 'Repository / folder',
+      field: 'path',
+      width: '20%',
+      render: t => <SourceCell target={t} />,
+    },
+    {
+      title: 'State',
+      field: 'deployable',
+      width: '18%',
+      render: t => <StateCell target={t} />,
+    },
     {
       title: 'Last run',
       field: 'lastRun',
@@ -92,17 +144,30 @@ export function TargetsTable(props: { title: string; targets: Target[]; onChange
         t.lastRun ? (
           <RunSummaryLine run={t.lastRun} />
         ) : (
-          <Typography variant="body2" color="textSecondary">Never run</Typography>
+          <Typography variant="body2" color="textSecondary">
+            Never run
+          </Typography>
         ),
     },
-    { title: 'Actions', field: 'entityRef', sorting: false, render: t => <TargetActions target={t} onChange={onChange} /> },
+    {
+      title: 'Actions',
+      field: 'entityRef',
+      sorting: false,
+      render: t => <TargetActions target={t} onChange={onChange} />,
+    },
   ];
   return (
     <Table<Target>
       title={props.title}
       columns={columns}
       data={targets}
-      options={{ paging: false, search: false, sorting: false, padding: 'dense', draggable: false }}
+      options={{
+        paging: false,
+        search: false,
+        sorting: false,
+        padding: 'dense',
+        draggable: false,
+      }}
     />
   );
 }

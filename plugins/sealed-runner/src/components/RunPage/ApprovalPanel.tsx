@@ -1,6 +1,13 @@
 import { InfoCard } from '@backstage/core-components';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
-import { Box, List, ListItem, ListItemIcon, ListItemText, Typography } from '@material-ui/core';
+import {
+  Box,
+  List,
+  ListItem,
+  ListItemIcon,
+  ListItemText,
+  Typography,
+} from '@material-ui/core';
 import CheckIcon from '@material-ui/icons/CheckCircle';
 import {
   Run,
@@ -25,20 +32,34 @@ import {
  * plan review so nobody approves what they have not seen. A button that
  * cannot be used says why in words, not only in a tooltip.
  */
-export function ApprovalPanel(props: { plan: Run; target?: Target; onChange: () => void }) {
+export function ApprovalPanel(props: {
+  plan: Run;
+  target?: Target;
+  onChange: () => void;
+}) {
   const { plan, target, onChange } = props;
   const viewer = useViewer();
-  const targetRef = { entityRef: plan.entityRef, environment: plan.environment };
-  const approve = useTargetPermission(runApprovePermission, targetRef, 'approve plans for');
+  const targetRef = {
+    entityRef: plan.entityRef,
+    environment: plan.environment,
+  };
+  const approve = useTargetPermission(
+    runApprovePermission,
+    targetRef,
+    'approve plans for',
+  );
   const apply = useTargetPermission(runApplyPermission, targetRef, 'apply to');
   const { busy, perform } = useRunAction(onChange);
 
   const unknownTarget = `${plan.environment} is no longer a target of ${plan.entityRef}`;
   // The four-eyes and approver rules say more than a bare permission denial.
   const approveReason = target
-    ? (viewer ? approveBlocker(plan, target, viewer) : undefined) ?? approve.blocker
+    ? (viewer ? approveBlocker(plan, target, viewer) : undefined) ??
+      approve.blocker
     : unknownTarget;
-  const applyReason = target ? apply.blocker ?? applyBlocker(plan, target) : unknownTarget;
+  const applyReason = target
+    ? apply.blocker ?? applyBlocker(plan, target)
+    : unknownTarget;
   const required = target?.requiredApprovals ?? 0;
   const missing = target ? missingApprovals(plan, target) : 0;
 
@@ -48,7 +69,11 @@ export function ApprovalPanel(props: { plan: Run; target?: Target; onChange: () 
       subheader={
         required === 0
           ? `${plan.environment} needs no approval`
-          : `${plan.approvals.length} of ${required} required${target?.approvers ? ` from ${target.approvers.map(displayRef).join(', ')}` : ''}`
+          : `${plan.approvals.length} of ${required} required${
+              target?.approvers
+                ? ` from ${target.approvers.map(displayRef).join(', ')}`
+                : ''
+            }`
       }
     >
       {plan.approvals.length > 0 ? (
@@ -74,7 +99,8 @@ export function ApprovalPanel(props: { plan: Run; target?: Target; onChange: () 
       )}
       {missing > 0 && plan.status === 'succeeded' && (
         <Typography variant="body2" paragraph>
-          Needs {missing} more approval{missing === 1 ? '' : 's'} before it can be applied.
+          Needs {missing} more approval{missing === 1 ? '' : 's'} before it can
+          be applied.
         </Typography>
       )}
       <Box display="flex" style={{ gap: 8 }} mt={1}>
@@ -105,7 +131,12 @@ export function ApprovalPanel(props: { plan: Run; target?: Target; onChange: () 
       ]
         .filter(Boolean)
         .map(reason => (
-          <Typography key={reason} variant="caption" color="textSecondary" component="div">
+          <Typography
+            key={reason}
+            variant="caption"
+            color="textSecondary"
+            component="div"
+          >
             {reason}
           </Typography>
         ))}

@@ -1,5 +1,14 @@
 import { InfoCard } from '@backstage/core-components';
-import { Box, Chip, List, ListItem, ListItemIcon, ListItemText, ListSubheader, Typography } from '@material-ui/core';
+import {
+  Box,
+  Chip,
+  List,
+  ListItem,
+  ListItemIcon,
+  ListItemText,
+  ListSubheader,
+  Typography,
+} from '@material-ui/core';
 import { makeStyles } from '@material-ui/core/styles';
 import AddCircleOutline from '@material-ui/icons/AddCircleOutline';
 import Autorenew from '@material-ui/icons/Autorenew';
@@ -11,7 +20,11 @@ import { Run } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ChangeKind, groupChanges } from './planChanges';
 
 const useStyles = makeStyles(theme => ({
-  address: { fontFamily: 'monospace', fontSize: '0.85rem', wordBreak: 'break-all' },
+  address: {
+    fontFamily: 'monospace',
+    fontSize: '0.85rem',
+    wordBreak: 'break-all',
+  },
   create: { color: theme.palette.success.main },
   update: { color: theme.palette.warning.dark },
   replace: { color: theme.palette.error.main },
@@ -52,7 +65,9 @@ export function PlanReview(props: { run: Run }) {
   return (
     <InfoCard
       title="Plan review"
-      subheader={`Resource changes of commit ${run.commitSha.slice(0, 12)} on ${run.ref}`}
+      subheader={`Resource changes of commit ${run.commitSha.slice(0, 12)} on ${
+        run.ref
+      }`}
     >
       {run.status !== 'succeeded' && groups.length === 0 ? (
         <Typography variant="body2" color="textSecondary">
@@ -74,7 +89,9 @@ export function PlanReview(props: { run: Run }) {
             ))}
           </Box>
           {changing.length === 0 && (
-            <Typography variant="body2">No changes. The infrastructure matches the configuration.</Typography>
+            <Typography variant="body2">
+              No changes. The infrastructure matches the configuration.
+            </Typography>
           )}
           <List dense aria-label="resource changes">
             {changing.map(g => {
@@ -90,7 +107,12 @@ export function PlanReview(props: { run: Run }) {
                         <ListItemIcon style={{ minWidth: 32 }}>
                           <Icon fontSize="small" className={classes[g.kind]} />
                         </ListItemIcon>
-                        <ListItemText primary={address} primaryTypographyProps={{ className: classes.address }} />
+                        <ListItemText
+                          primary={address}
+                          primaryTypographyProps={{
+                            className: classes.address,
+                          }}
+                        />
                       </ListItem>
                     ))}
                   </ul>
@@ -99,7 +121,8 @@ export function PlanReview(props: { run: Run }) {
             })}
           </List>
           <Typography variant="caption" color="textSecondary">
-            Attribute values are not shown: plans can contain secrets, and they never leave the sealed runner.
+            Attribute values are not shown: plans can contain secrets, and they
+            never leave the sealed runner.
           </Typography>
         </>
       )}

@@ -3,7 +3,13 @@ import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Tooltip, Typography } from '@material-ui/core';
 import { Run } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ReactNode } from 'react';
-import { formatTimestamp, PlanSummary, RunLink, RunStatusLabel, timeAgo } from '../shared';
+import {
+  formatTimestamp,
+  PlanSummary,
+  RunLink,
+  RunStatusLabel,
+  timeAgo,
+} from '../shared';
 import { RunProgress } from './RunProgress';
 
 function Field(props: { label: string; children: ReactNode }) {
@@ -12,7 +18,11 @@ function Field(props: { label: string; children: ReactNode }) {
       <Typography variant="overline" color="textSecondary" component="div">
         {props.label}
       </Typography>
-      <Typography variant="body2" component="div" style={{ wordBreak: 'break-all' }}>
+      <Typography
+        variant="body2"
+        component="div"
+        style={{ wordBreak: 'break-all' }}
+      >
         {props.children}
       </Typography>
     </Grid>
@@ -25,7 +35,12 @@ export function RunDetails(props: { run: Run; actions?: ReactNode }) {
   return (
     <InfoCard
       title={
-        <Box display="flex" alignItems="center" style={{ gap: 12 }} data-run-status={run.status}>
+        <Box
+          display="flex"
+          alignItems="center"
+          style={{ gap: 12 }}
+          data-run-status={run.status}
+        >
           <span>{run.operation === 'plan' ? 'Plan' : 'Apply'}</span>
           <RunStatusLabel status={run.status} />
         </Box>
@@ -38,7 +53,11 @@ export function RunDetails(props: { run: Run; actions?: ReactNode }) {
         <Box mb={2}>
           <WarningPanel
             severity={run.status === 'rejected' ? 'warning' : 'error'}
-            title={run.status === 'rejected' ? 'Rejected before Terraform changed anything' : `Run ${run.status}`}
+            title={
+              run.status === 'rejected'
+                ? 'Rejected before Terraform changed anything'
+                : `Run ${run.status}`
+            }
             message={run.error}
             defaultExpanded
           />

@@ -14,17 +14,15 @@ export function RunLog(props: { runId: string; onComplete?: () => void }) {
   }, [complete, onComplete]);
   let state = mode === 'stream' ? 'live' : 'polling';
   let subheader =
-    mode === 'stream' ? 'Following live' : 'Following (polling: the live stream is unavailable)';
+    mode === 'stream'
+      ? 'Following live'
+      : 'Following (polling: the live stream is unavailable)';
   if (complete) {
     state = 'complete';
     subheader = `${lines.length} lines`;
   }
   return (
-    <InfoCard
-      title="Log"
-      subheader={subheader}
-      noPadding
-    >
+    <InfoCard title="Log" subheader={subheader} noPadding>
       <Box height={480} data-log-state={state} data-log-lines={lines.length}>
         {lines.length === 0 && !complete ? (
           <Box p={2}>

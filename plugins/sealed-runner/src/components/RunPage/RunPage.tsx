@@ -9,7 +9,10 @@ import {
 import { useApi, useRouteRef } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { Grid } from '@material-ui/core';
-import { Run, runCancelPermission } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  Run,
+  runCancelPermission,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useParams } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
 import { sealedRunnerApiRef } from '../../api';
@@ -25,7 +28,11 @@ import { RunLog } from './RunLog';
 
 function CancelButton(props: { run: Run; onChange: () => void }) {
   const { run, onChange } = props;
-  const cancel = useTargetPermission(runCancelPermission, run, 'cancel runs in');
+  const cancel = useTargetPermission(
+    runCancelPermission,
+    run,
+    'cancel runs in',
+  );
   const { busy, perform } = useRunAction(onChange);
   return (
     <ActionButton
@@ -46,7 +53,14 @@ function RunContent(props: { run: Run; refresh: () => void }) {
   const { value: target } = useAsync(async () => {
     const targets = await api.listTargets(run.entityRef);
     return targets.find(t => t.environment === run.environment);
-  }, [api, run.entityRef, run.environment, run.status, run.approvals.length, run.applyRunId]);
+  }, [
+    api,
+    run.entityRef,
+    run.environment,
+    run.status,
+    run.approvals.length,
+    run.applyRunId,
+  ]);
   const destroys = run.plan?.destroy ?? 0;
 
   return (
@@ -55,7 +69,9 @@ function RunContent(props: { run: Run; refresh: () => void }) {
         <Grid item xs={12}>
           <WarningPanel
             severity="error"
-            title={`Destructive plan: ${destroys} resource${destroys === 1 ? '' : 's'} will be destroyed`}
+            title={`Destructive plan: ${destroys} resource${
+              destroys === 1 ? '' : 's'
+            } will be destroyed`}
             message="Review every resource marked Destroy or Replace below before approving or applying."
             defaultExpanded
           />
@@ -64,7 +80,11 @@ function RunContent(props: { run: Run; refresh: () => void }) {
       <Grid item xs={12}>
         <RunDetails
           run={run}
-          actions={isActive(run) ? <CancelButton run={run} onChange={refresh} /> : undefined}
+          actions={
+            isActive(run) ? (
+              <CancelButton run={run} onChange={refresh} />
+            ) : undefined
+          }
         />
       </Grid>
       {run.operation === 'plan' && (
@@ -93,8 +113,16 @@ export function RunPage() {
   return (
     <Page themeId="tool">
       <Header
-        title={run ? `${run.operation === 'plan' ? 'Plan' : 'Apply'} ${entityName} / ${run.environment}` : 'Run'}
-        subtitle={run ? `${run.ref} @ ${run.commitSha.slice(0, 12) || '…'}` : runId}
+        title={
+          run
+            ? `${run.operation === 'plan' ? 'Plan' : 'Apply'} ${entityName} / ${
+                run.environment
+              }`
+            : 'Run'
+        }
+        subtitle={
+          run ? `${run.ref} @ ${run.commitSha.slice(0, 12) || '…'}` : runId
+        }
         type="Deployments"
         typeLink={rootRoute()}
       />

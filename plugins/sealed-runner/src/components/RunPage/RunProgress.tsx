@@ -18,7 +18,12 @@ function useNow(enabled: boolean): number {
 
 function Caption(props: { text?: string }) {
   return props.text ? (
-    <Typography variant="caption" color="textSecondary" align="center" display="block">
+    <Typography
+      variant="caption"
+      color="textSecondary"
+      align="center"
+      display="block"
+    >
       {props.text}
     </Typography>
   ) : null;
@@ -36,10 +41,21 @@ export function RunProgress(props: { run: Run }) {
     step = 1;
   }
   const failed = ['failed', 'rejected', 'cancelled'].includes(run.status);
-  const queuedFor = formatDuration(run.createdAt, run.startedAt ?? run.finishedAt, now);
-  const ranFor = run.startedAt ? formatDuration(run.startedAt, run.finishedAt, now) : undefined;
+  const queuedFor = formatDuration(
+    run.createdAt,
+    run.startedAt ?? run.finishedAt,
+    now,
+  );
+  const ranFor = run.startedAt
+    ? formatDuration(run.startedAt, run.finishedAt, now)
+    : undefined;
   return (
-    <Stepper activeStep={step} alternativeLabel style={{ padding: '8px 0' }} aria-label="run progress">
+    <Stepper
+      activeStep={step}
+      alternativeLabel
+      style={{ padding: '8px 0' }}
+      aria-label="run progress"
+    >
       <Step completed={step > 0}>
         <StepLabel optional={<Caption text={queuedFor} />}>Queued</StepLabel>
       </Step>
@@ -47,7 +63,10 @@ export function RunProgress(props: { run: Run }) {
         <StepLabel optional={<Caption text={ranFor} />}>Running</StepLabel>
       </Step>
       <Step completed={step > 2 && !failed}>
-        <StepLabel error={failed} optional={<Caption text={run.finishedAt ? run.status : undefined} />}>
+        <StepLabel
+          error={failed}
+          optional={<Caption text={run.finishedAt ? run.status : undefined} />}
+        >
           Finished
         </StepLabel>
       </Step>

@@ -48,7 +48,11 @@ const columns: TableColumn<Run>[] = [
     ),
   },
   { title: 'Operation', field: 'operation' },
-  { title: 'Entity', field: 'entityRef', render: run => <EntityRefLink entityRef={run.entityRef} /> },
+  {
+    title: 'Entity',
+    field: 'entityRef',
+    render: run => <EntityRefLink entityRef={run.entityRef} />,
+  },
   { title: 'Environment', field: 'environment' },
   {
     title: 'Branch / commit',
@@ -59,13 +63,21 @@ const columns: TableColumn<Run>[] = [
       </Typography>
     ),
   },
-  { title: 'Plan', field: 'plan', render: run => <PlanSummary plan={run.plan} /> },
+  {
+    title: 'Plan',
+    field: 'plan',
+    render: run => <PlanSummary plan={run.plan} />,
+  },
   {
     title: 'Requested',
     field: 'createdAt',
     render: run => (
       <Box>
-        <EntityRefLink entityRef={run.requestedBy} defaultKind="user" hideIcon />
+        <EntityRefLink
+          entityRef={run.requestedBy}
+          defaultKind="user"
+          hideIcon
+        />
         <Tooltip title={formatTimestamp(run.createdAt)}>
           <Typography variant="caption" color="textSecondary" component="div">
             {timeAgo(run.createdAt)}
@@ -98,9 +110,19 @@ export function RunsPage() {
     }
     setParams(next, { replace: true });
   };
-  useDebounce(() => entityInput !== entityRef && setFilter('entityRef', entityInput.trim()), 400, [entityInput]);
+  useDebounce(
+    () =>
+      entityInput !== entityRef && setFilter('entityRef', entityInput.trim()),
+    400,
+    [entityInput],
+  );
 
-  const { value: runs, loading, error, retry } = useAsyncRetry(
+  const {
+    value: runs,
+    loading,
+    error,
+    retry,
+  } = useAsyncRetry(
     () =>
       api.listRuns({
         ...(status ? { status: status as RunStatus } : {}),
@@ -110,7 +132,11 @@ export function RunsPage() {
       }),
     [api, status, environment, entityRef],
   );
-  usePolling(retry, !loading && (runs?.some(isActive) ?? false), RUNS_REFRESH_MS);
+  usePolling(
+    retry,
+    !loading && (runs?.some(isActive) ?? false),
+    RUNS_REFRESH_MS,
+  );
   const { value: environments = [] } = useAsyncRetry(async () => {
     const all = await api.listRuns({ limit: PAGE_SIZE });
     return [...new Set(all.map(r => r.environment))].sort();
@@ -118,20 +144,32 @@ export function RunsPage() {
 
   return (
     <Page themeId="tool">
-      <Header title="Deployments" subtitle="Every plan and apply through the sealed runner" />
+      <Header
+        title="Deployments"
+        subtitle="Every plan and apply through the sealed runner"
+      />
       <Content>
         <ContentHeader title="Runs">
           <SupportButton>
-            Runs are plans and applies of catalog entities' targets. Open a run for its plan
-            review, approvals and log.
+            Runs are plans and applies of catalog entities' targets. Open a run
+            for its plan review, approvals and log.
           </SupportButton>
         </ContentHeader>
-        <Box display="flex" flexWrap="wrap" alignItems="flex-end" style={{ gap: 16 }} mb={2}>
+        <Box
+          display="flex"
+          flexWrap="wrap"
+          alignItems="flex-end"
+          style={{ gap: 16 }}
+          mb={2}
+        >
           <Box minWidth={180}>
             <Select
               label="Status"
               selected={status || ALL}
-              items={[{ label: 'All', value: ALL }, ...RUN_STATUSES.map(s => ({ label: s, value: s }))]}
+              items={[
+                { label: 'All', value: ALL },
+                ...RUN_STATUSES.map(s => ({ label: s, value: s })),
+              ]}
               onChange={value => setFilter('status', String(value))}
             />
           </Box>
@@ -141,7 +179,12 @@ export function RunsPage() {
               selected={environment || ALL}
               items={[
                 { label: 'All', value: ALL },
-                ...[...new Set([...environments, ...(environment ? [environment] : [])])].map(e => ({ label: e, value: e })),
+                ...[
+                  ...new Set([
+                    ...environments,
+                    ...(environment ? [environment] : []),
+                  ]),
+                ].map(e => ({ label: e, value: e })),
               ]}
               onChange={value => setFilter('environment', String(value))}
             />
@@ -151,7 +194,11 @@ export function RunsPage() {
             placeholder="component:default/payments"
             value={entityInput}
             onChange={e => setEntityInput(e.target.value)}
-            inputProps={{ maxLength: 255, 'aria-label': 'Entity', spellCheck: false }}
+            inputProps={{
+              maxLength: 255,
+              'aria-label': 'Entity',
+              spellCheck: false,
+            }}
             style={{ minWidth: 280, marginBottom: 8 }}
           />
         </Box>
@@ -159,11 +206,21 @@ export function RunsPage() {
           <ResponseErrorPanel error={error} />
         ) : (
           <Table<Run>
-            title={`Runs${runs ? ` (${runs.length}${runs.length === PAGE_SIZE ? '+' : ''})` : ''}`}
+            title={`Runs${
+              runs
+                ? ` (${runs.length}${runs.length === PAGE_SIZE ? '+' : ''})`
+                : ''
+            }`}
             isLoading={loading && !runs}
             columns={columns}
             data={runs ?? []}
-            options={{ paging: true, pageSize: 20, search: false, padding: 'dense', sorting: false }}
+            options={{
+              paging: true,
+              pageSize: 20,
+              search: false,
+              padding: 'dense',
+              sorting: false,
+            }}
             emptyContent={
               <Box p={4}>
                 <Typography align="center" color="textSecondary">

@@ -6,5 +6,9 @@ import { runRouteRef } from '../../routes';
 /** A link to a run's page. */
 export function RunLink(props: { runId: string; children?: ReactNode }) {
   const runRoute = useRouteRef(runRouteRef);
-  return <Link to={runRoute({ runId: props.runId })}>{props.children ?? props.runId}</Link>;
+  return (
+    <Link to={runRoute({ runId: props.runId })}>
+      {props.children ?? props.runId}
+    </Link>
+  );
 }

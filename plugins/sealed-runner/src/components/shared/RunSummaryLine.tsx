@@ -11,18 +11,32 @@ export function RunSummaryLine(props: { run: Run }) {
   const { run } = props;
   return (
     <Box>
-      <Box display="flex" alignItems="center" flexWrap="wrap" style={{ gap: 8 }}>
+      <Box
+        display="flex"
+        alignItems="center"
+        flexWrap="wrap"
+        style={{ gap: 8 }}
+      >
         <RunLink runId={run.id}>
           <RunStatusLabel status={run.status} />
         </RunLink>
         <Typography variant="body2" component="span">
           {run.operation} of <code>{run.ref}</code>
-          {run.commitSha && <> @ <code>{run.commitSha.slice(0, 7)}</code></>}
+          {run.commitSha && (
+            <>
+              {' '}
+              @ <code>{run.commitSha.slice(0, 7)}</code>
+            </>
+          )}
         </Typography>
         {run.plan && <PlanSummary plan={run.plan} />}
       </Box>
       <Typography variant="caption" color="textSecondary" component="div">
-        <EntityRefLink entityRef={run.requestedBy} defaultKind="user" hideIcon />{' '}
+        <EntityRefLink
+          entityRef={run.requestedBy}
+          defaultKind="user"
+          hideIcon
+        />{' '}
         <Tooltip title={formatTimestamp(run.createdAt)}>
           <span>{timeAgo(run.createdAt)}</span>
         </Tooltip>

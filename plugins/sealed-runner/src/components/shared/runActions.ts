@@ -21,7 +21,8 @@ export function displayRef(ref: string): string {
   return ref.replace(/^[^:]+:(default\/)?/, '');
 }
 
-const sameRef = (a: string, b: string) => a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
+const sameRef = (a: string, b: string) =>
+  a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
 
 export function isActive(run: Run): boolean {
   return !TERMINAL_RUN_STATUSES.includes(run.status);
@@ -50,20 +51,33 @@ function openPlanBlocker(plan: Run): Blocker {
     return `a newer plan (${plan.supersededBy}) replaced this one`;
   }
   if (plan.status !== 'succeeded') {
-    return `the plan ${plan.status === 'running' || plan.status === 'queued' ? 'has not finished' : plan.status}`;
+    return `the plan ${
+      plan.status === 'running' || plan.status === 'queued'
+        ? 'has not finished'
+        : plan.status
+    }`;
   }
   return undefined;
 }
 
 function applyBranchBlocker(plan: Run, target: Target): Blocker {
-  if (target.applyBranches.includes('*') || target.applyBranches.includes(plan.ref)) {
+  if (
+    target.applyBranches.includes('*') ||
+    target.applyBranches.includes(plan.ref)
+  ) {
     return undefined;
   }
-  return `${plan.ref} is not an apply branch of ${target.environment} (${target.applyBranches.join(', ') || 'none'})`;
+  return `${plan.ref} is not an apply branch of ${target.environment} (${
+    target.applyBranches.join(', ') || 'none'
+  })`;
 }
 
 /** Why the viewer may not approve this plan, if they may not. */
-export function approveBlocker(plan: Run, target: Target, viewer: Viewer): Blocker {
+export function approveBlocker(
+  plan: Run,
+  target: Target,
+  viewer: Viewer,
+): Blocker {
   const blocker = openPlanBlocker(plan) ?? applyBranchBlocker(plan, target);
   if (blocker) {
     return blocker;
@@ -79,9 +93,13 @@ export function approveBlocker(plan: Run, target: Target, viewer: Viewer): Block
   }
   if (
     target.approvers &&
-    !target.approvers.some(ref => viewer.ownershipEntityRefs.some(mine => sameRef(mine, ref)))
+    !target.approvers.some(ref =>
+      viewer.ownershipEntityRefs.some(mine => sameRef(mine, ref)),
+    )
   ) {
-    return `only ${target.approvers.map(displayRef).join(', ')} may approve ${target.environment}`;
+    return `only ${target.approvers.map(displayRef).join(', ')} may approve ${
+      target.environment
+    }`;
   }
   return undefined;
 }

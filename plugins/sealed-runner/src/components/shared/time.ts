@@ -19,8 +19,15 @@ export function timeAgo(iso: string, now = Date.now()): string {
 }
 
 /** "1m 05s" between two instants (or until now). */
-export function formatDuration(fromIso: string, toIso?: string, now = Date.now()): string {
-  const ms = Math.max(0, (toIso ? new Date(toIso).getTime() : now) - new Date(fromIso).getTime());
+export function formatDuration(
+  fromIso: string,
+  toIso?: string,
+  now = Date.now(),
+): string {
+  const ms = Math.max(
+    0,
+    (toIso ? new Date(toIso).getTime() : now) - new Date(fromIso).getTime(),
+  );
   const seconds = Math.floor(ms / 1000);
   const minutes = Math.floor(seconds / 60);
   const hours = Math.floor(minutes / 60);
