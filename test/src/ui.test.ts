@@ -155,8 +155,9 @@ describe('the Deployments UI in a real browser', () => {
     // Back as the engineer: Apply is enabled and applies exactly that plan.
     await page.goto(prodPlanUrl);
     await waitForRun(page, 'succeeded');
-    const apply = page.getByRole('button', { name: 'Apply' });
-    await expect(apply.isEnabled()).resolves.toBe(true);
+    // Enabled once the permission and the target's rules have loaded.
+    const apply = page.getByRole('button', { name: 'Apply', disabled: false });
+    await apply.waitFor({ timeout: UI_TIMEOUT });
     await apply.click();
     await page.waitForURL(url => url.toString() !== prodPlanUrl, {
       timeout: UI_TIMEOUT,

@@ -94,6 +94,20 @@ export class SealedRunnerClient implements SealedRunnerApi {
     runId: string,
     options: { after: number; signal: AbortSignal } & LogStreamHandlers,
   ): Promise<void> {
+    try {
+      await this.followLogStream(runId, options);
+    } catch (error) {
+      // Aborting (leaving the page) is how callers stop following.
+      if (!options.signal.aborted) {
+        throw error;
+      }
+    }
+  }
+
+  private async followLogStream(
+    runId: string,
+    options: { after: number; signal: AbortSignal } & LogStreamHandlers,
+  ): Promise<void> {
     const response = await this.fetch(
       'GET',
       `/runs/${encodeURIComponent(runId)}/logs/stream`,
@@ -108,21 +122,14 @@ export class SealedRunnerClient implements SealedRunnerApi {
       return;
     }
     let next = options.after;
-    try {
-      for await (const event of parseEventStream(response.body)) {
-        if (event.event === 'complete') {
-          const { status } = JSON.parse(event.data) as { status: RunStatus };
-          options.onComplete(RUN_STATUSES.includes(status) ? status : 'failed');
-          return;
-        }
-        next = event.id !== undefined ? Number(event.id) : next + 1;
-        options.onLine(JSON.parse(event.data) as string, next);
-      }
-    } catch (error) {
-      if (options.signal.aborted) {
+    for await (const event of parseEventStream(response.body)) {
+      if (event.event === 'complete') {
+        const { status } = JSON.parse(event.data) as { status: RunStatus };
+        options.onComplete(RUN_STATUSES.includes(status) ? status : 'failed');
         return;
       }
-      throw error;
+      next = event.id !== undefined ? Number(event.id) : next + 1;
+      options.onLine(JSON.parse(event.data) as string, next);
     }
     if (!options.signal.aborted) {
       throw new Error('the log stream ended before the run did');

@@ -1,4 +1,4 @@
-export { sealedRunnerApiRef } from './SealedRunnerApi';
+export { gateReason, sealedRunnerApiRef } from './SealedRunnerApi';
 export type {
   ListRunsOptions,
   LogPage,

@@ -5,6 +5,47 @@ export interface ServerSentEvent {
   data: string;
 }
 
+/** The lines of a stream, ended by CRLF, LF or CR as the event-stream format allows. */
+async function* readLines(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffer += done
+        ? decoder.decode()
+        : decoder.decode(value, { stream: true });
+      for (;;) {
+        const newline = buffer.search(/\r\n|\r|\n/);
+        if (newline < 0) {
+          break;
+        }
+        // A '\r' at the end of a chunk may be half of '\r\n'; at the end of
+        // the stream it ends the line.
+        if (
+          !done &&
+          buffer[newline] === '\r' &&
+          newline + 1 === buffer.length
+        ) {
+          break;
+        }
+        const width = buffer.startsWith('\r\n', newline) ? 2 : 1;
+        yield buffer.slice(0, newline);
+        buffer = buffer.slice(newline + width);
+      }
+      if (done) {
+        // An unterminated last line is dropped, as the format says.
+        return;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 /**
  * Reads `text/event-stream` from a fetch body. `EventSource` cannot send
  * the Backstage token, so the stream is read through `fetchApi` instead;
@@ -14,59 +55,34 @@ export interface ServerSentEvent {
 export async function* parseEventStream(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<ServerSentEvent> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
   let event: { id?: string; event?: string; data: string[] } = { data: [] };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) {
-        return;
+  for await (const line of readLines(body)) {
+    if (line === '') {
+      if (event.data.length > 0) {
+        yield {
+          ...(event.id !== undefined ? { id: event.id } : {}),
+          event: event.event ?? 'message',
+          data: event.data.join('\n'),
+        };
       }
-      buffer += decoder.decode(value, { stream: true });
-      for (;;) {
-        const newline = buffer.search(/\r\n|\r|\n/);
-        if (newline < 0) {
-          break;
-        }
-        const line = buffer.slice(0, newline);
-        const width = buffer.startsWith('\r\n', newline) ? 2 : 1;
-        if (buffer[newline] === '\r' && newline + 1 === buffer.length) {
-          // A '\r' at the end of a chunk may be half of '\r\n'.
-          break;
-        }
-        buffer = buffer.slice(newline + width);
-        if (line === '') {
-          if (event.data.length > 0) {
-            yield {
-              ...(event.id !== undefined ? { id: event.id } : {}),
-              event: event.event ?? 'message',
-              data: event.data.join('\n'),
-            };
-          }
-          event = { data: [] };
-          continue;
-        }
-        if (line.startsWith(':')) {
-          continue;
-        }
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let fieldValue = colon < 0 ? '' : line.slice(colon + 1);
-        if (fieldValue.startsWith(' ')) {
-          fieldValue = fieldValue.slice(1);
-        }
-        if (field === 'data') {
-          event.data.push(fieldValue);
-        } else if (field === 'event') {
-          event.event = fieldValue;
-        } else if (field === 'id') {
-          event.id = fieldValue;
-        }
-      }
+      event = { data: [] };
+      continue;
     }
-  } finally {
-    reader.releaseLock();
+    if (line.startsWith(':')) {
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) {
+      value = value.slice(1);
+    }
+    if (field === 'data') {
+      event.data.push(value);
+    } else if (field === 'event') {
+      event.event = value;
+    } else if (field === 'id') {
+      event.id = value;
+    }
   }
 }

@@ -66,7 +66,7 @@ export function useRunLogs(runId: string): RunLogState {
       }
       flush();
       if (!signal.aborted) {
-        setState(s => ({ ...s, complete: true }));
+        setState(s => ({ ...s, complete: true, error: undefined }));
       }
     };
 

@@ -4,11 +4,12 @@ import {
   ResponseErrorPanel,
 } from '@backstage/core-components';
 import { useApi, useRouteRef } from '@backstage/core-plugin-api';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 import {
-  getCompoundEntityRef,
-  stringifyEntityRef,
-} from '@backstage/catalog-model';
-import { entityRouteRef, useEntity } from '@backstage/plugin-catalog-react';
+  entityRouteParams,
+  entityRouteRef,
+  useEntity,
+} from '@backstage/plugin-catalog-react';
 import {
   Box,
   List,
@@ -25,8 +26,7 @@ import {
   formatTimestamp,
   isActive,
   PlanSummary,
-  RunLink,
-  RunStatusLabel,
+  RunStatusLink,
   timeAgo,
 } from '../shared';
 import { TARGETS_REFRESH_MS } from '../EntityDeploymentsContent/EntityDeploymentsContent';
@@ -70,11 +70,7 @@ function TargetLine(props: { target: Target }) {
             alignItems="center"
           >
             <strong>{target.environment}</strong>
-            {run && (
-              <RunLink runId={run.id}>
-                <RunStatusLabel status={run.status} />
-              </RunLink>
-            )}
+            {run && <RunStatusLink run={run} />}
           </Box>
         }
         secondary={secondary}
@@ -107,7 +103,7 @@ export function EntityDeploymentsCard(props: {
       variant={props.variant ?? 'gridItem'}
       deepLink={{
         title: 'View deployments',
-        link: `${entityRoute(getCompoundEntityRef(entity))}/deployments`,
+        link: `${entityRoute(entityRouteParams(entity))}/deployments`,
       }}
     >
       {error && !targets && <ResponseErrorPanel error={error} />}

@@ -11,7 +11,7 @@ import {
 import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { FormEvent, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { sealedRunnerApiRef } from '../../api';
+import { gateReason, sealedRunnerApiRef } from '../../api';
 import { runRouteRef } from '../../routes';
 
 /** Asks for a branch, requests the plan, and opens its run page. */
@@ -51,7 +51,7 @@ export function PlanDialog(props: {
       onClose();
       navigate(runRoute({ runId: run.id }));
     } catch (e) {
-      setError((e as Error).message);
+      setError(gateReason(e));
     } finally {
       setSubmitting(false);
     }

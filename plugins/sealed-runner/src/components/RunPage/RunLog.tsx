@@ -1,17 +1,21 @@
 import { InfoCard, LogViewer, Progress } from '@backstage/core-components';
 import { Box, Typography } from '@material-ui/core';
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
+import { gateReason } from '../../api';
 import { useRunLogs } from '../../hooks/useRunLogs';
 
 /** The run's log, streamed live until the run ends (then `onComplete`). */
 export function RunLog(props: { runId: string; onComplete?: () => void }) {
   const { runId, onComplete } = props;
   const { lines, complete, mode, error } = useRunLogs(runId);
+  // Once per run: the callback's identity may change on every render.
+  const onCompleteRef = useRef(onComplete);
+  onCompleteRef.current = onComplete;
   useEffect(() => {
     if (complete) {
-      onComplete?.();
+      onCompleteRef.current?.();
     }
-  }, [complete, onComplete]);
+  }, [complete, runId]);
   let state = mode === 'stream' ? 'live' : 'polling';
   let subheader =
     mode === 'stream'
@@ -38,7 +42,7 @@ export function RunLog(props: { runId: string; onComplete?: () => void }) {
       {error && (
         <Box p={1}>
           <Typography variant="caption" color="error">
-            Could not read the log: {error.message}. Retrying…
+            Could not read the log: {gateReason(error)}. Retrying…
           </Typography>
         </Box>
       )}

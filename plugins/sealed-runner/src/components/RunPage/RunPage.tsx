@@ -1,6 +1,7 @@
 import {
   Content,
   Header,
+  InfoCard,
   Page,
   Progress,
   ResponseErrorPanel,
@@ -46,21 +47,40 @@ function CancelButton(props: { run: Run; onChange: () => void }) {
   );
 }
 
-function RunContent(props: { run: Run; refresh: () => void }) {
-  const { run, refresh } = props;
+/**
+ * The approvals of a plan, once the target's rules (approvals, approvers,
+ * apply branches, lock) are known: they decide which buttons it offers.
+ */
+function PlanApprovals(props: { plan: Run; refresh: () => void }) {
+  const { plan, refresh } = props;
   const api = useApi(sealedRunnerApiRef);
-  // The target's rules (approvals, apply branches, lock) decide which buttons a plan offers.
-  const { value: target } = useAsync(async () => {
-    const targets = await api.listTargets(run.entityRef);
-    return targets.find(t => t.environment === run.environment);
+  const { value, loading, error } = useAsync(async () => {
+    const targets = await api.listTargets(plan.entityRef);
+    return { target: targets.find(t => t.environment === plan.environment) };
   }, [
     api,
-    run.entityRef,
-    run.environment,
-    run.status,
-    run.approvals.length,
-    run.applyRunId,
+    plan.entityRef,
+    plan.environment,
+    plan.status,
+    plan.approvals.length,
+    plan.applyRunId,
   ]);
+  if (!value) {
+    return (
+      <InfoCard title="Approvals">
+        {loading || !error ? (
+          <Progress />
+        ) : (
+          <ResponseErrorPanel error={error} />
+        )}
+      </InfoCard>
+    );
+  }
+  return <ApprovalPanel plan={plan} target={value.target} onChange={refresh} />;
+}
+
+function RunContent(props: { run: Run; refresh: () => void }) {
+  const { run, refresh } = props;
   const destroys = run.plan?.destroy ?? 0;
 
   return (
@@ -93,7 +113,7 @@ function RunContent(props: { run: Run; refresh: () => void }) {
             <PlanReview run={run} />
           </Grid>
           <Grid item xs={12} md={4}>
-            <ApprovalPanel plan={run} target={target} onChange={refresh} />
+            <PlanApprovals plan={run} refresh={refresh} />
           </Grid>
         </>
       )}

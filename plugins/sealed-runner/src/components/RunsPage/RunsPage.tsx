@@ -27,8 +27,7 @@ import {
   formatTimestamp,
   isActive,
   PlanSummary,
-  RunLink,
-  RunStatusLabel,
+  RunStatusLink,
   timeAgo,
 } from '../shared';
 
@@ -41,11 +40,7 @@ const columns: TableColumn<Run>[] = [
   {
     title: 'Status',
     field: 'status',
-    render: run => (
-      <RunLink runId={run.id}>
-        <RunStatusLabel status={run.status} />
-      </RunLink>
-    ),
+    render: run => <RunStatusLink run={run} />,
   },
   { title: 'Operation', field: 'operation' },
   {

@@ -2,8 +2,7 @@ import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import { Box, Tooltip, Typography } from '@material-ui/core';
 import { Run } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { PlanSummary } from './PlanSummary';
-import { RunLink } from './RunLink';
-import { RunStatusLabel } from './RunStatusLabel';
+import { RunStatusLink } from './RunLink';
 import { formatTimestamp, timeAgo } from './time';
 
 /** One run in a line or two: status, what, which commit, by whom, when. */
@@ -17,9 +16,7 @@ export function RunSummaryLine(props: { run: Run }) {
         flexWrap="wrap"
         style={{ gap: 8 }}
       >
-        <RunLink runId={run.id}>
-          <RunStatusLabel status={run.status} />
-        </RunLink>
+        <RunStatusLink run={run} />
         <Typography variant="body2" component="span">
           {run.operation} of <code>{run.ref}</code>
           {run.commitSha && (

@@ -3,5 +3,5 @@ export { PlanSummary } from './PlanSummary';
 export { RunStatusLabel } from './RunStatusLabel';
 export * from './runActions';
 export * from './time';
-export { RunLink } from './RunLink';
+export { RunLink, RunStatusLink } from './RunLink';
 export { RunSummaryLine } from './RunSummaryLine';

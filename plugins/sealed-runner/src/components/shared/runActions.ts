@@ -50,12 +50,14 @@ function openPlanBlocker(plan: Run): Blocker {
   if (plan.supersededBy) {
     return `a newer plan (${plan.supersededBy}) replaced this one`;
   }
+  if (isActive(plan)) {
+    return 'the plan has not finished';
+  }
+  if (plan.status === 'failed') {
+    return 'the plan failed';
+  }
   if (plan.status !== 'succeeded') {
-    return `the plan ${
-      plan.status === 'running' || plan.status === 'queued'
-        ? 'has not finished'
-        : plan.status
-    }`;
+    return `the plan was ${plan.status}`;
   }
   return undefined;
 }
@@ -115,9 +117,15 @@ export function applyBlocker(plan: Run, target: Target): Blocker {
     return `needs ${missing} more approval${missing === 1 ? '' : 's'}`;
   }
   if (target.locked) {
-    return `target locked by run ${target.lockedBy ?? 'another run'}`;
+    return lockedMessage(target);
   }
   return undefined;
+}
+
+function lockedMessage(target: Target): string {
+  return target.lockedBy
+    ? `target locked by run ${target.lockedBy}`
+    : 'target locked by another run';
 }
 
 /** Why a new plan may not be requested now, if it may not. */
@@ -126,7 +134,7 @@ export function planBlocker(target: Target): Blocker {
     return target.reason ?? 'the target is not deployable';
   }
   if (target.locked) {
-    return `target locked by run ${target.lockedBy ?? 'another run'}`;
+    return lockedMessage(target);
   }
   return undefined;
 }
