@@ -406,6 +406,54 @@ describe('sealed-runner plugin (HTTP API)', () => {
     });
   });
 
+  describe('GET /modules', () => {
+    it("relates the newest succeeded plan's module sources to the vetting catalog modules", async () => {
+      const usage = () =>
+        c.api().get(`${API}/modules`).query({ entityRef: ref('ledger') }).set(as(USERS.erin));
+      expect((await usage()).body).toEqual({ items: [] });
+
+      dispatcher.script(ref('ledger'), 'dev', job => ({
+        lines: [
+          event.result({
+            ...JSON.parse(event.emptyPlanResult(job)),
+            moduleSources: [
+              `${MODULE_SOURCE}?ref=v1.1.0`,
+              'git::file:///srv/git/other.git//modules/x?ref=v9.9.9',
+            ],
+          }),
+        ],
+      }));
+      const plan = await c.succeededPlan(ref('ledger'), 'dev');
+
+      const res = await usage();
+      expect(res.status).toBe(200);
+      expect(res.body.items).toEqual([
+        {
+          environment: 'dev',
+          runId: plan.id,
+          commitSha: plan.commitSha,
+          source: MODULE_SOURCE,
+          version: 'v1.1.0',
+          moduleRefs: ['component:default/web-service-module'],
+        },
+        {
+          environment: 'dev',
+          runId: plan.id,
+          commitSha: plan.commitSha,
+          source: 'git::file:///srv/git/other.git//modules/x',
+          version: 'v9.9.9',
+          moduleRefs: [],
+        },
+      ]);
+      expectError(
+        await c.api().get(`${API}/modules`).query({ entityRef: '../etc' }).set(as(USERS.erin)),
+        400,
+        'InputError',
+      );
+      expectError(await c.api().get(`${API}/modules`).query({ entityRef: ref('ledger') }), 401, 'AuthenticationError');
+    });
+  });
+
   describe('POST /runs', () => {
     it('queues a plan of the default branch at its real head commit', async () => {
       const res = await c.requestPlan(ref('orders'), 'dev');

@@ -138,3 +138,22 @@ export interface CatalogModule {
   source: string;
   versions: string[];
 }
+
+/**
+ * A module version that a target's newest successful plan used, as the
+ * runner reported it, with the catalog module entities that vet it.
+ *
+ * @public
+ */
+export interface ModuleUsage {
+  environment: string;
+  /** The plan run that reported it. */
+  runId: string;
+  commitSha: string;
+  /** Module source without `?ref=`: `git::<repository>//<subdir>`. */
+  source: string;
+  /** The tag it was pinned to. */
+  version: string;
+  /** Entity refs of the catalog modules vetting this source at this version. */
+  moduleRefs: string[];
+}

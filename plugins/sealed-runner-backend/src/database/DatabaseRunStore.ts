@@ -292,6 +292,7 @@ export class DatabaseRunStore implements RunStore {
     if (filter.entityRef) query.whereRaw('LOWER(entity_ref) = ?', [filter.entityRef.toLocaleLowerCase('en-US')]);
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.status) query.where('status', filter.status);
+    if (filter.operation) query.where('operation', filter.operation);
     return this.hydrate(this.knex, await query);
   }
 

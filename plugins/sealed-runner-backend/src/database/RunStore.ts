@@ -56,6 +56,7 @@ export interface PlanSnapshot {
 export interface RunFilter {
   entityRef?: string;
   environment?: string;
+  operation?: RunOperation;
   status?: RunStatus;
   limit: number;
   offset?: number;

@@ -56,6 +56,12 @@ export async function createRouter(options: {
     res.json({ items });
   });
 
+  router.get('/modules', async (req, res) => {
+    const { entityRef } = parse(listTargetsQuerySchema, req.query, 'query');
+    const items = await runService.listModuleUsage(entityRef, await caller(req));
+    res.json({ items });
+  });
+
   router.post('/runs', async (req, res) => {
     const request = parse(createRunRequestSchema, req.body, 'request body');
     const run = await runService.requestPlan(request, await caller(req));

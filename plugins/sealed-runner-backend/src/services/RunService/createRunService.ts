@@ -20,6 +20,8 @@ import { JsonObject } from '@backstage/types';
 import { AuthorizeResult, ResourcePermission } from '@backstage/plugin-permission-common';
 import {
   jobSchema,
+  ModuleUsage,
+  parseModuleSource,
   Run,
   runApplyPermission,
   runApprovePermission,
@@ -245,18 +247,20 @@ export function createRunService(options: {
     return toApiRun(run);
   }
 
+  /** The entity's targets the caller may read. */
+  async function readableTargets(entityRef: string, credentials: BackstageCredentials) {
+    const resolved = await targets.listTargets(entityRef, { credentials });
+    const readable = await permissions.authorize(
+      resolved.map(t => ({ permission: runReadPermission, resourceRef: stringifyTargetRef(t) })),
+      { credentials },
+    );
+    return resolved.filter((_, i) => readable[i].result === AuthorizeResult.ALLOW);
+  }
+
   return {
     async listTargets(entityRef, { credentials }) {
-      const resolved = await targets.listTargets(entityRef, { credentials });
-      const readable = await permissions.authorize(
-        resolved.map(t => ({ permission: runReadPermission, resourceRef: stringifyTargetRef(t) })),
-        { credentials },
-      );
       const result: Target[] = [];
-      for (const [i, t] of resolved.entries()) {
-        if (readable[i].result !== AuthorizeResult.ALLOW) {
-          continue;
-        }
+      for (const t of await readableTargets(entityRef, credentials)) {
         const lastRun = await store.latestRun(t.entityRef, t.environment);
         const lockedBy = t.lockKey ? await store.lockHolder(t.lockKey) : undefined;
         const approvers = t.environmentConfig?.approvers;
@@ -276,6 +280,38 @@ export function createRunService(options: {
         });
       }
       return result;
+    },
+
+    async listModuleUsage(entityRef, { credentials }) {
+      const vetted = await targets.vettedModuleEntities();
+      const usage: ModuleUsage[] = [];
+      for (const t of await readableTargets(entityRef, credentials)) {
+        const [plan] = await store.listRuns({
+          entityRef: t.entityRef,
+          environment: t.environment,
+          operation: 'plan',
+          status: 'succeeded',
+          limit: 1,
+        });
+        for (const reported of plan?.moduleSources ?? []) {
+          const parsed = parseModuleSource(reported);
+          if (!parsed.ok || !parsed.value.ref) {
+            continue;
+          }
+          const { base, ref } = parsed.value;
+          usage.push({
+            environment: t.environment,
+            runId: plan.id,
+            commitSha: plan.commitSha,
+            source: base,
+            version: ref,
+            moduleRefs: vetted
+              .filter(v => v.module.source === base && v.module.versions.includes(ref))
+              .map(v => v.entityRef),
+          });
+        }
+      }
+      return usage;
     },
 
     async requestPlan(request, { credentials, request: httpRequest }) {

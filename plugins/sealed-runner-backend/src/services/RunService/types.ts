@@ -3,6 +3,7 @@ import { Request } from 'express';
 import {
   CreateRunRequest,
   ListRunsQuery,
+  ModuleUsage,
   Run,
   RunStatus,
   Target,
@@ -20,6 +21,8 @@ export interface RequestOptions {
 /** The gate: every action on targets and runs goes through here. */
 export interface RunService {
   listTargets(entityRef: string, options: RequestOptions): Promise<Target[]>;
+  /** The module versions the newest successful plan of each readable target used. */
+  listModuleUsage(entityRef: string, options: RequestOptions): Promise<ModuleUsage[]>;
   requestPlan(request: CreateRunRequest, options: RequestOptions): Promise<Run>;
   approve(planRunId: string, options: RequestOptions): Promise<Run>;
   apply(planRunId: string, options: RequestOptions): Promise<Run>;

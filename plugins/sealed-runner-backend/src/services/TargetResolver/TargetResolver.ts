@@ -8,7 +8,13 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import { CatalogModule, MODULE_ENTITY_SPEC_TYPE } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { TargetCheck } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { SealedRunnerConfig } from '../../config';
-import { readCatalogModules, ResolvedTarget, resolveTargets } from './resolveTargets';
+import {
+  readCatalogModules,
+  readVettedModuleEntities,
+  ResolvedTarget,
+  resolveTargets,
+  VettedModuleEntity,
+} from './resolveTargets';
 
 /** Resolves deployment targets from the catalog and the environment config. */
 export interface TargetResolver {
@@ -22,6 +28,8 @@ export interface TargetResolver {
   ): Promise<ResolvedTarget>;
   /** The vetted module snapshot a job carries to the runner. */
   catalogModules(): Promise<CatalogModule[]>;
+  /** The vetted modules with the entities that declare them. */
+  vettedModuleEntities(): Promise<VettedModuleEntity[]>;
 }
 
 export function createTargetResolver(options: {
@@ -67,6 +75,18 @@ export function createTargetResolver(options: {
     return Promise.all(resolveTargets(entity, config).map(applyTargetChecks));
   };
 
+  // Vetting is the platform team's decision, not the caller's view of the
+  // catalog: read it with the plugin's own credentials.
+  const moduleEntities = async () => {
+    const { items } = await catalog.getEntities(
+      { filter: { kind: 'component', 'spec.type': MODULE_ENTITY_SPEC_TYPE } },
+      { credentials: await auth.getOwnServiceCredentials() },
+    );
+    return items;
+  };
+  const warnInvalid = (ref: string, reason: string) =>
+    logger.warn(`Ignoring invalid service-catalog module ${ref}: ${reason}`);
+
   return {
     listTargets,
     async getTarget(entityRef, environment, { credentials }) {
@@ -79,15 +99,10 @@ export function createTargetResolver(options: {
       return target;
     },
     async catalogModules() {
-      // Vetting is the platform team's decision, not the caller's view of
-      // the catalog: read it with the plugin's own credentials.
-      const { items } = await catalog.getEntities(
-        { filter: { kind: 'component', 'spec.type': MODULE_ENTITY_SPEC_TYPE } },
-        { credentials: await auth.getOwnServiceCredentials() },
-      );
-      return readCatalogModules(items, config.modules?.owners, (ref, reason) =>
-        logger.warn(`Ignoring invalid service-catalog module ${ref}: ${reason}`),
-      );
+      return readCatalogModules(await moduleEntities(), config.modules?.owners, warnInvalid);
+    },
+    async vettedModuleEntities() {
+      return readVettedModuleEntities(await moduleEntities(), config.modules?.owners, warnInvalid);
     },
   };
 }

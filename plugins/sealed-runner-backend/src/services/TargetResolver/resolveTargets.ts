@@ -88,17 +88,24 @@ export function resolveTargets(entity: Entity, config: SealedRunnerConfig): Reso
     .sort((a, b) => a.environment.localeCompare(b.environment));
 }
 
+/** A vetted service-catalog module and the catalog entity that declares it. */
+export interface VettedModuleEntity {
+  entityRef: string;
+  module: CatalogModule;
+}
+
 /**
- * Reads vetted modules from `terraform-module` entities. With
+ * The `terraform-module` entities that count as vetted. With
  * `modules.owners` set, only entities owned by those refs count: whoever
  * can register an entity must not be able to vet their own module.
+ * Entities with malformed annotations are reported and skipped.
  */
-export function readCatalogModules(
+export function readVettedModuleEntities(
   entities: Entity[],
   owners: string[] | undefined,
   onInvalid: (entityRef: string, reason: string) => void,
-): CatalogModule[] {
-  const modules: CatalogModule[] = [];
+): VettedModuleEntity[] {
+  const vetted: VettedModuleEntity[] = [];
   for (const entity of entities) {
     if ((entity.spec as { type?: unknown } | undefined)?.type !== MODULE_ENTITY_SPEC_TYPE) {
       continue;
@@ -120,14 +127,30 @@ export function readCatalogModules(
       annotations[ANNOTATION_MODULE_VERSIONS],
     );
     if (module.ok) {
-      const existing = modules.find(m => m.source === module.value.source);
-      if (existing) {
-        existing.versions = [...new Set([...existing.versions, ...module.value.versions])];
-      } else {
-        modules.push(module.value);
-      }
+      vetted.push({ entityRef: stringifyEntityRef(entity), module: module.value });
     } else {
       onInvalid(stringifyEntityRef(entity), module.reason);
+    }
+  }
+  return vetted;
+}
+
+/**
+ * The vetted modules as the runner checks them: one entry per source, with
+ * the versions of every entity that declares it.
+ */
+export function readCatalogModules(
+  entities: Entity[],
+  owners: string[] | undefined,
+  onInvalid: (entityRef: string, reason: string) => void,
+): CatalogModule[] {
+  const modules: CatalogModule[] = [];
+  for (const { module } of readVettedModuleEntities(entities, owners, onInvalid)) {
+    const existing = modules.find(m => m.source === module.source);
+    if (existing) {
+      existing.versions = [...new Set([...existing.versions, ...module.versions])];
+    } else {
+      modules.push({ ...module, versions: [...module.versions] });
     }
   }
   return modules;
