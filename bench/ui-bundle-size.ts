@@ -18,16 +18,17 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createIsolatedRoot } from '../test/src';
 
 const REPO_ROOT = join(__dirname, '..');
 const APP = join(REPO_ROOT, 'packages/app');
 const PLUGIN_IMPORT =
   "import sealedRunnerPlugin from '@sealed-runner/backstage-plugin-sealed-runner/alpha';\n";
 
-function build(dir: string) {
+function build(dir: string, config: string) {
   // The CLI itself, not through yarn: the copy is not a workspace.
   const cli = join(REPO_ROOT, 'node_modules/.bin/backstage-cli');
-  const result = spawnSync(cli, ['package', 'build'], {
+  const result = spawnSync(cli, ['package', 'build', '--config', config], {
     cwd: dir,
     env: { ...process.env, NODE_ENV: 'production' },
     encoding: 'utf8',
@@ -63,6 +64,9 @@ async function measure(
 const kB = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
 
 async function main() {
+  // The demo's config (its include exists once the demo is prepared).
+  const root = await createIsolatedRoot();
+  const config = join(root.root, 'app-config.yaml');
   // The copy sits inside the app package so it resolves the same node_modules.
   const baseline = await mkdtemp(join(APP, '.bench-baseline-'));
   try {
@@ -94,8 +98,8 @@ async function main() {
       join(baseline, 'package.json'),
       JSON.stringify(manifest, null, 2),
     );
-    build(APP);
-    build(baseline);
+    build(APP, config);
+    build(baseline, config);
     const withPlugin = await measure(APP);
     const without = await measure(baseline);
     console.log(
@@ -117,6 +121,7 @@ async function main() {
     );
   } finally {
     await rm(baseline, { recursive: true, force: true });
+    await root.cleanup();
   }
 }
 

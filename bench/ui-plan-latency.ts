@@ -22,8 +22,8 @@ const TAB = '/catalog/default/component/payments/deployments';
 
 async function main() {
   const samples = Number(process.argv[2] ?? 5);
-  buildApp();
   const root = await createIsolatedRoot();
+  buildApp(root);
   const backend = await BackendProcess.start({ root });
   const browser = await launchBrowser();
   try {

@@ -39,9 +39,9 @@ describe('the Deployments UI in a real browser', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    buildApp();
     await mkdir(ARTIFACTS, { recursive: true });
     root = await createIsolatedRoot();
+    buildApp(root);
     backend = await BackendProcess.start({ root });
     // The catalog ingests the demo entities in the background.
     await (

@@ -1,10 +1,13 @@
 import { createBackend } from '@backstage/backend-defaults';
 import { demoApproverSignInModule } from './modules/demoApproverSignIn';
+import { localGitUrlReaderFactory } from './modules/localGitUrlReader';
 import { sealedRunnerPermissionPolicyModule } from './modules/permissionPolicy';
 
 const backend = createBackend();
 
 backend.add(import('@backstage/plugin-app-backend'));
+// Lets the catalog read entities from branches of the demo's local repositories.
+backend.add(localGitUrlReaderFactory);
 
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
@@ -23,4 +26,6 @@ backend.add(import('@backstage/plugin-scaffolder-backend'));
 
 backend.add(import('@sealed-runner/backstage-plugin-sealed-runner-backend'));
 
+backend.add(import('@sealed-runner/backstage-plugin-scaffolder-backend-module-sealed-runner'));
+backend.add(import('@sealed-runner/backstage-plugin-catalog-backend-module-sealed-runner'));
 backend.start();

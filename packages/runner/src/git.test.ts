@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureGit as git } from '@sealed-runner/demo';
-import { gitEnvironment, gitProtocolsFor, resolveBranch } from './git';
+import { gitEnvironment, gitProtocolsFor } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { resolveBranch } from './git';
 
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 

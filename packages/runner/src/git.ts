@@ -3,60 +3,12 @@ import {
   checkBranchName,
   checkCommitSha,
   checkRepositoryUrl,
+  GIT_HARDENING_OPTIONS as HARDENING,
+  gitEnvironment,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EventSink } from './events';
 import { runCommand } from './process';
 
-/**
- * Options that make git ignore everything but what we pass: no hooks, no
- * fsmonitor, no redirects, no submodules, and symlinks checked out as plain
- * files so nothing in a checkout can point outside it.
- */
-const HARDENING = [
-  '-c', 'core.hooksPath=/dev/null',
-  '-c', 'core.fsmonitor=false',
-  '-c', 'core.symlinks=false',
-  '-c', 'http.followRedirects=false',
-  '-c', 'submodule.recurse=false',
-  '-c', 'protocol.version=2',
-  '-c', 'credential.helper=',
-];
-
-/** Transport names as GIT_ALLOW_PROTOCOL spells them. */
-export function gitProtocolsFor(urls: readonly string[]): string {
-  const protocols = new Set<string>();
-  for (const url of urls) {
-    const repo = checkRepositoryUrl(url);
-    if (repo.ok) {
-      protocols.add(repo.value.transport);
-    }
-  }
-  return [...protocols].sort().join(':');
-}
-
-/**
- * The environment for git (and for Terraform's own git module downloads):
- * no system or global config, no prompts, and only the transports of the
- * given URLs. `ext::`, `fd::` and everything else stay disabled.
- */
-export function gitEnvironment(
-  home: string,
-  urls: readonly string[],
-  path: string,
-): Record<string, string> {
-  return {
-    PATH: path,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_ASKPASS: '/bin/false',
-    SSH_ASKPASS: '/bin/false',
-    GIT_ALLOW_PROTOCOL: gitProtocolsFor(urls) || 'none',
-    GIT_PROTOCOL_FROM_USER: '0',
-  };
-}
 
 /** @public */
 export interface GitOptions {

@@ -14,7 +14,8 @@ import {
 import { z } from 'zod';
 import { RunnerConfig } from './config';
 import { EventSink, note } from './events';
-import { checkoutCommit, gitEnvironment, resolveBranch } from './git';
+import { gitEnvironment } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { checkoutCommit, resolveBranch } from './git';
 import { checkModuleSources } from './moduleSourceCheck';
 import { runCommand, sweepSession } from './process';
 import { Rejection } from './rejection';

@@ -11,3 +11,4 @@ export * from './types';
 export * from './permissions';
 export * from './schemas';
 export * from './validation';
+export * from './git';

@@ -9,3 +9,5 @@
 export * from './dispatch';
 export * from './targetChecks';
 export * from './permissions';
+export * from './gateClient';
+export * from './modules';

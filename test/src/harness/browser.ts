@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import { REPO_ROOT } from './isolatedRoot';
+import { IsolatedRoot, REPO_ROOT } from './isolatedRoot';
 
 /** Debian's Chromium; `.ci/run` installs it when missing. */
 export const CHROMIUM_PATH =
@@ -14,20 +14,20 @@ export const APP_DIST = join(REPO_ROOT, 'packages/app/dist');
 
 /**
  * Builds the frontend as production does, so browser tests drive the real
- * bundle (and never a stale one from an earlier checkout).
+ * bundle (and never a stale one from an earlier checkout). The build reads
+ * the isolated root's app-config.yaml, whose demo include exists there even
+ * in a fresh clone.
  */
-export function buildApp(): void {
+export function buildApp(root: IsolatedRoot): void {
   // Jest sets NODE_ENV=test, which has no browserslist entry.
-  const result = spawnSync('yarn', ['workspace', 'app', 'build'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    'yarn',
+    ['workspace', 'app', 'build', '--config', join(root.root, 'app-config.yaml')],
+    { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production' }, encoding: 'utf8' },
+  );
   if (result.status !== 0) {
     throw new Error(
-      `yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(
-        -4000,
-      ),
+      `yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(-4000),
     );
   }
   if (!existsSync(join(APP_DIST, 'index.html'))) {

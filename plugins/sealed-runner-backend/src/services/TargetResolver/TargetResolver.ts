@@ -6,15 +6,13 @@ import {
 import { NotFoundError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { CatalogModule, MODULE_ENTITY_SPEC_TYPE } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { TargetCheck } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { SealedRunnerConfig } from '../../config';
 import {
-  readCatalogModules,
   readVettedModuleEntities,
-  ResolvedTarget,
-  resolveTargets,
+  TargetCheck,
   VettedModuleEntity,
-} from './resolveTargets';
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { SealedRunnerConfig } from '../../config';
+import { readCatalogModules, ResolvedTarget, resolveTargets } from './resolveTargets';
 
 /** Resolves deployment targets from the catalog and the environment config. */
 export interface TargetResolver {

@@ -1,17 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import {
-  ANNOTATION_MODULE_SOURCE,
-  ANNOTATION_MODULE_VERSIONS,
   ANNOTATION_REPOSITORY,
   ANNOTATION_TARGET_PREFIX,
   CatalogModule,
   checkEnvironmentName,
   checkRelativePath,
   checkRepositoryAllowed,
-  MODULE_ENTITY_SPEC_TYPE,
-  parseCatalogModule,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { EnvironmentConfig, SealedRunnerConfig } from '../../config';
 
 /** A target as the annotations and config describe it. */
@@ -86,53 +83,6 @@ export function resolveTargets(entity: Entity, config: SealedRunnerConfig): Reso
       };
     })
     .sort((a, b) => a.environment.localeCompare(b.environment));
-}
-
-/** A vetted service-catalog module and the catalog entity that declares it. */
-export interface VettedModuleEntity {
-  entityRef: string;
-  module: CatalogModule;
-}
-
-/**
- * The `terraform-module` entities that count as vetted. With
- * `modules.owners` set, only entities owned by those refs count: whoever
- * can register an entity must not be able to vet their own module.
- * Entities with malformed annotations are reported and skipped.
- */
-export function readVettedModuleEntities(
-  entities: Entity[],
-  owners: string[] | undefined,
-  onInvalid: (entityRef: string, reason: string) => void,
-): VettedModuleEntity[] {
-  const vetted: VettedModuleEntity[] = [];
-  for (const entity of entities) {
-    if ((entity.spec as { type?: unknown } | undefined)?.type !== MODULE_ENTITY_SPEC_TYPE) {
-      continue;
-    }
-    if (owners) {
-      const ownedBy = (entity.relations ?? [])
-        .filter(r => r.type === 'ownedBy')
-        .map(r => r.targetRef.toLocaleLowerCase('en-US'));
-      if (!owners.some(o => ownedBy.includes(o.toLocaleLowerCase('en-US')))) {
-        continue;
-      }
-    }
-    const annotations = entity.metadata.annotations ?? {};
-    if (annotations[ANNOTATION_MODULE_SOURCE] === undefined) {
-      continue;
-    }
-    const module = parseCatalogModule(
-      annotations[ANNOTATION_MODULE_SOURCE],
-      annotations[ANNOTATION_MODULE_VERSIONS],
-    );
-    if (module.ok) {
-      vetted.push({ entityRef: stringifyEntityRef(entity), module: module.value });
-    } else {
-      onInvalid(stringifyEntityRef(entity), module.reason);
-    }
-  }
-  return vetted;
 }
 
 /**
