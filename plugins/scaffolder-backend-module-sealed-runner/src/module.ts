@@ -1,4 +1,7 @@
-import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import { DefaultSealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-runner-node';
@@ -31,16 +34,22 @@ export const scaffolderModuleSealedRunner = createBackendModule({
         scaffolderActions.addActions(
           createRenderModuleAction({
             catalog,
-            moduleOwners: sealedRunner?.getOptionalStringArray('modules.owners'),
+            moduleOwners:
+              sealedRunner?.getOptionalStringArray('modules.owners'),
           }),
           createPlanAction({ gate, appBaseUrl }),
           createApplyAction({ gate, appBaseUrl }),
           createPublishBranchAction({
-            repositories: sealedRunner?.getOptionalStringArray('repositories') ?? [],
+            repositories:
+              sealedRunner?.getOptionalStringArray('repositories') ?? [],
             environments: (environments?.keys() ?? []).map(name => ({
               name,
-              applyBranches: environments!.getStringArray(`${name}.applyBranches`),
-              requiredApprovals: environments!.getNumber(`${name}.requiredApprovals`),
+              applyBranches: environments!.getStringArray(
+                `${name}.applyBranches`,
+              ),
+              requiredApprovals: environments!.getNumber(
+                `${name}.requiredApprovals`,
+              ),
             })),
           }),
         );

@@ -10,6 +10,8 @@ import {
   Target,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+
 /**
  * Calls from other backend plugins to the sealed-runner gate, always on
  * behalf of a principal (the user running a template, or the calling
@@ -49,7 +51,12 @@ export interface GateCallOptions {
  */
 export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
   constructor(
-    private readonly options: { discovery: DiscoveryService; auth: AuthService },
+    private readonly options: {
+      discovery: DiscoveryService;
+      auth: AuthService;
+      /** Per request; default 30 s. A gate that hangs must not hang its callers. */
+      timeoutMs?: number;
+    },
   ) {}
 
   async listTargets(entityRef: string, options: GateCallOptions): Promise<Target[]> {
@@ -58,10 +65,10 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
   }
 
   async listModuleUsage(entityRef: string, options: GateCallOptions): Promise<ModuleUsage[]> {
-    const body = await this.call<{ items: ModuleUsage[] }>('GET', '/modules', options, {
+    const body = await this.call<{ items: ModuleUsage[] } | null>('GET', '/modules', options, {
       entityRef,
     });
-    return body.items;
+    return body?.items as ModuleUsage[];
   }
 
   async requestPlan(
@@ -122,11 +129,19 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
         ...(body ? { 'Content-Type': 'application/json' } : {}),
       },
       ...(body ? { body: JSON.stringify(body) } : {}),
+      // A redirect would carry the token somewhere discovery did not name.
+      redirect: 'error',
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
-    return (await response.json()) as T;
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new Error(`the sealed-runner gate answered ${path} with malformed JSON`);
+    }
   }
 }
 

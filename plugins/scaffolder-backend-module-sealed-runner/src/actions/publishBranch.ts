@@ -24,7 +24,11 @@ const MAX_MESSAGE_LENGTH = 1000;
 export interface PublishRules {
   /** `sealedRunner.repositories`. */
   repositories: string[];
-  environments: { name: string; applyBranches: string[]; requiredApprovals: number }[];
+  environments: {
+    name: string;
+    applyBranches: string[];
+    requiredApprovals: number;
+  }[];
 }
 
 /**
@@ -32,9 +36,15 @@ export interface PublishRules {
  * environment needing approvals applies from is only ever changed through
  * review, never by a template.
  */
-export function protectedBranchReason(branch: string, rules: PublishRules): string | undefined {
+export function protectedBranchReason(
+  branch: string,
+  rules: PublishRules,
+): string | undefined {
   for (const env of rules.environments) {
-    if (env.requiredApprovals > 0 && (env.applyBranches.includes('*') || env.applyBranches.includes(branch))) {
+    if (
+      env.requiredApprovals > 0 &&
+      (env.applyBranches.includes('*') || env.applyBranches.includes(branch))
+    ) {
       return `${branch} is an apply branch of ${env.name}, which needs ${env.requiredApprovals} approval(s): templates only push new review branches`;
     }
   }
@@ -44,7 +54,9 @@ export function protectedBranchReason(branch: string, rules: PublishRules): stri
 async function refuseSymlinks(path: string): Promise<void> {
   const info = await lstat(path);
   if (info.isSymbolicLink()) {
-    throw new InputError(`${path} is a symbolic link; the published files must be plain files`);
+    throw new InputError(
+      `${path} is a symbolic link; the published files must be plain files`,
+    );
   }
 }
 
@@ -72,29 +84,64 @@ export function createPublishBranchAction(rules: PublishRules) {
           '    action: sealed-runner:publish:branch',
           '    input:',
           '      repoUrl: https://git.example.com/acme/infrastructure-live.git',
-          "      branch: new-service/${{ parameters.name }}",
+          '      branch: new-service/${{ parameters.name }}',
           '      sourcePath: live',
           '      targetPath: live',
-          "      commitMessage: Add ${{ parameters.name }} deployment",
+          '      commitMessage: Add ${{ parameters.name }} deployment',
         ].join('\n'),
       },
     ],
     schema: {
       input: {
-        repoUrl: z => z.string().min(1).max(2048).describe('Git URL of an allowlisted repository (sealedRunner.repositories)'),
-        branch: z => z.string().min(1).max(255).describe('The new branch to create'),
-        sourcePath: z => z.string().max(1024).optional().describe('Workspace folder to publish (default: the whole workspace)'),
-        targetPath: z => z.string().max(1024).optional().describe('Folder in the repository to write it to (default: the root)'),
-        commitMessage: z => z.string().min(1).max(MAX_MESSAGE_LENGTH).optional().describe('Commit message'),
+        repoUrl: z =>
+          z
+            .string()
+            .min(1)
+            .max(2048)
+            .describe(
+              'Git URL of an allowlisted repository (sealedRunner.repositories)',
+            ),
+        branch: z =>
+          z.string().min(1).max(255).describe('The new branch to create'),
+        sourcePath: z =>
+          z
+            .string()
+            .max(1024)
+            .optional()
+            .describe(
+              'Workspace folder to publish (default: the whole workspace)',
+            ),
+        targetPath: z =>
+          z
+            .string()
+            .max(1024)
+            .optional()
+            .describe(
+              'Folder in the repository to write it to (default: the root)',
+            ),
+        commitMessage: z =>
+          z
+            .string()
+            .min(1)
+            .max(MAX_MESSAGE_LENGTH)
+            .optional()
+            .describe('Commit message'),
       },
       output: {
         repoUrl: z => z.string().describe('The repository pushed to'),
         branch: z => z.string().describe('The branch created'),
-        commitSha: z => z.string().optional().describe('The commit pushed (absent in a dry run)'),
+        commitSha: z =>
+          z
+            .string()
+            .optional()
+            .describe('The commit pushed (absent in a dry run)'),
       },
     },
     async handler(ctx) {
-      const repo = checkRepositoryAllowed(ctx.input.repoUrl, rules.repositories);
+      const repo = checkRepositoryAllowed(
+        ctx.input.repoUrl,
+        rules.repositories,
+      );
       if (!repo.ok) {
         throw new InputError(repo.reason);
       }
@@ -126,7 +173,9 @@ export function createPublishBranchAction(rules: PublishRules) {
       ctx.output('repoUrl', repo.value);
       ctx.output('branch', branch.value);
       if (ctx.isDryRun) {
-        ctx.logger.info(`Dry run: would push ${sourcePath} to ${repo.value} as ${branch.value}/${targetPath}`);
+        ctx.logger.info(
+          `Dry run: would push ${sourcePath} to ${repo.value} as ${branch.value}/${targetPath}`,
+        );
         return;
       }
 
@@ -147,10 +196,28 @@ export function createPublishBranchAction(rules: PublishRules) {
               })
             ).stdout.trim();
           try {
-            await git(work, 'clone', '--quiet', '--no-tags', '--depth', '1', '--', repo.value, checkout);
-            const existing = await git(checkout, 'ls-remote', '--heads', 'origin', `refs/heads/${branch.value}`);
+            await git(
+              work,
+              'clone',
+              '--quiet',
+              '--no-tags',
+              '--depth',
+              '1',
+              '--',
+              repo.value,
+              checkout,
+            );
+            const existing = await git(
+              checkout,
+              'ls-remote',
+              '--heads',
+              'origin',
+              `refs/heads/${branch.value}`,
+            );
             if (existing) {
-              throw new InputError(`branch ${branch.value} already exists in ${repo.value}; pick a new branch name`);
+              throw new InputError(
+                `branch ${branch.value} already exists in ${repo.value}; pick a new branch name`,
+              );
             }
             await git(checkout, 'checkout', '--quiet', '-b', branch.value);
             await cp(source, resolveSafeChildPath(checkout, targetPath), {
@@ -173,14 +240,22 @@ export function createPublishBranchAction(rules: PublishRules) {
               '--message',
               message,
             );
-            await git(checkout, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch.value}`);
+            await git(
+              checkout,
+              'push',
+              '--quiet',
+              'origin',
+              `HEAD:refs/heads/${branch.value}`,
+            );
             return await git(checkout, 'rev-parse', 'HEAD');
           } finally {
             await rm(work, { recursive: true, force: true });
           }
         },
       });
-      ctx.logger.info(`Pushed ${commitSha} to ${repo.value} as ${branch.value}`);
+      ctx.logger.info(
+        `Pushed ${commitSha} to ${repo.value} as ${branch.value}`,
+      );
       ctx.output('commitSha', commitSha);
     },
   });

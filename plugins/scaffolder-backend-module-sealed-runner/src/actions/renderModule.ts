@@ -46,7 +46,9 @@ export function literalValue(value: JsonValue): JsonValue {
     return value.map(literalValue);
   }
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, literalValue(v as JsonValue)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, literalValue(v as JsonValue)]),
+    );
   }
   return value;
 }
@@ -65,7 +67,9 @@ function checkValue(value: unknown, where: string): void {
   } else if (value !== null && typeof value === 'object') {
     for (const [key, v] of Object.entries(value)) {
       if (PROTOTYPE_KEYS.has(key) || hasControlCharacters(key)) {
-        throw new InputError(`${where} has a forbidden key ${JSON.stringify(key)}`);
+        throw new InputError(
+          `${where} has a forbidden key ${JSON.stringify(key)}`,
+        );
       }
       checkValue(v, `${where}.${key}`);
     }
@@ -77,10 +81,14 @@ function checkValue(value: unknown, where: string): void {
 function checkInputs(inputs: Record<string, JsonValue>): void {
   for (const key of Object.keys(inputs)) {
     if (!IDENTIFIER.test(key) || PROTOTYPE_KEYS.has(key)) {
-      throw new InputError(`input name ${JSON.stringify(key)} is not a Terraform identifier`);
+      throw new InputError(
+        `input name ${JSON.stringify(key)} is not a Terraform identifier`,
+      );
     }
     if (RESERVED_ARGUMENTS.has(key)) {
-      throw new InputError(`input name "${key}" is a module argument a template may not set`);
+      throw new InputError(
+        `input name "${key}" is a module argument a template may not set`,
+      );
     }
   }
   if (Buffer.byteLength(JSON.stringify(inputs)) > MAX_INPUTS_BYTES) {
@@ -117,10 +125,10 @@ export function createRenderModuleAction(options: {
           '    input:',
           '      module: component:default/web-service-module',
           '      version: v1.1.0',
-          "      path: live/dev/${{ parameters.name }}",
-          "      name: ${{ parameters.name }}",
+          '      path: live/dev/${{ parameters.name }}',
+          '      name: ${{ parameters.name }}',
           '      inputs:',
-          "        name: ${{ parameters.name }}",
+          '        name: ${{ parameters.name }}',
           '        environment: dev',
         ].join('\n'),
       },
@@ -128,21 +136,48 @@ export function createRenderModuleAction(options: {
     schema: {
       input: {
         module: z =>
-          z.string().min(1).max(255).describe('Entity ref of a terraform-module Component, e.g. component:default/web-service-module'),
-        version: z => z.string().min(1).max(128).describe('One of the vetted versions (git tags) of the module'),
+          z
+            .string()
+            .min(1)
+            .max(255)
+            .describe(
+              'Entity ref of a terraform-module Component, e.g. component:default/web-service-module',
+            ),
+        version: z =>
+          z
+            .string()
+            .min(1)
+            .max(128)
+            .describe('One of the vetted versions (git tags) of the module'),
         path: z =>
-          z.string().min(1).max(1024).describe('Folder in the workspace to write, e.g. live/dev/my-service'),
-        name: z => z.string().min(1).max(64).describe('Name of the module block (a Terraform identifier)'),
+          z
+            .string()
+            .min(1)
+            .max(1024)
+            .describe(
+              'Folder in the workspace to write, e.g. live/dev/my-service',
+            ),
+        name: z =>
+          z
+            .string()
+            .min(1)
+            .max(64)
+            .describe('Name of the module block (a Terraform identifier)'),
         inputs: z =>
           z
             .record(z.string(), z.any())
             .optional()
-            .describe('Module inputs; strings are written literally (no Terraform interpolation)'),
+            .describe(
+              'Module inputs; strings are written literally (no Terraform interpolation)',
+            ),
       },
       output: {
-        source: z => z.string().describe('The module source written, with ?ref='),
-        path: z => z.string().describe('The folder written, relative to the workspace'),
-        file: z => z.string().describe('The file written, relative to the workspace'),
+        source: z =>
+          z.string().describe('The module source written, with ?ref='),
+        path: z =>
+          z.string().describe('The folder written, relative to the workspace'),
+        file: z =>
+          z.string().describe('The file written, relative to the workspace'),
       },
     },
     async handler(ctx) {
@@ -157,12 +192,16 @@ export function createRenderModuleAction(options: {
         throw new InputError(`version: ${tag.reason}`);
       }
       if (!IDENTIFIER.test(name)) {
-        throw new InputError(`name ${JSON.stringify(name)} is not a Terraform identifier`);
+        throw new InputError(
+          `name ${JSON.stringify(name)} is not a Terraform identifier`,
+        );
       }
       checkInputs(inputs);
       let moduleRef: string;
       try {
-        moduleRef = stringifyEntityRef(parseEntityRef(ctx.input.module, { defaultKind: 'component' }));
+        moduleRef = stringifyEntityRef(
+          parseEntityRef(ctx.input.module, { defaultKind: 'component' }),
+        );
       } catch (error) {
         throw new InputError(`module: ${(error as Error).message}`);
       }
@@ -172,20 +211,34 @@ export function createRenderModuleAction(options: {
         credentials: await ctx.getInitiatorCredentials(),
       });
       if (!entity) {
-        throw new NotFoundError(`module ${moduleRef} was not found in the catalog`);
+        throw new NotFoundError(
+          `module ${moduleRef} was not found in the catalog`,
+        );
       }
-      const [vetted] = readVettedModuleEntities([entity], moduleOwners, (_ref, reason) => {
-        throw new InputError(`module ${moduleRef} is not a valid service-catalog module: ${reason}`);
-      });
+      const [vetted] = readVettedModuleEntities(
+        [entity],
+        moduleOwners,
+        (_ref, reason) => {
+          throw new InputError(
+            `module ${moduleRef} is not a valid service-catalog module: ${reason}`,
+          );
+        },
+      );
       if (!vetted) {
         throw new InputError(
           `${moduleRef} is not a vetted service-catalog module (a Component with spec.type ` +
-            `${MODULE_ENTITY_SPEC_TYPE} and module annotations${moduleOwners ? `, owned by ${moduleOwners.join(', ')}` : ''})`,
+            `${MODULE_ENTITY_SPEC_TYPE} and module annotations${
+              moduleOwners ? `, owned by ${moduleOwners.join(', ')}` : ''
+            })`,
         );
       }
       if (!vetted.module.versions.includes(tag.value)) {
         throw new InputError(
-          `${tag.value} is not a vetted version of ${moduleRef} (vetted: ${vetted.module.versions.join(', ')})`,
+          `${
+            tag.value
+          } is not a vetted version of ${moduleRef} (vetted: ${vetted.module.versions.join(
+            ', ',
+          )})`,
         );
       }
 
@@ -193,7 +246,12 @@ export function createRenderModuleAction(options: {
       const file = `${path.value}/${RENDERED_FILE}`;
       const target = resolveSafeChildPath(ctx.workspacePath, file);
       const document = {
-        module: { [name]: { source, ...(literalValue(inputs) as Record<string, JsonValue>) } },
+        module: {
+          [name]: {
+            source,
+            ...(literalValue(inputs) as Record<string, JsonValue>),
+          },
+        },
       };
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, `${JSON.stringify(document, null, 2)}\n`);

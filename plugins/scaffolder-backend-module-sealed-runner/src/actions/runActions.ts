@@ -26,7 +26,10 @@ export interface RunActionOptions {
 const runUrl = (appBaseUrl: string, runId: string) =>
   `${appBaseUrl}/sealed-runner/runs/${encodeURIComponent(runId)}`;
 
-function checked<T>(result: { ok: true; value: T } | { ok: false; reason: string }, what: string): T {
+function checked<T>(
+  result: { ok: true; value: T } | { ok: false; reason: string },
+  what: string,
+): T {
   if (!result.ok) {
     throw new Error(`${what}: ${result.reason}`);
   }
@@ -46,13 +49,18 @@ async function refusedAs<T>(what: string, call: () => Promise<T>): Promise<T> {
  * A template may register the entity one step before it plans; the catalog
  * ingests it moments later. Retries the gate's 404 for a bounded time.
  */
-async function untilEntityKnown<T>(waitSeconds: number, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+async function untilEntityKnown<T>(
+  waitSeconds: number,
+  call: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
     try {
       return await call();
     } catch (error) {
-      const notFound = error instanceof ResponseError && error.response.status === 404;
+      const notFound =
+        error instanceof ResponseError && error.response.status === 404;
       if (!notFound || Date.now() + RETRY_MS > deadline || signal?.aborted) {
         throw error;
       }
@@ -68,9 +76,15 @@ async function finishStep(
     signal?: AbortSignal;
     output(name: string, value: any): void;
   },
-  options: RunActionOptions & { runId: string; credentials: BackstageCredentials; timeoutSeconds: number; what: string },
+  options: RunActionOptions & {
+    runId: string;
+    credentials: BackstageCredentials;
+    timeoutSeconds: number;
+    what: string;
+  },
 ): Promise<Run> {
-  const { gate, appBaseUrl, runId, credentials, timeoutSeconds, what } = options;
+  const { gate, appBaseUrl, runId, credentials, timeoutSeconds, what } =
+    options;
   const url = runUrl(appBaseUrl, runId);
   ctx.logger.info(`${what} ${runId}: ${url}`);
   ctx.output('runId', runId);
@@ -89,10 +103,14 @@ async function finishStep(
     ctx.output('plan', run.plan);
   }
   if (run.status === 'queued' || run.status === 'running') {
-    throw new Error(`${what} ${runId} is still ${run.status} after ${timeoutSeconds} s; follow it at ${url}`);
+    throw new Error(
+      `${what} ${runId} is still ${run.status} after ${timeoutSeconds} s; follow it at ${url}`,
+    );
   }
   if (run.status !== 'succeeded') {
-    throw new Error(`${what} ${runId} ${run.status}${run.error ? `: ${run.error}` : ''}`);
+    throw new Error(
+      `${what} ${runId} ${run.status}${run.error ? `: ${run.error}` : ''}`,
+    );
   }
   return run;
 }
@@ -104,15 +122,22 @@ const timeoutInput = (z: any) =>
     .min(10)
     .max(MAX_TIMEOUT_SECONDS)
     .optional()
-    .describe(`How long to wait for the run, in seconds (default ${DEFAULT_TIMEOUT_SECONDS})`);
+    .describe(
+      `How long to wait for the run, in seconds (default ${DEFAULT_TIMEOUT_SECONDS})`,
+    );
 
 /** Every output but `status` is absent in a dry run. */
 const runOutputs = {
   runId: (z: any) => z.string().optional().describe('The run id'),
   runUrl: (z: any) => z.string().optional().describe('Link to the run page'),
   status: (z: any) =>
-    z.string().describe('The run status: succeeded, failed, rejected or cancelled (dry-run in a dry run)'),
-  commitSha: (z: any) => z.string().optional().describe('The commit planned or applied'),
+    z
+      .string()
+      .describe(
+        'The run status: succeeded, failed, rejected or cancelled (dry-run in a dry run)',
+      ),
+  commitSha: (z: any) =>
+    z.string().optional().describe('The commit planned or applied'),
 };
 
 /**
@@ -126,28 +151,47 @@ export function createPlanAction(options: RunActionOptions) {
     description:
       'Requests a Terraform plan of one target (entity + environment) through the sealed-runner gate, ' +
       'as the user running the template, waits for it while streaming its log, and outputs the run. ' +
-      'Fails the step with the gate\'s reason when the plan is refused, rejected or fails.',
+      "Fails the step with the gate's reason when the plan is refused, rejected or fails.",
     supportsDryRun: true,
     examples: [
       {
-        description: 'Plan the dev target of a new service on the branch a previous step pushed',
+        description:
+          'Plan the dev target of a new service on the branch a previous step pushed',
         example: [
           'steps:',
           '  - id: plan',
           '    action: sealed-runner:plan',
           '    input:',
-          "      entityRef: component:default/${{ parameters.name }}",
+          '      entityRef: component:default/${{ parameters.name }}',
           '      environment: dev',
-          "      ref: ${{ steps.publish.output.branch }}",
+          '      ref: ${{ steps.publish.output.branch }}',
           '      timeoutSeconds: 600',
         ].join('\n'),
       },
     ],
     schema: {
       input: {
-        entityRef: z => z.string().min(1).max(255).describe('The deployable entity, e.g. component:default/payments'),
-        environment: z => z.string().min(1).max(63).describe('The target environment, e.g. dev'),
-        ref: z => z.string().min(1).max(255).optional().describe("Branch to plan (default: the repository's default branch)"),
+        entityRef: z =>
+          z
+            .string()
+            .min(1)
+            .max(255)
+            .describe('The deployable entity, e.g. component:default/payments'),
+        environment: z =>
+          z
+            .string()
+            .min(1)
+            .max(63)
+            .describe('The target environment, e.g. dev'),
+        ref: z =>
+          z
+            .string()
+            .min(1)
+            .max(255)
+            .optional()
+            .describe(
+              "Branch to plan (default: the repository's default branch)",
+            ),
         timeoutSeconds: timeoutInput,
         entityWaitSeconds: z =>
           z
@@ -156,21 +200,33 @@ export function createPlanAction(options: RunActionOptions) {
             .min(0)
             .max(600)
             .optional()
-            .describe(`How long to wait for a just-registered entity to appear in the catalog (default ${DEFAULT_ENTITY_WAIT_SECONDS})`),
+            .describe(
+              `How long to wait for a just-registered entity to appear in the catalog (default ${DEFAULT_ENTITY_WAIT_SECONDS})`,
+            ),
       },
       output: {
         ...runOutputs,
         plan: z =>
           z
-            .object({ add: z.number(), change: z.number(), destroy: z.number() })
+            .object({
+              add: z.number(),
+              change: z.number(),
+              destroy: z.number(),
+            })
             .optional()
             .describe('The plan summary'),
       },
     },
     async handler(ctx) {
       const { entityRef } = ctx.input;
-      const environment = checked(checkEnvironmentName(ctx.input.environment), 'environment');
-      const ref = ctx.input.ref === undefined ? undefined : checked(checkBranchName(ctx.input.ref), 'ref');
+      const environment = checked(
+        checkEnvironmentName(ctx.input.environment),
+        'environment',
+      );
+      const ref =
+        ctx.input.ref === undefined
+          ? undefined
+          : checked(checkBranchName(ctx.input.ref), 'ref');
       const credentials = await ctx.getInitiatorCredentials();
 
       if (ctx.isDryRun) {
@@ -179,16 +235,25 @@ export function createPlanAction(options: RunActionOptions) {
           .listTargets(entityRef, { credentials })
           .then(targets => targets.find(t => t.environment === environment))
           .catch(error => {
-            if (error instanceof ResponseError && error.response.status === 404) {
+            if (
+              error instanceof ResponseError &&
+              error.response.status === 404
+            ) {
               return undefined;
             }
-            throw new Error(`the gate refused the plan: ${gateErrorReason(error)}`);
+            throw new Error(
+              `the gate refused the plan: ${gateErrorReason(error)}`,
+            );
           });
         if (target && !target.deployable) {
-          throw new Error(`${entityRef} is not deployable to ${environment}: ${target.reason}`);
+          throw new Error(
+            `${entityRef} is not deployable to ${environment}: ${target.reason}`,
+          );
         }
         ctx.logger.info(
-          `Dry run: would plan ${entityRef} in ${environment}${ref ? ` on ${ref}` : ''} as the template's user`,
+          `Dry run: would plan ${entityRef} in ${environment}${
+            ref ? ` on ${ref}` : ''
+          } as the template's user`,
         );
         ctx.output('status', 'dry-run');
         return;
@@ -202,7 +267,11 @@ export function createPlanAction(options: RunActionOptions) {
             await refusedAs('plan', () =>
               untilEntityKnown(
                 ctx.input.entityWaitSeconds ?? DEFAULT_ENTITY_WAIT_SECONDS,
-                () => gate.requestPlan({ entityRef, environment, ...(ref ? { ref } : {}) }, { credentials }),
+                () =>
+                  gate.requestPlan(
+                    { entityRef, environment, ...(ref ? { ref } : {}) },
+                    { credentials },
+                  ),
                 ctx.signal,
               ),
             )
@@ -234,19 +303,21 @@ export function createApplyAction(options: RunActionOptions) {
     supportsDryRun: true,
     examples: [
       {
-        description: 'Apply the plan of the previous step (dev needs no approval)',
+        description:
+          'Apply the plan of the previous step (dev needs no approval)',
         example: [
           'steps:',
           '  - id: apply',
           '    action: sealed-runner:apply',
           '    input:',
-          "      planRunId: ${{ steps.plan.output.runId }}",
+          '      planRunId: ${{ steps.plan.output.runId }}',
         ].join('\n'),
       },
     ],
     schema: {
       input: {
-        planRunId: z => z.string().uuid().describe('The id of a succeeded plan run'),
+        planRunId: z =>
+          z.string().uuid().describe('The id of a succeeded plan run'),
         timeoutSeconds: timeoutInput,
       },
       output: runOutputs,
@@ -255,14 +326,23 @@ export function createApplyAction(options: RunActionOptions) {
       const { planRunId } = ctx.input;
       const credentials = await ctx.getInitiatorCredentials();
       if (ctx.isDryRun) {
-        const plan = await refusedAs('apply', () => gate.getRun(planRunId, { credentials }));
-        ctx.logger.info(`Dry run: would apply plan ${plan.id} (${plan.entityRef}, ${plan.environment})`);
+        const plan = await refusedAs('apply', () =>
+          gate.getRun(planRunId, { credentials }),
+        );
+        ctx.logger.info(
+          `Dry run: would apply plan ${plan.id} (${plan.entityRef}, ${plan.environment})`,
+        );
         ctx.output('status', 'dry-run');
         return;
       }
       const runId = await ctx.checkpoint({
         key: `sealed-runner-apply-${planRunId}`,
-        fn: async () => (await refusedAs('apply', () => gate.apply(planRunId, { credentials }))).id,
+        fn: async () =>
+          (
+            await refusedAs('apply', () =>
+              gate.apply(planRunId, { credentials }),
+            )
+          ).id,
       });
       await finishStep(ctx, {
         ...options,
