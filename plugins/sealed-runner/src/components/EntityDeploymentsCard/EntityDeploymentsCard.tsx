@@ -3,12 +3,10 @@ import {
   Progress,
   ResponseErrorPanel,
 } from '@backstage/core-components';
-import { useApi, useRouteRef } from '@backstage/core-plugin-api';
-import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useRouteRef } from '@backstage/core-plugin-api';
 import {
   entityRouteParams,
   entityRouteRef,
-  useEntity,
 } from '@backstage/plugin-catalog-react';
 import {
   Box,
@@ -19,17 +17,13 @@ import {
   Typography,
 } from '@material-ui/core';
 import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import { sealedRunnerApiRef } from '../../api';
-import { usePolling } from '../../hooks/useRun';
+import { useEntityTargets } from '../../hooks/useEntityTargets';
 import {
   formatTimestamp,
-  isActive,
   PlanSummary,
   RunStatusLink,
   timeAgo,
 } from '../shared';
-import { TARGETS_REFRESH_MS } from '../EntityDeploymentsContent/EntityDeploymentsContent';
 
 function TargetLine(props: { target: Target }) {
   const { target } = props;
@@ -84,18 +78,8 @@ function TargetLine(props: { target: Target }) {
 export function EntityDeploymentsCard(props: {
   variant?: 'gridItem' | 'flex' | 'fullHeight';
 }) {
-  const { entity } = useEntity();
-  const entityRef = stringifyEntityRef(entity);
-  const api = useApi(sealedRunnerApiRef);
+  const { entity, value: targets, error } = useEntityTargets();
   const entityRoute = useRouteRef(entityRouteRef);
-  const {
-    value: targets,
-    loading,
-    error,
-    retry,
-  } = useAsyncRetry(() => api.listTargets(entityRef), [api, entityRef]);
-  const busy = targets?.some(t => t.lastRun && isActive(t.lastRun)) ?? false;
-  usePolling(retry, !loading && busy, TARGETS_REFRESH_MS);
 
   return (
     <InfoCard

@@ -329,21 +329,16 @@ describe('RunPage', () => {
       ).toBeInTheDocument();
     });
 
-    it(
-      'does not claim the target is gone while the targets load',
-      async () => {
-        await renderRun(makeRun(), {
-          api: { listTargets: jest.fn(() => new Promise<never>(() => {})) },
-        });
-        await screen.findByText('Plan review');
-        expect(
-          screen.queryByText(/no longer a target/),
-        ).not.toBeInTheDocument();
-        expect(
-          screen.queryByText('prod needs no approval'),
-        ).not.toBeInTheDocument();
-      },
-    );
+    it('does not claim the target is gone while the targets load', async () => {
+      await renderRun(makeRun(), {
+        api: { listTargets: jest.fn(() => new Promise<never>(() => {})) },
+      });
+      await screen.findByText('Plan review');
+      expect(screen.queryByText(/no longer a target/)).not.toBeInTheDocument();
+      expect(
+        screen.queryByText('prod needs no approval'),
+      ).not.toBeInTheDocument();
+    });
   });
 
   describe('run status', () => {
@@ -463,30 +458,26 @@ describe('RunPage', () => {
     });
 
     // Regression: a completed log re-read the run on every render.
-    it(
-      're-reads the run only once when its log completes',
-      async () => {
-        const run = makeRun();
-        const { api } = await renderRun(run, {
-          api: {
-            // A little latency, as over a network, so the loading state renders.
-            getRun: jest.fn(
-              () =>
-                new Promise<Run>(resolve => setTimeout(() => resolve(run), 20)),
-            ),
-            streamLogs: finishedStream(['done']),
-          },
-        });
-        await screen.findByText('1 lines');
-        // Give a loop time to show: a third read within 1.5 s fails the test.
-        await expect(
-          waitFor(
-            () => expect(api.getRun.mock.calls.length).toBeGreaterThan(2),
-            { timeout: 1500 },
+    it('re-reads the run only once when its log completes', async () => {
+      const run = makeRun();
+      const { api } = await renderRun(run, {
+        api: {
+          // A little latency, as over a network, so the loading state renders.
+          getRun: jest.fn(
+            () =>
+              new Promise<Run>(resolve => setTimeout(() => resolve(run), 20)),
           ),
-        ).rejects.toThrow();
-      },
-    );
+          streamLogs: finishedStream(['done']),
+        },
+      });
+      await screen.findByText('1 lines');
+      // Give a loop time to show: a third read within 1.5 s fails the test.
+      await expect(
+        waitFor(() => expect(api.getRun.mock.calls.length).toBeGreaterThan(2), {
+          timeout: 1500,
+        }),
+      ).rejects.toThrow();
+    });
 
     it('shows that it follows a running log live', async () => {
       await renderRun(makeRun({ status: 'running', finishedAt: undefined }));
@@ -591,36 +582,33 @@ describe('RunPage', () => {
       ]);
     });
 
-    it(
-      'clears a polling error when the retry completes the log',
-      async () => {
-        const getLogs = jest
-          .fn<
-            ReturnType<SealedRunnerApi['getLogs']>,
-            Parameters<SealedRunnerApi['getLogs']>
-          >()
-          .mockRejectedValueOnce(new Error('502 Bad Gateway'))
-          .mockResolvedValueOnce({ lines: ['a'], next: 1, complete: true });
-        await renderRun(makeRun(), {
-          api: {
-            streamLogs: jest.fn(async () =>
-              Promise.reject(new Error('no stream')),
-            ),
-            getLogs,
-          },
-        });
-        expect(
-          await screen.findByText(
-            'Could not read the log: 502 Bad Gateway. Retrying…',
+    it('clears a polling error when the retry completes the log', async () => {
+      const getLogs = jest
+        .fn<
+          ReturnType<SealedRunnerApi['getLogs']>,
+          Parameters<SealedRunnerApi['getLogs']>
+        >()
+        .mockRejectedValueOnce(new Error('502 Bad Gateway'))
+        .mockResolvedValueOnce({ lines: ['a'], next: 1, complete: true });
+      await renderRun(makeRun(), {
+        api: {
+          streamLogs: jest.fn(async () =>
+            Promise.reject(new Error('no stream')),
           ),
-        ).toBeInTheDocument();
-        expect(
-          await screen.findByText('1 lines', undefined, { timeout: 3000 }),
-        ).toBeInTheDocument();
-        expect(
-          screen.queryByText(/Could not read the log/),
-        ).not.toBeInTheDocument();
-      },
-    );
+          getLogs,
+        },
+      });
+      expect(
+        await screen.findByText(
+          'Could not read the log: 502 Bad Gateway. Retrying…',
+        ),
+      ).toBeInTheDocument();
+      expect(
+        await screen.findByText('1 lines', undefined, { timeout: 3000 }),
+      ).toBeInTheDocument();
+      expect(
+        screen.queryByText(/Could not read the log/),
+      ).not.toBeInTheDocument();
+    });
   });
 });
