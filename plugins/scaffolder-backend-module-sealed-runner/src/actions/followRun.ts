@@ -11,13 +11,17 @@ import { SealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-r
 /** How often the gate is asked for new log lines. */
 export const LOG_POLL_MS = 1_000;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits `ms`, or less if `signal` aborts; leaves no listener behind. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>(resolve => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /**

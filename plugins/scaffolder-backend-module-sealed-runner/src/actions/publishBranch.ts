@@ -12,7 +12,7 @@ import {
 import { execFile } from 'node:child_process';
 import { cp, lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -51,7 +51,17 @@ export function protectedBranchReason(
   return undefined;
 }
 
-async function refuseSymlinks(path: string): Promise<void> {
+/**
+ * Only plain files and folders are published: a symlink could point outside
+ * the workspace, and a `.git` folder would replace the checkout's own git
+ * config (hooks, gpg.program) for the commit and push that follow.
+ */
+async function checkPublishable(path: string): Promise<void> {
+  if (path.split(sep).some(segment => segment.toLowerCase() === '.git')) {
+    throw new InputError(
+      `${path} is inside a .git folder; git metadata is never published`,
+    );
+  }
   const info = await lstat(path);
   if (info.isSymbolicLink()) {
     throw new InputError(
@@ -223,7 +233,7 @@ export function createPublishBranchAction(rules: PublishRules) {
             await cp(source, resolveSafeChildPath(checkout, targetPath), {
               recursive: true,
               filter: async path => {
-                await refuseSymlinks(path);
+                await checkPublishable(path);
                 return true;
               },
             });

@@ -40,14 +40,19 @@ export const RENDERED_FILE = 'main.tf.json';
  */
 export function literalValue(value: JsonValue): JsonValue {
   if (typeof value === 'string') {
-    return value.replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+    // Replacement functions: in a replacement string, '$$' means one '$'.
+    return value.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
   }
   if (Array.isArray(value)) {
     return value.map(literalValue);
   }
   if (value !== null && typeof value === 'object') {
+    // Terraform reads object keys as templates too.
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, literalValue(v as JsonValue)]),
+      Object.entries(value).map(([k, v]) => [
+        literalValue(k) as string,
+        literalValue(v as JsonValue),
+      ]),
     );
   }
   return value;

@@ -1,5 +1,5 @@
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
-import { ResponseError } from '@backstage/errors';
+import { InputError, ResponseError } from '@backstage/errors';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import {
   checkBranchName,
@@ -10,7 +10,7 @@ import {
   gateErrorReason,
   SealedRunnerGateClient,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { followRun } from './followRun';
+import { followRun, sleep } from './followRun';
 
 const DEFAULT_TIMEOUT_SECONDS = 900;
 const MAX_TIMEOUT_SECONDS = 3600;
@@ -31,7 +31,7 @@ function checked<T>(
   what: string,
 ): T {
   if (!result.ok) {
-    throw new Error(`${what}: ${result.reason}`);
+    throw new InputError(`${what}: ${result.reason}`);
   }
   return result.value;
 }
@@ -64,7 +64,7 @@ async function untilEntityKnown<T>(
       if (!notFound || Date.now() + RETRY_MS > deadline || signal?.aborted) {
         throw error;
       }
-      await new Promise(resolve => setTimeout(resolve, RETRY_MS));
+      await sleep(RETRY_MS, signal);
     }
   }
 }
@@ -101,6 +101,11 @@ async function finishStep(
   ctx.output('commitSha', run.commitSha);
   if (run.plan) {
     ctx.output('plan', run.plan);
+  }
+  if (ctx.signal?.aborted) {
+    throw new Error(
+      `the task was cancelled while ${what} ${runId} was ${run.status}; follow it at ${url}`,
+    );
   }
   if (run.status === 'queued' || run.status === 'running') {
     throw new Error(
@@ -329,6 +334,13 @@ export function createApplyAction(options: RunActionOptions) {
         const plan = await refusedAs('apply', () =>
           gate.getRun(planRunId, { credentials }),
         );
+        if (plan.operation !== 'plan' || plan.status !== 'succeeded') {
+          throw new InputError(
+            `run ${plan.id} is ${
+              plan.operation === 'plan' ? `a ${plan.status} plan` : 'not a plan'
+            }; only a succeeded plan can be applied`,
+          );
+        }
         ctx.logger.info(
           `Dry run: would apply plan ${plan.id} (${plan.entityRef}, ${plan.environment})`,
         );
