@@ -261,6 +261,13 @@ export class RunSupervisor {
         await this.finish(run, { status: 'failed', error: 'the run has no runner to re-attach to' });
         continue;
       }
+      if (this.watching.has(run.id)) {
+        // Still supervised here: the heartbeat is late (a busy event loop),
+        // not dead. Taking it over from ourselves would only record a
+        // re-attach that never happened.
+        await store.heartbeat(run.id, instanceId);
+        continue;
+      }
       if (await store.claimStaleRun(run.id, instanceId, staleBefore)) {
         logger.info(`Re-attaching to run ${run.id} after its supervisor stopped reporting`);
         this.watch(run.id, run.dispatchHandle, run.dispatchCursor);
