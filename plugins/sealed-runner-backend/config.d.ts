@@ -16,6 +16,26 @@ export interface Config {
         requiredApprovals: number;
         /** User or group entity refs allowed to approve. Unset: anyone the permission policy allows. */
         approvers?: string[];
+        /**
+         * What Terraform code the runner may plan and apply here. Plan runs
+         * code, so the default refuses code execution and every provider but
+         * the built-in terraform provider.
+         */
+        planPolicy?: {
+          /**
+           * Lets `data "external"` and provisioners (`local-exec`,
+           * `remote-exec`, `file`) through. Only for sandbox-like
+           * environments: they run programs with the runner's credentials.
+           * Default false.
+           */
+          allowCodeExecution?: boolean;
+          /**
+           * Provider addresses the code may use, written in full and in
+           * lower case (`registry.terraform.io/hashicorp/aws`). The built-in
+           * `terraform.io/builtin/terraform` is always allowed. Default: none.
+           */
+          providers?: string[];
+        };
       };
     };
     modules?: {

@@ -17,8 +17,13 @@ function withChange(change: Record<string, unknown>): string {
 
 describe('parseRunnerConfig', () => {
   it('accepts a minimal config and applies the defaults', () => {
+    const noCodeNoProviders = { allowCodeExecution: false, providers: [] };
     expect(parseRunnerConfig(JSON.stringify(minimal))).toEqual({
       ...minimal,
+      environments: {
+        dev: { applyBranches: ['*'], planPolicy: noCodeNoProviders },
+        prod: { applyBranches: ['main'], planPolicy: noCodeNoProviders },
+      },
       terraformPath: 'terraform',
       gitPath: 'git',
       timeoutSeconds: 1800,
@@ -40,6 +45,23 @@ describe('parseRunnerConfig', () => {
       gitPath: '/usr/bin/git',
       timeoutSeconds: 60,
     });
+  });
+
+  it.each([
+    [{}, { allowCodeExecution: false, providers: [] }],
+    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [] }],
+    [
+      { providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'] },
+      {
+        allowCodeExecution: false,
+        providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'],
+      },
+    ],
+  ])('reads planPolicy %j as %j', (planPolicy, expected) => {
+    const config = parseRunnerConfig(
+      withChange({ environments: { sandbox: { applyBranches: ['*'], planPolicy } } }),
+    );
+    expect(config.environments.sandbox.planPolicy).toEqual(expected);
   });
 
   it.each([
@@ -128,6 +150,40 @@ describe('parseRunnerConfig', () => {
       { environments: { dev: { applyBranches: ['main'], skipChecks: true } } },
       /Unrecognized key: "skipChecks"/,
       'environments.dev',
+    ],
+    [
+      'a provider address without its host',
+      { environments: { dev: { applyBranches: ['*'], planPolicy: { providers: ['hashicorp/aws'] } } } },
+      /must be written in full and in lower case: registry\.terraform\.io\/hashicorp\/aws/,
+      'environments.dev.planPolicy.providers[0]',
+    ],
+    [
+      'a provider address in upper case',
+      {
+        environments: {
+          dev: { applyBranches: ['*'], planPolicy: { providers: ['registry.terraform.io/HashiCorp/aws'] } },
+        },
+      },
+      /must be written in full and in lower case/,
+      'environments.dev.planPolicy.providers[0]',
+    ],
+    [
+      'a provider wildcard',
+      { environments: { dev: { applyBranches: ['*'], planPolicy: { providers: ['registry.terraform.io/hashicorp/*'] } } } },
+      /must be \[host\/\]namespace\/type/,
+      'environments.dev.planPolicy.providers[0]',
+    ],
+    [
+      'allowCodeExecution as a string',
+      { environments: { dev: { applyBranches: ['*'], planPolicy: { allowCodeExecution: 'yes' } } } },
+      /expected boolean/,
+      'environments.dev.planPolicy.allowCodeExecution',
+    ],
+    [
+      'an unknown planPolicy setting',
+      { environments: { dev: { applyBranches: ['*'], planPolicy: { allowProviders: '*' } } } },
+      /Unrecognized key: "allowProviders"/,
+      'environments.dev.planPolicy',
     ],
     [
       'the ext:: transport on the allowlist',

@@ -5,6 +5,7 @@ import {
   checkRepositoryUrl,
   environmentSchema,
   hasControlCharacters,
+  planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 const absolutePath = z
@@ -45,6 +46,11 @@ export const runnerConfigSchema = z.strictObject({
       environmentSchema,
       z.strictObject({
         applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
+        /**
+         * What code may be planned and applied here. Default: no code
+         * execution and no provider but the built-in terraform provider.
+         */
+        planPolicy: planPolicySchema.prefault({}),
       }),
     )
     .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),

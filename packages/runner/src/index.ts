@@ -19,6 +19,8 @@ export { resolveBranch } from './git';
 export type { GitOptions } from './git';
 export { checkModuleSources } from './moduleSourceCheck';
 export type { ModuleSourceCheck } from './moduleSourceCheck';
+export { checkPlanPolicy } from './planPolicyCheck';
+export type { PlanPolicyCheck, PlanPolicyCheckOptions } from './planPolicyCheck';
 
 /**
  * Absolute path of the runner program, to start with `node`.

@@ -31,8 +31,8 @@ jest.setTimeout(60_000);
 const RUNNER = resolve(__dirname, '../bin/sealed-runner');
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 const EXIT_CODES = { succeeded: 0, failed: 1, rejected: 2, cancelled: 3 };
-const PLAN_PHASES = ['validate', 'checkout', 'module-check', 'init', 'plan'];
-const APPLY_PHASES = ['validate', 'checkout', 'module-check', 'init', 'apply'];
+const PLAN_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'plan'];
+const APPLY_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'apply'];
 /**
  * A folder whose apply takes 30 s. The provisioner's shell records the pid
  * of its `sleep`, which is a grandchild of Terraform.
@@ -82,6 +82,9 @@ let extraFirst: string;
 let extraHead: string;
 let featureHead: string;
 let otherUrl: string;
+let hostileModule: string;
+/** Written only if Terraform ran code the plan policy refuses. */
+let canaries: { external: string; module: string };
 
 
 async function writeFiles(dir: string, files: Record<string, string>) {
@@ -244,6 +247,31 @@ beforeAll(async () => {
   // A second live repository for what the demo does not have: slow and
   // broken folders, a committed .terraform directory, a moved branch and
   // a branch that may not be applied.
+  canaries = {
+    external: join(root, 'canary-external'),
+    module: join(root, 'canary-module'),
+  };
+
+  // A catalog module whose vetted tag runs a command: only the inspection
+  // of what terraform init downloaded can see it.
+  const modulesWork = join(root, 'hostile-modules-work');
+  await mkdir(modulesWork);
+  git(modulesWork, 'init', '--quiet', '--initial-branch=main');
+  await writeFiles(modulesWork, {
+    'modules/web-service/main.tf': `variable "name" {}
+resource "terraform_data" "x" {
+  provisioner "local-exec" {
+    command = "touch ${canaries.module}"
+  }
+}
+`,
+  });
+  git(modulesWork, 'add', '--all');
+  git(modulesWork, 'commit', '--quiet', '--message', 'module');
+  git(modulesWork, 'tag', 'v1.0.0');
+  git(root, 'clone', '--quiet', '--bare', modulesWork, join(root, 'hostile-modules.git'));
+  hostileModule = `git::file://${join(root, 'hostile-modules.git')}//modules/web-service`;
+
   const work = join(root, 'extra-work');
   await mkdir(work);
   git(work, 'init', '--quiet', '--initial-branch=main');
@@ -252,6 +280,19 @@ beforeAll(async () => {
     'live/dev/slow-timeout/main.tf': slowFolder(join(root, 'slow-timeout.pid')),
     'live/dev/quick/main.tf': 'resource "terraform_data" "quick" {}\n',
     'live/dev/broken/main.tf': 'output "x" {\n  value = var.missing\n}\n',
+    'live/dev/external/main.tf': `terraform {
+  required_version = ">= 1.5"
+}
+
+data "external" "canary" {
+  program = ["sh", "-c", "touch ${canaries.external}; echo '{}'"]
+}
+`,
+    'live/dev/hostile-module/main.tf': `module "hostile" {
+  source = "${hostileModule}?ref=v1.0.0"
+  name   = "hostile"
+}
+`,
     'live/dev/committed-data-dir/main.tf': `module "payments" {
   source      = "${vettedSource('v1.1.0')}"
   name        = "payments"
@@ -303,7 +344,8 @@ beforeAll(async () => {
   config = {
     repositories: [ws.infrastructureLiveUrl, extraUrl],
     environments: {
-      dev: { applyBranches: ['main'] },
+      // Sandbox-like: the slow folders need their local-exec provisioner.
+      dev: { applyBranches: ['main'], planPolicy: { allowCodeExecution: true } },
       prod: { applyBranches: ['main'] },
     },
     workDir: join(root, 'work'),
@@ -595,6 +637,124 @@ describe('sealed-runner', () => {
           },
         ],
       });
+    });
+  });
+
+  describe('plan is privileged', () => {
+    const externalJob = (environment: string) =>
+      makeJob({ repository: extraUrl, commitSha: extraHead, environment, path: 'live/dev/external' });
+
+    const expectNoCanary = () => {
+      expect(existsSync(canaries.external)).toBe(false);
+      expect(existsSync(canaries.module)).toBe(false);
+    };
+
+    it('rejects data "external" in prod before Terraform runs, naming file, line and construct', async () => {
+      const outcome = await runRunner(externalJob('prod'));
+      expect(outcome.code).toBe(2);
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error:
+          'live/dev/external/main.tf:5: data "external" "canary" runs a program at plan time; refused in prod (planPolicy.allowCodeExecution is false) (and 1 more finding)',
+      });
+      expect(outcome.logs).toContain(
+        '[sealed-runner] also refused: live/dev/external/main.tf:5: data "external" "canary" uses provider registry.terraform.io/hashicorp/external; refused in prod (planPolicy.providers is empty)',
+      );
+      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check']);
+      expectTerraformNeverRan(outcome);
+      expect(await readdir(config.workDir)).toEqual([]);
+      expectNoCanary();
+    });
+
+    it('rejects it in a sandbox-like environment too while its provider is not allowlisted', async () => {
+      const { result, phases } = await runRunner(externalJob('dev'));
+      expect(result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error:
+          'live/dev/external/main.tf:5: data "external" "canary" uses provider registry.terraform.io/hashicorp/external; refused in dev (planPolicy.providers is empty)',
+      });
+      expect(phases).toEqual(['validate', 'checkout', 'module-check']);
+      expectNoCanary();
+    });
+
+    it('installs an allowed provider only from the runner\'s mirror', async () => {
+      const permissive = {
+        ...config,
+        environments: {
+          ...config.environments,
+          dev: {
+            applyBranches: ['main'],
+            planPolicy: {
+              allowCodeExecution: true,
+              providers: ['registry.terraform.io/hashicorp/external'],
+            },
+          },
+        },
+      };
+      const { result, phases } = await runRunner(externalJob('dev'), { config: permissive });
+      expect(result).toEqual({
+        type: 'result',
+        status: 'failed',
+        error: 'init failed: terraform init failed (exit 1)',
+      });
+      expect(phases).toEqual(['validate', 'checkout', 'module-check', 'init']);
+      expectNoCanary();
+    });
+
+    it('rejects a vetted module whose downloaded code runs a command, after init and before plan', async () => {
+      const job = makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        environment: 'prod',
+        path: 'live/dev/hostile-module',
+        modules: [{ source: hostileModule, versions: ['v1.0.0'] }],
+      });
+      const outcome = await runRunner(job);
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error:
+          '.terraform/modules/hostile/modules/web-service/main.tf:3: provisioner "local-exec" in resource "terraform_data" "x" in module.hostile runs a command on the runner at apply time; refused in prod (planPolicy.allowCodeExecution is false)',
+      });
+      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check', 'init', 'code-check']);
+      expect(existsSync(join(config.planDir, `${job.runId}.tfplan`))).toBe(false);
+      expectNoCanary();
+    });
+
+    it('checks again before apply: a plan made while code execution was allowed is not applied once it is not', async () => {
+      const plan = makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        path: 'live/dev/hostile-module',
+        modules: [{ source: hostileModule, versions: ['v1.0.0'] }],
+      });
+      const planned = await runRunner(plan);
+      expect(planned.result.status).toBe('succeeded');
+      const tightened = {
+        ...config,
+        environments: { ...config.environments, dev: { applyBranches: ['main'] } },
+      };
+      const outcome = await runRunner(applyOf(plan, planned.result.planSha256!), { config: tightened });
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error:
+          '.terraform/modules/hostile/modules/web-service/main.tf:3: provisioner "local-exec" in resource "terraform_data" "x" in module.hostile runs a command on the runner at apply time; refused in dev (planPolicy.allowCodeExecution is false)',
+      });
+      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check', 'init', 'code-check']);
+      // Applied, the provisioner would have written the canary.
+      expectNoCanary();
+    });
+
+    it('still plans terraform_data in prod, reporting what it inspected', async () => {
+      const { result, phases, logs } = await runRunner(makeJob({ environment: 'prod' }));
+      expect(result).toMatchObject({ status: 'succeeded', plan: { add: 1, change: 0, destroy: 0 } });
+      expect(phases).toEqual(PLAN_PHASES);
+      expect(logs).toContain(
+        '[sealed-runner] plan policy of prod: 2 module folder(s) inspected; providers: built-in terraform only',
+      );
     });
   });
 

@@ -17,6 +17,7 @@ import { EventSink, note } from './events';
 import { gitEnvironment } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { checkoutCommit, resolveBranch } from './git';
 import { checkModuleSources } from './moduleSourceCheck';
+import { checkPlanPolicy } from './planPolicyCheck';
 import { runCommand, sweepSession } from './process';
 import { Rejection } from './rejection';
 import { readBoundPlan, savePlan } from './savedPlans';
@@ -131,6 +132,27 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
       throw new Rejection(check.reason);
     }
     note(sink, `module sources vetted: ${check.moduleSources.join(', ') || 'none'}`);
+    // Plan runs code. What the checkout holds is inspected before init, so
+    // a refused construct never reaches Terraform; what init downloaded is
+    // inspected again before plan or apply.
+    const policyCheck = async (terraformDataDir?: string) => {
+      const result = await checkPlanPolicy({
+        checkoutDir: checkout,
+        folder: job.path,
+        environment: job.environment,
+        policy: config.environments[job.environment]!.planPolicy,
+        modules: job.modules,
+        terraformDataDir,
+      });
+      if (!result.ok) {
+        for (const finding of result.findings.slice(1, 20)) {
+          note(sink, `also refused: ${finding}`);
+        }
+        throw new Rejection(result.reason);
+      }
+      return result;
+    };
+    await policyCheck();
     const folderDir = join(checkout, job.path);
     if (!check.rootDeclaresBackend) {
       const stateFile = stateFilePath(config, job);
@@ -138,13 +160,14 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
       await writeLocalBackend(folderDir, stateFile);
     }
 
+    const dataDir = join(runDir, 'terraform-data');
     const env = {
       // Terraform downloads catalog modules with git: allow exactly their transports.
       ...gitEnvironment(runDir, moduleRepositories(job), RUNNER_PATH),
       // Terraform's data directory lives outside the checkout: a committed
       // `.terraform/modules` would otherwise count as already installed, and
       // plan would run that code instead of the vetted module.
-      TF_DATA_DIR: join(runDir, 'terraform-data'),
+      TF_DATA_DIR: dataDir,
       TF_IN_AUTOMATION: '1',
       TF_INPUT: '0',
       CHECKPOINT_DISABLE: '1',
@@ -173,6 +196,15 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
 
     enter('init');
     await terraform(['init', '-input=false', '-no-color']);
+
+    enter('code-check');
+    const inspected = await policyCheck(dataDir);
+    note(
+      sink,
+      `plan policy of ${job.environment}: ${inspected.folders} module folder(s) inspected; providers: ${
+        inspected.providers.join(', ') || 'built-in terraform only'
+      }`,
+    );
 
     const base = { commitSha: job.commitSha, moduleSources: check.moduleSources };
     if (job.operation === 'plan') {

@@ -5,6 +5,7 @@ import {
   checkRepositoryUrl,
   entityRefSchema,
   environmentSchema,
+  planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
 
@@ -20,6 +21,8 @@ const environmentConfigSchema = z.strictObject({
   applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1),
   requiredApprovals: z.number().int().min(0).max(10),
   approvers: z.array(entityRefSchema).min(1).optional(),
+  /** Handed to the runner, which enforces it; the runner's defaults apply when unset. */
+  planPolicy: planPolicySchema.optional(),
 });
 
 /** @public */

@@ -209,4 +209,17 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
     expect(res.status).toBe(200);
     expect(res.body.run.status).toBe('cancelled');
   });
+
+  it('lets only platform members force-release a lock, not the target owners', async () => {
+    dispatcher.script(ref('payments'), 'dev', () => ({ lines: [event.log('stuck')], hold: true }));
+    const planned = await requestPlan('payments', 'dev', USERS.erin);
+    expect(planned.status).toBe(202);
+    const id = planned.body.run.id;
+    const release = (user: string) =>
+      api().post(`${API}/runs/${id}/release-lock`).set(as(user)).send({ reason: 'runner lost' });
+    expectDenied(await release(USERS.erin), `you may not force-release the lock of ${ref('payments')} in dev`);
+    const res = await release(USERS.pat);
+    expect(res.status).toBe(200);
+    expect(res.body.run).toMatchObject({ status: 'failed', error: expect.stringContaining('runner lost') });
+  });
 });

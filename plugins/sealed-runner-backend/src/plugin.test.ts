@@ -690,6 +690,48 @@ describe('sealed-runner plugin (HTTP API)', () => {
       await c.waitFor((await c.plan(ref('ledger'), 'dev')).id);
     });
 
+    it('force-releases a lock by ending the run holding it, with a reason, audited as critical', async () => {
+      dispatcher.script(ref('ledger'), 'dev', () => ({ lines: [event.log('stuck')], hold: true }));
+      const stuck = await c.plan(ref('ledger'), 'dev');
+      await c.waitFor(stuck.id, r => r.status === 'running');
+      const release = (body: object) =>
+        c.api().post(`${API}/runs/${stuck.id}/release-lock`).set(as(USERS.pat)).send(body);
+
+      const hostile = [{}, { reason: '' }, { reason: 'x' }, { reason: 'a\u0007b' }, { reason: 'ok reason', force: true }];
+      for (const bad of hostile) {
+        expectError(await release(bad), 400, 'InputError');
+      }
+      expect((await c.getRun(stuck.id)).status).toBe('running');
+
+      auditor.createEvent.mockClear();
+      const res = await release({ reason: 'runner host lost; INC-4711' });
+      expect(res.status).toBe(200);
+      expect(res.body.run).toMatchObject({
+        id: stuck.id,
+        status: 'failed',
+        error: `the lock was force-released by ${USERS.pat}: runner host lost; INC-4711`,
+      });
+      expect(dispatcher.cancelled).toContain(stuck.id);
+      expect(auditor.createEvent).toHaveBeenCalledWith(
+        expect.objectContaining({
+          eventId: 'lock-force-release',
+          severityLevel: 'critical',
+          meta: { actor: USERS.pat, runId: stuck.id, reason: 'runner host lost; INC-4711' },
+        }),
+      );
+      const history = await c.api().get(`${API}/runs/${stuck.id}/history`).set(as(USERS.erin));
+      expect(history.body.items).toContainEqual(
+        expect.objectContaining({
+          actor: USERS.pat,
+          action: 'lock-force-released',
+          detail: { reason: 'runner host lost; INC-4711' },
+        }),
+      );
+      const targets = await c.api().get(`${API}/targets`).query({ entityRef: ref('ledger') }).set(as(USERS.erin));
+      expect(targets.body.items[0]).toMatchObject({ environment: 'dev', locked: false });
+      expectError(await release({ reason: 'again please' }), 409, 'ConflictError', `run ${stuck.id} holds no lock`);
+    });
+
     it('cancels a queued run before its runner started, and stops the runner that starts late', async () => {
       const gate = deferred();
       dispatcher.script(ref('queue'), 'dev', () => ({

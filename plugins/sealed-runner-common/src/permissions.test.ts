@@ -7,6 +7,7 @@ import {
   runPlanPermission,
   runReadPermission,
   SEALED_RUNNER_TARGET_RESOURCE_TYPE,
+  lockReleasePermission,
   sealedRunnerPermissions,
   stringifyTargetRef,
 } from './permissions';
@@ -50,6 +51,7 @@ describe('sealedRunnerPermissions', () => {
         runApprovePermission,
         runCancelPermission,
         breakGlassPermission,
+        lockReleasePermission,
       ]),
     );
   });

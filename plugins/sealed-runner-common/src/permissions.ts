@@ -51,6 +51,19 @@ export const breakGlassPermission = createPermission({
 });
 
 /**
+ * Force-releases a target's lock by ending the run holding it (a stuck or
+ * unreachable runner). An admin action, always audited as critical.
+ * Extension beyond the v1 contract.
+ *
+ * @public
+ */
+export const lockReleasePermission = createPermission({
+  name: 'sealed-runner.lock.release',
+  attributes: { action: 'update' },
+  resourceType: SEALED_RUNNER_TARGET_RESOURCE_TYPE,
+});
+
+/**
  * Every permission of the suite, for registration by the backend.
  *
  * @public
@@ -62,6 +75,7 @@ export const sealedRunnerPermissions = [
   runApprovePermission,
   runCancelPermission,
   breakGlassPermission,
+  lockReleasePermission,
 ];
 
 /**

@@ -6,6 +6,7 @@ import {
   logsQuerySchema,
   MAX_JOB_BYTES,
   MAX_LOG_LINE_LENGTH,
+  planPolicySchema,
   runIdParamSchema,
   runnerEventSchema,
 } from './schemas';
@@ -538,6 +539,7 @@ describe('runnerEventSchema', () => {
       { type: 'log', line: 'x'.repeat(MAX_LOG_LINE_LENGTH) },
     ],
     ['a phase', { type: 'phase', phase: 'module-check' }],
+    ['the code-check phase', { type: 'phase', phase: 'code-check' }],
     ['a minimal result', { type: 'result', status: 'failed' }],
     [
       'a full result',
@@ -695,5 +697,29 @@ describe('runnerEventSchema', () => {
     ['an array', [{ type: 'log', line: 'x' }]],
   ])('refuses an event that is %s', (_, input) => {
     expect(runnerEventSchema.safeParse(input).success).toBe(false);
+  });
+});
+
+describe('planPolicySchema', () => {
+  it('defaults to no code execution and no provider but the built-in one', () => {
+    expect(planPolicySchema.parse({})).toEqual({ allowCodeExecution: false, providers: [] });
+  });
+
+  it('keeps an explicit policy', () => {
+    expect(
+      planPolicySchema.parse({
+        allowCodeExecution: true,
+        providers: ['registry.terraform.io/hashicorp/aws'],
+      }),
+    ).toEqual({ allowCodeExecution: true, providers: ['registry.terraform.io/hashicorp/aws'] });
+  });
+
+  it.each([
+    ['a shorthand provider', { providers: ['hashicorp/aws'] }, /^providers\.0: .*must be written in full/],
+    ['a wildcard provider', { providers: ['*'] }, /^providers\.0: /],
+    ['a string flag', { allowCodeExecution: 'true' }, /^allowCodeExecution: /],
+    ['an unknown key', { allowEverything: true }, /Unrecognized key: "allowEverything"/],
+  ])('refuses %s', (_, input, issue) => {
+    expect(issuesOf(planPolicySchema, input)).toContainEqual(expect.stringMatching(issue));
   });
 });

@@ -5,9 +5,11 @@ import {
   checkBranchName,
   checkCommitSha,
   checkEnvironmentName,
+  checkProviderAddress,
   checkRelativePath,
   checkRepositoryUrl,
   checkTagName,
+  hasControlCharacters,
   parseModuleSource,
 } from './validation';
 
@@ -58,6 +60,29 @@ export const repositoryUrlSchema = fromCheck(checkRepositoryUrl);
 export const tagSchema = fromCheck(checkTagName);
 /** @public */
 export const moduleSourceSchema = fromCheck(parseModuleSource);
+/** A full, normalised provider address: `registry.terraform.io/hashicorp/aws`. @public */
+export const providerAddressSchema = fromCheck(checkProviderAddress);
+
+/**
+ * What Terraform code an environment lets the runner plan and apply. The
+ * runner reads it from its own configuration, never from a job.
+ *
+ * @public
+ */
+export const planPolicySchema = z.strictObject({
+  /**
+   * Lets `data "external"` and provisioners through: for sandbox-like
+   * environments only, since they run programs with the runner's credentials.
+   */
+  allowCodeExecution: z.boolean().default(false),
+  /**
+   * Providers the code may use besides the built-in terraform provider.
+   */
+  providers: z.array(providerAddressSchema).max(200).default([]),
+});
+
+/** @public */
+export type PlanPolicy = z.infer<typeof planPolicySchema>;
 
 const runIdSchema = z.uuid();
 const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
@@ -115,6 +140,16 @@ export const runIdParamSchema = z.strictObject({ id: runIdSchema });
 
 /** Empty JSON body for approve/apply/cancel. @public */
 export const emptyBodySchema = z.strictObject({});
+
+/** `POST /runs/:id/release-lock`: why an admin ends a run to free its target. @public */
+export const releaseLockRequestSchema = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(3, 'give a reason of at least 3 characters')
+    .max(500)
+    .refine(value => !hasControlCharacters(value), 'must not contain control characters'),
+});
 
 /**
  * A catalog snapshot source is compared with the parsed `base` of module
@@ -202,6 +237,7 @@ export const RUN_PHASES = [
   'checkout',
   'module-check',
   'init',
+  'code-check',
   'plan',
   'apply',
 ] as const;

@@ -12,6 +12,7 @@ import {
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
 import {
   breakGlassPermission,
+  lockReleasePermission,
   runApprovePermission,
   runReadPermission,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -29,7 +30,7 @@ const DENY: PolicyDecision = { result: AuthorizeResult.DENY };
  * - owners of an entity may plan, apply and cancel its targets (the gate
  *   still demands the environment's approvals before an apply);
  * - platform-team members may do all of that for every entity, and only
- *   they may approve;
+ *   they may approve and force-release locks;
  * - only break-glass groups may use break-glass.
  * Other plugins' permissions (catalog, scaffolder) are allowed: this policy
  * is about the path to production.
@@ -57,7 +58,10 @@ export class SealedRunnerPermissionPolicy implements PermissionPolicy {
     if (permission.name === breakGlassPermission.name) {
       return memberOf(this.breakGlassGroups) ? ALLOW : DENY;
     }
-    if (permission.name === runApprovePermission.name) {
+    if (
+      permission.name === runApprovePermission.name ||
+      permission.name === lockReleasePermission.name
+    ) {
       return memberOf(this.platformGroups) ? ALLOW : DENY;
     }
     if (memberOf(this.platformGroups)) {

@@ -39,7 +39,7 @@ export function localRunnerConfig(input: LocalRunnerOptions): RunnerConfig {
     environments: Object.fromEntries(
       Object.entries(input.environments).map(([name, env]) => [
         name,
-        { applyBranches: env.applyBranches },
+        { applyBranches: env.applyBranches, planPolicy: env.planPolicy },
       ]),
     ),
     workDir: join(input.directory, 'work'),

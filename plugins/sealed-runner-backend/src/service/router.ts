@@ -6,6 +6,7 @@ import {
   listRunsQuerySchema,
   listTargetsQuerySchema,
   logsQuerySchema,
+  releaseLockRequestSchema,
   runIdParamSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import express from 'express';
@@ -96,6 +97,12 @@ export async function createRouter(options: {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
     parse(emptyBodySchema, req.body, 'request body');
     res.json({ run: await runService.cancel(id, await caller(req)) });
+  });
+
+  router.post('/runs/:id/release-lock', async (req, res) => {
+    const { id } = parse(runIdParamSchema, req.params, 'run id');
+    const { reason } = parse(releaseLockRequestSchema, req.body, 'request body');
+    res.json({ run: await runService.releaseLock(id, reason, await caller(req)) });
   });
 
   router.get('/runs/:id/logs', async (req, res) => {

@@ -22,3 +22,9 @@ export {
 } from './moduleSource';
 export type { ModuleSource } from './moduleSource';
 export { checkRepositoryAllowed } from './allowlist';
+export {
+  BUILTIN_TERRAFORM_PROVIDER,
+  checkProviderAddress,
+  DEFAULT_PROVIDER_HOST,
+  normaliseProviderSource,
+} from './providerAddress';

@@ -20,6 +20,7 @@ import { JsonObject } from '@backstage/types';
 import { AuthorizeResult, ResourcePermission } from '@backstage/plugin-permission-common';
 import {
   jobSchema,
+  lockReleasePermission,
   ModuleUsage,
   parseModuleSource,
   Run,
@@ -67,6 +68,7 @@ const DENIED_VERB: Record<string, string> = {
   [runApplyPermission.name]: 'apply',
   [runApprovePermission.name]: 'approve plans of',
   [runCancelPermission.name]: 'cancel runs of',
+  [lockReleasePermission.name]: 'force-release the lock of',
 };
 const CANCEL_WAIT_MS = 10_000;
 /** GET /runs reads at most this many pages to fill one after permission filtering. */
@@ -411,7 +413,7 @@ export function createRunService(options: {
         await authorize(runCancelPermission, run, credentials);
         enforce(decideCancel(run));
         if (run.status === 'queued' && !run.dispatchHandle) {
-          await supervisor.finishQueued(run, { status: 'cancelled', error: `cancelled by ${actor}` }, actor);
+          await supervisor.finishWithoutResult(run, { status: 'cancelled', error: `cancelled by ${actor}` }, actor);
         } else {
           await store.requestCancel(run.id, actor);
           if (run.dispatchHandle) {
@@ -426,6 +428,38 @@ export function createRunService(options: {
         }
         return toApiRun(latest);
       });
+    },
+
+    async releaseLock(runId, reason, { credentials, request: httpRequest }) {
+      const actor = actorOf(credentials);
+      return audited(
+        httpRequest,
+        'lock-force-release',
+        'critical',
+        { actor, runId, reason },
+        async () => {
+          const run = await loadRun(runId, credentials);
+          await authorize(lockReleasePermission, run, credentials);
+          if ((await store.lockHolder(run.lockKey)) !== run.id) {
+            throw new ConflictError(`run ${run.id} holds no lock`);
+          }
+          // Ending the run is what frees its lock; a runner that still
+          // answers is told to stop, one that does not is left to die.
+          if (run.dispatchHandle) {
+            await supervisor.cancelRunner(run.dispatchHandle).catch(() => undefined);
+          }
+          await store.addHistory(run.id, actor, 'lock-force-released', { reason });
+          await supervisor.finishWithoutResult(
+            run,
+            { status: 'failed', error: `the lock was force-released by ${actor}: ${reason}` },
+            actor,
+          );
+          // A run that had already ended but still held its lock (a crash
+          // between the two) is freed too.
+          await store.releaseOrphanLocks();
+          return toApiRun((await store.getRun(runId))!);
+        },
+      );
     },
 
     async getRun(runId, { credentials }) {

@@ -27,6 +27,8 @@ export interface RunService {
   approve(planRunId: string, options: RequestOptions): Promise<Run>;
   apply(planRunId: string, options: RequestOptions): Promise<Run>;
   cancel(runId: string, options: RequestOptions): Promise<Run>;
+  /** Ends the run holding a lock (an admin action, audited as critical). */
+  releaseLock(runId: string, reason: string, options: RequestOptions): Promise<Run>;
   getRun(runId: string, options: RequestOptions): Promise<Run>;
   listRuns(query: ListRunsQuery, options: RequestOptions): Promise<Run[]>;
   getLogs(

@@ -233,8 +233,11 @@ export class RunSupervisor {
     await this.options.dispatcher.cancel(handle);
   }
 
-  /** Ends a queued run that never started (for cancel before dispatch). */
-  async finishQueued(run: RunRecord, outcome: RunOutcome, actor: string): Promise<void> {
+  /**
+   * Ends a run without a runner result: a queued run cancelled before
+   * dispatch, or a run whose lock an admin force-released.
+   */
+  async finishWithoutResult(run: RunRecord, outcome: RunOutcome, actor: string): Promise<void> {
     await this.finish(run, outcome, actor);
   }
 

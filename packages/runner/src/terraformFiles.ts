@@ -1,0 +1,199 @@
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseHcl } from '@cdktf/hcl2json';
+import { Checked } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+
+/** Bounds that keep a hostile repository from exhausting the runner. */
+export const MAX_FOLDERS = 200;
+export const MAX_FILES_PER_FOLDER = 500;
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+/** A parsed Terraform file: HCL as Go's HCL parser reads it, or JSON. */
+export type TerraformBody = Record<string, unknown>;
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The bodies of the blocks of one type, with their labels. HCL (through
+ * hcl2json) gives `{type: {label: [body]}}`; Terraform's JSON syntax also
+ * accepts an array of objects at every level (`"data": [{"external": …}]`),
+ * so arrays are flattened wherever they appear. `"//"` properties are JSON
+ * comments, not labels.
+ */
+export function labelledBlocks(
+  value: unknown,
+  labelCount: number,
+  labels: string[] = [],
+): Array<{ labels: string[]; body: Record<string, unknown> }> {
+  if (Array.isArray(value)) {
+    return value.flatMap(v => labelledBlocks(v, labelCount, labels));
+  }
+  if (!isObject(value)) {
+    return [];
+  }
+  if (labelCount === 0) {
+    return [{ labels, body: value }];
+  }
+  return Object.entries(value)
+    .filter(([label]) => label !== '//')
+    .flatMap(([label, v]) =>
+      labelledBlocks(v, labelCount - 1, [...labels, label]),
+    );
+}
+
+/**
+ * The first key that appears twice in one object of a JSON document.
+ * Terraform reads every occurrence of a repeated key (a second `module`
+ * property is a second set of module blocks), while JSON.parse keeps only
+ * the last — so a repeated key could hide a block from a check.
+ * Only called on text that JSON.parse accepted.
+ */
+function findDuplicateKey(text: string): string | undefined {
+  // Objects being read, innermost last; `undefined` stands for an array.
+  const open: Array<Set<string> | undefined> = [];
+  for (const [token, colon] of text.matchAll(
+    /"(?:[^"\\]|\\.)*"(\s*:)?|[{}[\]]/g,
+  )) {
+    if (token === '{' || token === '[') {
+      open.push(token === '{' ? new Set() : undefined);
+    } else if (token === '}' || token === ']') {
+      open.pop();
+    } else if (colon !== undefined) {
+      const key: string = JSON.parse(
+        token.slice(0, token.length - colon.length),
+      );
+      const keys = open[open.length - 1];
+      if (keys?.has(key)) {
+        return key;
+      }
+      keys?.add(key);
+    }
+  }
+  return undefined;
+}
+
+/** JSON.parse, refusing a document that repeats a key in one object. */
+export function parseStrictJson(text: string): unknown {
+  const body = JSON.parse(text);
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new Error(
+      `duplicate key ${JSON.stringify(duplicate.slice(0, 100))} in one object`,
+    );
+  }
+  return body;
+}
+
+/**
+ * Parses one Terraform file. HCL goes through a real HCL parser (Go's,
+ * compiled to WASM); `.tf.json` through JSON.parse with the duplicate-key
+ * guard. Both produce the same block shape.
+ */
+export async function parseTerraformFile(
+  name: string,
+  text: string,
+): Promise<TerraformBody> {
+  if (name.endsWith('.tf.json')) {
+    const body = parseStrictJson(text);
+    if (!isObject(body)) {
+      throw new Error('a Terraform JSON file must hold one object');
+    }
+    return body;
+  }
+  return parseHcl(name, text);
+}
+
+/**
+ * The Terraform files Terraform would read in one folder, sorted. Refuses a
+ * folder with a symlinked (or otherwise irregular) Terraform file — Terraform
+ * follows it wherever it points and a check would read something else — and
+ * bounds the number and size of files. `shown` names the folder in reasons.
+ */
+async function listTerraformFiles(
+  dir: string,
+  shown: (file: string) => string,
+  folderName: string,
+): Promise<Checked<string[]>> {
+  const entries = await readdir(dir, { withFileTypes: true }).then(all =>
+    all.filter(
+      e =>
+        !e.isDirectory() &&
+        (e.name.endsWith('.tf') || e.name.endsWith('.tf.json')),
+    ),
+  );
+  const irregular = entries.find(e => !e.isFile());
+  if (irregular) {
+    return {
+      ok: false,
+      reason: `${shown(irregular.name)} is not a regular file`,
+    };
+  }
+  const files = entries.map(e => e.name).sort();
+  if (files.length > MAX_FILES_PER_FOLDER) {
+    return {
+      ok: false,
+      reason: `folder ${folderName} has more than ${MAX_FILES_PER_FOLDER} Terraform files`,
+    };
+  }
+  for (const file of files) {
+    if ((await lstat(join(dir, file))).size > MAX_FILE_BYTES) {
+      return {
+        ok: false,
+        reason: `${shown(file)} is larger than ${MAX_FILE_BYTES} bytes`,
+      };
+    }
+  }
+  return { ok: true, value: files };
+}
+
+/** Reads and parses one file of a folder listed by listTerraformFiles. */
+async function readTerraformFile(
+  dir: string,
+  file: string,
+  shown: string,
+): Promise<Checked<{ text: string; body: TerraformBody }>> {
+  const text = await readFile(join(dir, file), 'utf8');
+  try {
+    return {
+      ok: true,
+      value: { text, body: await parseTerraformFile(file, text) },
+    };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `${shown} could not be parsed: ${String(error).slice(0, 500)}`,
+    };
+  }
+}
+
+/** One Terraform file of a folder, as read and parsed. */
+export interface TerraformFile {
+  name: string;
+  /** How reasons name the file. */
+  shown: string;
+  text: string;
+  body: TerraformBody;
+}
+
+/** Lists, reads and parses every Terraform file of one folder. */
+export async function readTerraformFiles(
+  dir: string,
+  shown: (file: string) => string,
+  folderName: string,
+): Promise<Checked<TerraformFile[]>> {
+  const files = await listTerraformFiles(dir, shown, folderName);
+  if (!files.ok) {
+    return files;
+  }
+  const read: TerraformFile[] = [];
+  for (const name of files.value) {
+    const file = await readTerraformFile(dir, name, shown(name));
+    if (!file.ok) {
+      return file;
+    }
+    read.push({ name, shown: shown(name), ...file.value });
+  }
+  return { ok: true, value: read };
+}
