@@ -8,7 +8,7 @@
 
 import { dirname, join } from 'node:path';
 
-export { runMain } from './main';
+export { runMain, RUNNER_ENVIRONMENT } from './main';
 export {
   parseRunnerConfig,
   runnerConfigSchema,

@@ -151,11 +151,13 @@ function runRunner(
   options: {
     config?: RunnerConfigInput | null;
     args?: string[];
+    /** Variables added to the runner's otherwise minimal environment. */
+    env?: Record<string, string>;
     onEvent?: (event: RunnerEvent, child: ChildProcess) => void;
   } = {},
 ): Promise<RunOutcome> {
   const started = Date.now();
-  const env: Record<string, string> = { PATH };
+  const env: Record<string, string> = { PATH, ...options.env };
   const runnerConfig = options.config === undefined ? config : options.config;
   if (runnerConfig !== null) {
     env.SEALED_RUNNER_CONFIG = JSON.stringify(runnerConfig);
@@ -767,6 +769,22 @@ describe('sealed-runner', () => {
         type: 'result',
         status: 'rejected',
         error: 'the runner takes no command-line arguments',
+      });
+      expect(outcome.phases).toEqual([]);
+    });
+
+    it.each([
+      ['GIT_SSH_COMMAND', 'touch /tmp/sealed-runner-git-ssh'],
+      ['TF_CLI_CONFIG_FILE', '/tmp/evil.tfrc'],
+      ['LD_PRELOAD', '/nonexistent/evil.so'],
+      ['HTTPS_PROXY', 'http://127.0.0.1:9'],
+      ['__proto__', 'x'],
+    ])('refuses to run with the unexpected environment variable %s', async (name, value) => {
+      const outcome = await runRunner(makeJob(), { env: { [name]: value } });
+      expect(outcome.result).toMatchObject({
+        type: 'result',
+        status: 'rejected',
+        error: expect.stringContaining(`unexpected environment variables: ${JSON.stringify(name)}`),
       });
       expect(outcome.phases).toEqual([]);
     });

@@ -24,6 +24,42 @@ function bounded(error: string): string {
     : error;
 }
 
+/**
+ * The environment the runner accepts: its config, the basics a process
+ * needs, and what a container runtime (ECS Fargate) sets. Anything else —
+ * `GIT_*`, `TF_*`, `NODE_OPTIONS`, `LD_PRELOAD`, proxies — could change what
+ * git or Terraform do, so a job started with it is refused before anything
+ * runs. (The container entry point scrubs the environment too; this is the
+ * tripwire if something upstream does not.)
+ *
+ * @public
+ */
+export const RUNNER_ENVIRONMENT: ReadonlySet<string> = new Set([
+  RUNNER_CONFIG_ENV,
+  'PATH',
+  'HOME',
+  'LANG',
+  'TMPDIR',
+  'HOSTNAME',
+  // Set by ECS Fargate for the task role and metadata.
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_DEFAULT_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_REGION',
+  'ECS_AGENT_URI',
+  'ECS_CONTAINER_METADATA_URI',
+  'ECS_CONTAINER_METADATA_URI_V4',
+]);
+
+/** Names of environment variables outside {@link RUNNER_ENVIRONMENT}, bounded for the message. */
+export function unexpectedEnvironment(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter(name => !RUNNER_ENVIRONMENT.has(name))
+    .sort()
+    .slice(0, 20)
+    .map(name => JSON.stringify(name.slice(0, 64)));
+}
+
 /** Reads at most `limit` bytes of stdin; more is reported as oversized. */
 async function readJob(limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
@@ -57,6 +93,13 @@ export async function runMain(): Promise<number> {
   };
   if (process.argv.length > 2) {
     return finish({ status: 'rejected', error: 'the runner takes no command-line arguments' });
+  }
+  const unexpected = unexpectedEnvironment(process.env);
+  if (unexpected.length > 0) {
+    return finish({
+      status: 'rejected',
+      error: `unexpected environment variables: ${unexpected.join(', ')} (the runner accepts only ${[...RUNNER_ENVIRONMENT].sort().join(', ')})`,
+    });
   }
   let config;
   try {
