@@ -45,6 +45,18 @@ export interface Config {
        */
       owners?: string[];
     };
+    /** Signing of the job documents handed to runners. */
+    jobSigning?: {
+      /**
+       * Ed25519 private key (PEM) the gate signs jobs with; runners hold the
+       * public key. Unset: a key generated at startup, which only the
+       * embedded local runner (started by this backend) can know.
+       * @visibility secret
+       */
+      privateKey?: string;
+      /** How long after it is issued a job may start on a runner, in seconds. Default 300. */
+      lifetimeSeconds?: number;
+    };
     runner?: {
       /** Runner type: `local` (embedded default) or one added by a module, such as `ecs`. */
       type?: string;

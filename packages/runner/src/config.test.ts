@@ -1,4 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { parseRunnerConfig, RunnerConfigInput } from './config';
+
+const JOB_KEY = generateKeyPairSync('ed25519')
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 
 const minimal: RunnerConfigInput = {
   repositories: ['https://github.com/acme/*', 'file:///srv/git/live.git'],
@@ -9,6 +14,8 @@ const minimal: RunnerConfigInput = {
   workDir: '/var/lib/sealed-runner/work',
   planDir: '/var/lib/sealed-runner/plans',
   stateDir: '/var/lib/sealed-runner/state',
+  jobPublicKey: JOB_KEY,
+  seenJobsDir: '/var/lib/sealed-runner/seen-jobs',
 };
 
 function withChange(change: Record<string, unknown>): string {
@@ -27,7 +34,16 @@ describe('parseRunnerConfig', () => {
       terraformPath: 'terraform',
       gitPath: 'git',
       timeoutSeconds: 1800,
+      jobLifetimeSeconds: 300,
     });
+  });
+
+  it.each([
+    ['not PEM', 'hello'],
+    ['an RSA key', generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()],
+    ['a private key', generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+  ])('refuses a job public key that is %s', (_, jobPublicKey) => {
+    expect(() => parseRunnerConfig(withChange({ jobPublicKey }))).toThrow(/jobPublicKey/);
   });
 
   it('keeps explicit optional settings', () => {

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { readJobPublicKey } from './jobSignature';
 import {
   branchSchema,
   checkRepositoryUrl,
@@ -67,6 +68,25 @@ export const runnerConfigSchema = z.strictObject({
   providerMirrorDir: absolutePath.optional(),
   terraformPath: absolutePath.or(z.literal('terraform')).default('terraform'),
   gitPath: absolutePath.or(z.literal('git')).default('git'),
+  /**
+   * The gate's Ed25519 public key (PEM): the runner runs only jobs signed
+   * with it. From the runner's own configuration, never from a job.
+   */
+  jobPublicKey: z
+    .string()
+    .max(4096)
+    .refine(pem => {
+      try {
+        readJobPublicKey(pem);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an Ed25519 public key in PEM form'),
+  /** How long after the gate issued it a job may start. */
+  jobLifetimeSeconds: z.number().int().min(10).max(3600).default(300),
+  /** Where the runner records the jobs it accepted, so none runs twice. */
+  seenJobsDir: absolutePath,
   /** Hard limit for the whole run. */
   timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
 });

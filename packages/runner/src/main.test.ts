@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
   mkdir,
@@ -30,6 +30,17 @@ jest.setTimeout(60_000);
 
 const RUNNER = resolve(__dirname, '../bin/sealed-runner');
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+
+/** The gate's job signing key, as the backend holds it. */
+const JOB_KEYS = generateKeyPairSync('ed25519');
+
+/** Signs a job document (any text: the runner still validates what it signs) as the gate does. */
+function signJob(payload: string, key: KeyObject = JOB_KEYS.privateKey): string {
+  return JSON.stringify({
+    payload,
+    signature: sign(null, Buffer.from(payload), key).toString('base64'),
+  });
+}
 const EXIT_CODES = { succeeded: 0, failed: 1, rejected: 2, cancelled: 3 };
 const PLAN_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'plan'];
 const APPLY_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'apply'];
@@ -153,6 +164,8 @@ function runRunner(
     args?: string[];
     /** Variables added to the runner's otherwise minimal environment. */
     env?: Record<string, string>;
+    /** Send `input` as it is, not as a document the gate signed. */
+    unsigned?: boolean;
     onEvent?: (event: RunnerEvent, child: ChildProcess) => void;
   } = {},
 ): Promise<RunOutcome> {
@@ -190,7 +203,8 @@ function runRunner(
   });
   // The runner stops reading an oversized job; writing the rest then fails.
   child.stdin.on('error', () => {});
-  child.stdin.end(typeof input === 'string' ? input : JSON.stringify(input));
+  const payload = typeof input === 'string' ? input : JSON.stringify(input);
+  child.stdin.end(options.unsigned ? payload : signJob(payload));
 
   return new Promise((resolvePromise, reject) => {
     child.on('error', reject);
@@ -355,6 +369,8 @@ data "external" "canary" {
     stateDir: join(root, 'state'),
     providerMirrorDir: join(root, 'providers'),
     terraformPath: '/usr/local/bin/terraform',
+    jobPublicKey: JOB_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    seenJobsDir: join(root, 'seen-jobs'),
   };
 });
 
@@ -787,6 +803,77 @@ describe('sealed-runner', () => {
         error: expect.stringContaining(`unexpected environment variables: ${JSON.stringify(name)}`),
       });
       expect(outcome.phases).toEqual([]);
+    });
+
+    describe('signed, expiring, single-use jobs', () => {
+      const expectRejectedBeforeAnything = (outcome: RunOutcome, error: string | RegExp) => {
+        expect(outcome.result).toMatchObject({
+          type: 'result',
+          status: 'rejected',
+          error: typeof error === 'string' ? error : expect.stringMatching(error),
+        });
+        expect(outcome.phases).toEqual([]);
+      };
+
+      it('refuses an unsigned job', async () => {
+        expectRejectedBeforeAnything(
+          await runRunner(JSON.stringify(makeJob()), { unsigned: true }),
+          'the job is not a signed job document',
+        );
+      });
+
+      it('refuses a job signed with another key', async () => {
+        const forged = signJob(JSON.stringify(makeJob()), generateKeyPairSync('ed25519').privateKey);
+        expectRejectedBeforeAnything(
+          await runRunner(forged, { unsigned: true }),
+          "the job signature does not verify with the runner's job key",
+        );
+      });
+
+      it('refuses a signed job whose payload was altered', async () => {
+        const signed = JSON.parse(signJob(JSON.stringify(makeJob())));
+        const altered = JSON.stringify({
+          ...signed,
+          payload: signed.payload.replace('"environment":"dev"', '"environment":"prod"'),
+        });
+        expect(altered).not.toEqual(JSON.stringify(signed));
+        expectRejectedBeforeAnything(
+          await runRunner(altered, { unsigned: true }),
+          "the job signature does not verify with the runner's job key",
+        );
+      });
+
+      it.each([
+        ['a malformed signature', { signature: '!!not-base64!!' }],
+        ['an extra field', { keyId: 'attacker' }],
+      ])('refuses an envelope with %s', async (_, change) => {
+        const signed = JSON.parse(signJob(JSON.stringify(makeJob())));
+        expectRejectedBeforeAnything(
+          await runRunner(JSON.stringify({ ...signed, ...change }), { unsigned: true }),
+          'the job is not a signed job document',
+        );
+      });
+
+      it('refuses an expired job and one issued in the future', async () => {
+        const old = new Date(Date.now() - 3600_000).toISOString();
+        expectRejectedBeforeAnything(await runRunner(makeJob({ issuedAt: old })), /^the job expired/);
+        const future = new Date(Date.now() + 3600_000).toISOString();
+        expectRejectedBeforeAnything(
+          await runRunner(makeJob({ issuedAt: future })),
+          'the job was issued in the future',
+        );
+      });
+
+      it('runs a job once: a replay of the same signed document is refused', async () => {
+        const document = signJob(JSON.stringify(makeJob({ ref: 'no-such-branch' })));
+        const first = await runRunner(document, { unsigned: true });
+        expect(first.result).toMatchObject({
+          status: 'rejected',
+          error: expect.stringContaining('no-such-branch'),
+        });
+        const replay = await runRunner(document, { unsigned: true });
+        expectRejectedBeforeAnything(replay, /was already run \(a replay\)$/);
+      });
     });
 
     it('refuses a job larger than MAX_JOB_BYTES, even a valid one', async () => {

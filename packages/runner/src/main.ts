@@ -1,10 +1,13 @@
+import { mkdir } from 'node:fs/promises';
 import {
   MAX_JOB_BYTES,
   MAX_RESULT_ERROR_LENGTH,
+  MAX_SIGNED_JOB_BYTES,
   RunnerResult,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { parseRunnerConfig, RUNNER_CONFIG_ENV } from './config';
 import { stdoutSink } from './events';
+import { readJobPublicKey, verifyJobDocument } from './jobSignature';
 import { runJob } from './runJob';
 
 const EXIT_CODES: Record<RunnerResult['status'], number> = {
@@ -107,10 +110,20 @@ export async function runMain(): Promise<number> {
   } catch (error) {
     return finish({ status: 'failed', error: `runner configuration: ${(error as Error).message}` });
   }
-  const raw = await readJob(MAX_JOB_BYTES);
-  if (raw === undefined) {
+  const document = await readJob(MAX_SIGNED_JOB_BYTES);
+  if (document === undefined) {
     return finish({ status: 'rejected', error: `job document is larger than ${MAX_JOB_BYTES} bytes` });
   }
+  await mkdir(config.seenJobsDir, { recursive: true, mode: 0o700 });
+  const verified = await verifyJobDocument(document, {
+    publicKey: readJobPublicKey(config.jobPublicKey),
+    lifetimeSeconds: config.jobLifetimeSeconds,
+    seenJobsDir: config.seenJobsDir,
+  });
+  if (!verified.ok) {
+    return finish({ status: 'rejected', error: verified.reason });
+  }
+  const raw = verified.payload;
 
   const controller = new AbortController();
   const cancel = () => controller.abort(new Error('cancelled'));

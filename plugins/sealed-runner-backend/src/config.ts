@@ -37,6 +37,12 @@ const sealedRunnerConfigSchema = z.strictObject({
     .refine(envs => Object.keys(envs).length > 0, 'configure at least one environment')
     .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),
   modules: z.strictObject({ owners: z.array(entityRefSchema).min(1).optional() }).optional(),
+  jobSigning: z
+    .strictObject({
+      privateKey: z.string().max(4096).optional(),
+      lifetimeSeconds: z.number().int().min(10).max(3600).default(300),
+    })
+    .prefault({}),
   runner: z
     .strictObject({
       type: z.string().regex(/^[a-z][a-z0-9-]*$/).default('local'),

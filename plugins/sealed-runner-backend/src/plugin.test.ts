@@ -11,6 +11,7 @@ import {
   ServiceMock,
   startTestBackend,
 } from '@backstage/backend-test-utils';
+import { verify } from 'node:crypto';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
@@ -31,6 +32,7 @@ import {
 import { GitRepository } from './__testUtils__/gitRepository';
 import {
   GROUPS,
+  JOB_SIGNING_KEYS,
   MODULE_SOURCE,
   OWNERSHIP,
   sealedRunnerConfig,
@@ -487,6 +489,13 @@ describe('sealed-runner plugin (HTTP API)', () => {
         modules: [{ source: MODULE_SOURCE, versions: ['v1.0.0', 'v1.1.0'] }],
         issuedAt: expect.stringMatching(ISO),
       });
+      // The runner receives exactly that job, signed with the gate's key.
+      const document = JSON.parse(dispatcher.documents[dispatcher.jobs.indexOf(dispatcher.jobsOf(res.body.run.id)!)]);
+      expect(Object.keys(document).sort()).toEqual(['payload', 'signature']);
+      expect(JSON.parse(document.payload)).toEqual(dispatcher.jobsOf(res.body.run.id));
+      expect(
+        verify(null, Buffer.from(document.payload), JOB_SIGNING_KEYS.publicKey, Buffer.from(document.signature, 'base64')),
+      ).toBe(true);
     });
 
     it('plans a named branch at its head', async () => {

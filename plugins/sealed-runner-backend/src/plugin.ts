@@ -18,6 +18,7 @@ import { resolveBranch } from '@sealed-runner/runner';
 import { readSealedRunnerConfig } from './config';
 import { DatabaseRunStore } from './database/DatabaseRunStore';
 import { LocalDispatcher } from './dispatch/LocalDispatcher';
+import { JobSigner } from './services/JobSigner/JobSigner';
 import { localDispatcherConfig } from './dispatch/localRunnerConfig';
 import { createTargetResourceLoader } from './permissions';
 import { createRouter } from './service/router';
@@ -70,9 +71,13 @@ export const sealedRunnerPlugin = createBackendPlugin({
         const config = readSealedRunnerConfig(deps.rootConfig);
         const store = await DatabaseRunStore.create({ database: deps.database });
 
+        const signer = JobSigner.fromConfig(config.jobSigning.privateKey, logger);
         const runnerType = config.runner.type;
         if (runnerType === 'local' && !dispatchers.has('local')) {
-          dispatchers.set('local', new LocalDispatcher({ config: localDispatcherConfig(config), logger }));
+          dispatchers.set(
+            'local',
+            new LocalDispatcher({ config: localDispatcherConfig(config, signer.publicKeyPem), logger }),
+          );
         }
         const dispatcher = dispatchers.get(runnerType);
         if (!dispatcher) {
@@ -89,6 +94,7 @@ export const sealedRunnerPlugin = createBackendPlugin({
           instanceId: randomUUID(),
           heartbeatTimeoutSeconds: config.runner.heartbeatTimeoutSeconds,
           timeoutSeconds: config.runner.timeoutSeconds,
+          signer,
         });
         const runService = createRunService({
           store,

@@ -176,6 +176,35 @@ export const catalogModuleSchema = z.strictObject({
 export const MAX_JOB_BYTES = 256 * 1024;
 
 /**
+ * What the gate hands a runner: the job document as the exact bytes it
+ * signed (`payload`), and an Ed25519 signature of them (base64). The runner
+ * verifies the signature with a public key from its own configuration
+ * before it reads the job.
+ *
+ * @public
+ */
+export const signedJobDocumentSchema = z.strictObject({
+  // Held to MAX_JOB_BYTES by the runner, with its own message.
+  payload: z.string().max(2 * MAX_JOB_BYTES),
+  signature: z
+    .string()
+    .max(256)
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'),
+});
+
+/** @public */
+export type SignedJobDocument = z.infer<typeof signedJobDocumentSchema>;
+
+/**
+ * The largest signed document a runner reads: the payload JSON-escaped
+ * inside the envelope can grow, so the bound is generous; the payload
+ * itself is held to {@link MAX_JOB_BYTES}.
+ *
+ * @public
+ */
+export const MAX_SIGNED_JOB_BYTES = 2 * MAX_JOB_BYTES + 1024;
+
+/**
  * The one input of a sealed runner: a single plan or apply of one commit of
  * one folder, with the catalog snapshot the module check needs. The runner
  * validates it again with this schema and its own policy.

@@ -37,9 +37,11 @@ export interface DispatchPoll {
 export interface RunDispatcher {
   /**
    * Starts one runner for one job and returns a handle that identifies it
-   * (for example a process id or a task ARN).
+   * (for example a process id or a task ARN). `document` is what the runner
+   * must receive, unchanged, as its job: the job signed by the gate. `job`
+   * is the same job, parsed, for the dispatcher's own bookkeeping.
    */
-  dispatch(job: SealedRunnerJob): Promise<JsonObject>;
+  dispatch(job: SealedRunnerJob, document: string): Promise<JsonObject>;
   /** Reads output after `cursor` (undefined: from the start) and liveness. */
   poll(handle: JsonObject, cursor: string | undefined): Promise<DispatchPoll>;
   /** Asks the runner to stop; it reports a `cancelled` result. */

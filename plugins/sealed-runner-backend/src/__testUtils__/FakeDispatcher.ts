@@ -85,6 +85,8 @@ interface State {
  */
 export class FakeDispatcher implements RunDispatcher {
   readonly jobs: SealedRunnerJob[] = [];
+  /** The signed documents, as a runner would receive them. */
+  readonly documents: string[] = [];
   readonly cancelled: string[] = [];
   readonly released: string[] = [];
   private readonly states = new Map<string, State>();
@@ -99,8 +101,9 @@ export class FakeDispatcher implements RunDispatcher {
     return this.jobs.find(j => j.runId === runId);
   }
 
-  async dispatch(job: SealedRunnerJob): Promise<JsonObject> {
+  async dispatch(job: SealedRunnerJob, document: string): Promise<JsonObject> {
     this.jobs.push(job);
+    this.documents.push(document);
     const script = this.scripts.get(`${job.entityRef}#${job.environment}`) ?? succeedingRunner;
     const run = script(job);
     this.states.set(job.runId, { job, run, cancelled: false });

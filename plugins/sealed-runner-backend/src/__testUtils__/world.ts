@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import {
   BackstageCredentials,
   BackstageUserInfo,
@@ -93,9 +94,15 @@ export function terraformModule(
   };
 }
 
+/** The gate's job signing key in the tests. */
+export const JOB_SIGNING_KEYS = generateKeyPairSync('ed25519');
+
 /** The `sealedRunner` config of the tests: dev is open, prod needs a platform approval of main. */
 export function sealedRunnerConfig(repository: string): JsonObject {
   return {
+    jobSigning: {
+      privateKey: JOB_SIGNING_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    },
     repositories: [repository],
     environments: {
       dev: { applyBranches: ['*'], requiredApprovals: 0 },

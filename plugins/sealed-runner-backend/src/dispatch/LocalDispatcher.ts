@@ -102,7 +102,7 @@ export class LocalDispatcher implements RunDispatcher {
     return join(this.options.config.directory, 'runs');
   }
 
-  async dispatch(job: SealedRunnerJob): Promise<JsonObject> {
+  async dispatch(job: SealedRunnerJob, document: string): Promise<JsonObject> {
     const dir = join(this.runsDir, job.runId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const events = openSync(join(dir, 'events.ndjson'), 'a', 0o600);
@@ -124,7 +124,7 @@ export class LocalDispatcher implements RunDispatcher {
         once(child, 'spawn'),
         once(child, 'error').then(([error]) => Promise.reject(error)),
       ]);
-      child.stdin!.end(JSON.stringify(job));
+      child.stdin!.end(document);
       child.unref();
       const handle: LocalHandle = {
         type: 'local',

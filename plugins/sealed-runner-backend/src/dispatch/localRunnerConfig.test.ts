@@ -1,7 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { parseRunnerConfig } from '@sealed-runner/runner';
 import { localRunnerConfig } from './localRunnerConfig';
 
 const AWS = 'registry.terraform.io/hashicorp/aws';
+const JOB_KEY = generateKeyPairSync('ed25519')
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 
 describe('localRunnerConfig', () => {
   it("hands each environment's planPolicy to the runner, whose defaults fill the rest", () => {
@@ -17,6 +21,8 @@ describe('localRunnerConfig', () => {
         prod: { applyBranches: ['main'], requiredApprovals: 1 },
       },
       timeoutSeconds: 1800,
+      jobPublicKey: JOB_KEY,
+      jobLifetimeSeconds: 120,
     });
     // Through JSON, as the dispatcher passes it in SEALED_RUNNER_CONFIG.
     const runner = parseRunnerConfig(JSON.stringify(config));
@@ -27,6 +33,12 @@ describe('localRunnerConfig', () => {
     expect(runner.environments.prod).toEqual({
       applyBranches: ['main'],
       planPolicy: { allowCodeExecution: false, providers: [] },
+    });
+    // The runner verifies jobs with the gate's key and keeps its own record of them.
+    expect(runner).toMatchObject({
+      jobPublicKey: JOB_KEY,
+      jobLifetimeSeconds: 120,
+      seenJobsDir: '/var/lib/sealed-runner/seen-jobs',
     });
   });
 });

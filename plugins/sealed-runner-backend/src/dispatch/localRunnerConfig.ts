@@ -11,9 +11,15 @@ export interface LocalRunnerOptions {
   repositories: string[];
   environments: SealedRunnerConfig['environments'];
   timeoutSeconds: number;
+  /** The gate's job signing public key (PEM). */
+  jobPublicKey: string;
+  jobLifetimeSeconds: number;
 }
 
-export function localDispatcherConfig(config: SealedRunnerConfig): LocalRunnerOptions {
+export function localDispatcherConfig(
+  config: SealedRunnerConfig,
+  jobPublicKey: string,
+): LocalRunnerOptions {
   const local = config.runner.local;
   if (!local) {
     throw new Error(
@@ -25,6 +31,8 @@ export function localDispatcherConfig(config: SealedRunnerConfig): LocalRunnerOp
     repositories: config.repositories,
     environments: config.environments,
     timeoutSeconds: config.runner.timeoutSeconds,
+    jobPublicKey,
+    jobLifetimeSeconds: config.jobSigning.lifetimeSeconds,
   };
 }
 
@@ -48,6 +56,9 @@ export function localRunnerConfig(input: LocalRunnerOptions): RunnerConfig {
     providerMirrorDir: input.providerMirror ?? join(input.directory, 'provider-mirror'),
     terraformPath: input.terraformPath ?? 'terraform',
     timeoutSeconds: input.timeoutSeconds,
+    jobPublicKey: input.jobPublicKey,
+    jobLifetimeSeconds: input.jobLifetimeSeconds,
+    seenJobsDir: join(input.directory, 'seen-jobs'),
   });
   if (!parsed.success) {
     throw new Error(`Invalid local runner configuration:\n${z.prettifyError(parsed.error)}`);

@@ -11,6 +11,7 @@ import {
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { RunDetachedError, RunOutcome, RunRecord, RunStore } from '../../database/RunStore';
+import { JobSigner } from '../JobSigner/JobSigner';
 
 const SYSTEM_ACTOR = 'sealed-runner';
 const BUSY_POLL_MS = 50;
@@ -27,6 +28,8 @@ export interface RunSupervisorOptions {
   instanceId: string;
   heartbeatTimeoutSeconds: number;
   timeoutSeconds: number;
+  /** Signs each job as it is handed to a runner. */
+  signer: JobSigner;
 }
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
@@ -53,7 +56,7 @@ export class RunSupervisor {
     const { store, dispatcher, logger, instanceId } = this.options;
     let handle: JsonObject;
     try {
-      handle = await dispatcher.dispatch(run.job);
+      handle = await dispatcher.dispatch(run.job, this.options.signer.sign(run.job));
     } catch (error) {
       logger.error(`Could not start the runner for run ${run.id}`, error as Error);
       await this.finish(run, {

@@ -1,0 +1,96 @@
+import { createPublicKey, KeyObject, verify } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  MAX_JOB_BYTES,
+  signedJobDocumentSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { z } from 'zod';
+
+/** A job issued this far in the future is refused (clock skew allowance). */
+const MAX_CLOCK_SKEW_MS = 60_000;
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Reads an Ed25519 public key (PEM); throws for anything else. */
+export function readJobPublicKey(pem: string): KeyObject {
+  // createPublicKey derives a public key from a private one: refuse that,
+  // the signing key never belongs on the runner.
+  if (/PRIVATE KEY/.test(pem)) {
+    throw new Error('must be a public key, not a private key');
+  }
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new Error(`must be an Ed25519 public key, not ${key.asymmetricKeyType}`);
+  }
+  return key;
+}
+
+export type VerifiedJob = { ok: true; payload: string } | { ok: false; reason: string };
+
+/**
+ * Accepts a signed job document only if the gate's key signed exactly these
+ * bytes, the job is not expired or from the future, and no job of this run
+ * was accepted before (single use: the marker is created exclusively, so a
+ * replay fails even when two copies race). Runs before any git or Terraform
+ * command; the payload is then validated in full by the job schema.
+ */
+export async function verifyJobDocument(
+  document: string,
+  options: {
+    publicKey: KeyObject;
+    lifetimeSeconds: number;
+    seenJobsDir: string;
+    now?: number;
+  },
+): Promise<VerifiedJob> {
+  let envelope: z.infer<typeof signedJobDocumentSchema>;
+  try {
+    const parsed = signedJobDocumentSchema.safeParse(JSON.parse(document));
+    if (!parsed.success) {
+      return { ok: false, reason: 'the job is not a signed job document' };
+    }
+    envelope = parsed.data;
+  } catch {
+    return { ok: false, reason: 'the job is not a signed job document' };
+  }
+  if (Buffer.byteLength(envelope.payload) > MAX_JOB_BYTES) {
+    return { ok: false, reason: `job document is larger than ${MAX_JOB_BYTES} bytes` };
+  }
+  const signature = Buffer.from(envelope.signature, 'base64');
+  if (!verify(null, Buffer.from(envelope.payload), options.publicKey, signature)) {
+    return { ok: false, reason: 'the job signature does not verify with the runner\'s job key' };
+  }
+
+  // Signed by the gate: read just enough to check freshness and single use.
+  // A payload that is not a well-formed job is left to the job schema,
+  // which refuses it before anything runs.
+  let header: { runId?: unknown; issuedAt?: unknown } | undefined;
+  try {
+    header = JSON.parse(envelope.payload);
+  } catch {
+    header = undefined;
+  }
+  const issuedAt = typeof header?.issuedAt === 'string' ? Date.parse(header.issuedAt) : NaN;
+  const now = options.now ?? Date.now();
+  if (issuedAt > now + MAX_CLOCK_SKEW_MS) {
+    return { ok: false, reason: 'the job was issued in the future' };
+  }
+  if (now - issuedAt > options.lifetimeSeconds * 1000) {
+    return {
+      ok: false,
+      reason: `the job expired (issued ${new Date(issuedAt).toISOString()}, lifetime ${options.lifetimeSeconds} s)`,
+    };
+  }
+  if (typeof header?.runId === 'string' && RUN_ID.test(header.runId)) {
+    try {
+      const marker = await open(join(options.seenJobsDir, header.runId), 'wx');
+      await marker.close();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };
+      }
+      throw error;
+    }
+  }
+  return { ok: true, payload: envelope.payload };
+}
