@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: type check, lint, then every test
 # (unit, integration on SQLite and PostgreSQL, end to end with the real
-# backend, runner, git and Terraform, and in Chromium against the built app). Extra arguments go to jest.
+# backend, runner, git and Terraform, and in Chromium against the built
+# app). Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
