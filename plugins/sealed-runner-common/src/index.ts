@@ -12,3 +12,4 @@ export * from './permissions';
 export * from './schemas';
 export * from './validation';
 export * from './git';
+export * from './errors';

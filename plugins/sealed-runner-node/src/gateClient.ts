@@ -144,16 +144,3 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
     }
   }
 }
-
-/**
- * The gate's reason for refusing a request (its error body's message), or
- * the error's own message.
- *
- * @public
- */
-export function gateErrorReason(error: unknown): string {
-  if (error instanceof ResponseError) {
-    return error.body?.error?.message ?? error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}

@@ -4,12 +4,10 @@ import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import {
   checkBranchName,
   checkEnvironmentName,
+  gateErrorReason,
   Run,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import {
-  gateErrorReason,
-  SealedRunnerGateClient,
-} from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { SealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { followRun, sleep } from './followRun';
 
 const DEFAULT_TIMEOUT_SECONDS = 900;

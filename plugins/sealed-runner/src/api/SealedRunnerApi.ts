@@ -1,5 +1,4 @@
 import { createApiRef } from '@backstage/core-plugin-api';
-import { ResponseError } from '@backstage/errors';
 import {
   Run,
   RunStatus,
@@ -76,16 +75,3 @@ export interface SealedRunnerApi {
 export const sealedRunnerApiRef = createApiRef<SealedRunnerApi>({
   id: 'plugin.sealed-runner.api',
 });
-
-/**
- * The gate's reason for refusing a request (its error body's message), or
- * the error's own message for anything else.
- *
- * @public
- */
-export function gateReason(error: unknown): string {
-  if (error instanceof ResponseError) {
-    return error.body?.error?.message ?? error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,4 +1,4 @@
-export { gateReason, sealedRunnerApiRef } from './SealedRunnerApi';
+export { sealedRunnerApiRef } from './SealedRunnerApi';
 export type {
   ListRunsOptions,
   LogPage,

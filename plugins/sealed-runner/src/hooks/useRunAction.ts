@@ -2,7 +2,8 @@ import { alertApiRef, useApi, useRouteRef } from '@backstage/core-plugin-api';
 import { Run } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { gateReason, sealedRunnerApiRef } from '../api';
+import { gateErrorReason } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { sealedRunnerApiRef } from '../api';
 import { runRouteRef } from '../routes';
 
 export type RunAction = 'approve' | 'apply' | 'cancel';
@@ -39,7 +40,7 @@ export function useRunAction(onDone: () => void) {
       }
     } catch (error) {
       alertApi.post({
-        message: `Could not ${action}: ${gateReason(error)}`,
+        message: `Could not ${action}: ${gateErrorReason(error)}`,
         severity: 'error',
       });
     } finally {

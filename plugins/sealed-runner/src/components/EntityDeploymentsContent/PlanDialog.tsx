@@ -8,10 +8,13 @@ import {
   DialogTitle,
   TextField,
 } from '@material-ui/core';
-import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  gateErrorReason,
+  Target,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { FormEvent, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { gateReason, sealedRunnerApiRef } from '../../api';
+import { sealedRunnerApiRef } from '../../api';
 import { runRouteRef } from '../../routes';
 
 /** Asks for a branch, requests the plan, and opens its run page. */
@@ -51,7 +54,7 @@ export function PlanDialog(props: {
       onClose();
       navigate(runRoute({ runId: run.id }));
     } catch (e) {
-      setError(gateReason(e));
+      setError(gateErrorReason(e));
     } finally {
       setSubmitting(false);
     }

@@ -1,7 +1,7 @@
 import { InfoCard, LogViewer, Progress } from '@backstage/core-components';
 import { Box, Typography } from '@material-ui/core';
+import { gateErrorReason } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useEffect, useRef } from 'react';
-import { gateReason } from '../../api';
 import { useRunLogs } from '../../hooks/useRunLogs';
 
 /** The run's log, streamed live until the run ends (then `onComplete`). */
@@ -42,7 +42,7 @@ export function RunLog(props: { runId: string; onComplete?: () => void }) {
       {error && (
         <Box p={1}>
           <Typography variant="caption" color="error">
-            Could not read the log: {gateReason(error)}. Retrying…
+            Could not read the log: {gateErrorReason(error)}. Retrying…
           </Typography>
         </Box>
       )}
