@@ -100,6 +100,15 @@ export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
 /** Name of the environment variable that carries the runner config (JSON). @public */
 export const RUNNER_CONFIG_ENV = 'SEALED_RUNNER_CONFIG';
 
+/**
+ * Name of the environment variable that names the job document's key in
+ * the artifacts bucket (`jobs/<runId>.json`), when the job does not come on
+ * stdin.
+ *
+ * @public
+ */
+export const RUNNER_JOB_KEY_ENV = 'SEALED_RUNNER_JOB_KEY';
+
 /** @public */
 export function parseRunnerConfig(json: string | undefined): RunnerConfig {
   if (!json) {

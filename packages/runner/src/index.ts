@@ -13,6 +13,7 @@ export {
   parseRunnerConfig,
   runnerConfigSchema,
   RUNNER_CONFIG_ENV,
+  RUNNER_JOB_KEY_ENV,
 } from './config';
 export type { RunnerConfig, RunnerConfigInput } from './config';
 export { resolveBranch } from './git';

@@ -5,7 +5,7 @@ import {
   MAX_SIGNED_JOB_BYTES,
   RunnerResult,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { parseRunnerConfig, RUNNER_CONFIG_ENV } from './config';
+import { parseRunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV } from './config';
 import { stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
 import { runJob } from './runJob';
@@ -44,7 +44,12 @@ export const RUNNER_ENVIRONMENT: ReadonlySet<string> = new Set([
   'LANG',
   'TMPDIR',
   'HOSTNAME',
+  // Where the job document waits in the artifacts bucket (the ECS runner,
+  // whose job is too large for ECS's 8 KiB overrides).
+  RUNNER_JOB_KEY_ENV,
   // Set by ECS Fargate for the task role and metadata.
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
   'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
   'AWS_DEFAULT_REGION',
   'AWS_EXECUTION_ENV',
