@@ -87,6 +87,21 @@ export const runnerConfigSchema = z.strictObject({
   jobLifetimeSeconds: z.number().int().min(10).max(3600).default(300),
   /** Where the runner records the jobs it accepted, so none runs twice. */
   seenJobsDir: absolutePath,
+  /**
+   * The ECS runner's artifacts bucket: saved plans, single-use markers and
+   * the job document live there (SSE-KMS), because a Fargate task's disk
+   * dies with it. Unset: `planDir` and `seenJobsDir` on this host.
+   */
+  artifacts: z
+    .strictObject({
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+      /** KMS key (id, ARN or alias) every object is encrypted with. */
+      kmsKeyId: z.string().regex(/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/, 'must be a KMS key id, ARN or alias'),
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+      /** A VPC endpoint or, in tests, a local S3-compatible server. */
+      endpoint: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    })
+    .optional(),
   /** Hard limit for the whole run. */
   timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
 });

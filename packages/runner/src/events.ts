@@ -2,6 +2,7 @@ import {
   MAX_LOG_LINE_LENGTH,
   RunnerEvent,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { frameLine } from './logFrames';
 
 /**
  * Where a runner reports: one JSON event per line. The local dispatcher
@@ -30,3 +31,18 @@ export const stdoutSink: EventSink = {
     process.stdout.write(`${JSON.stringify(event)}\n`);
   },
 };
+
+/**
+ * The ECS runner's sink: lines that CloudWatch Logs would split are written
+ * as frames the ECS dispatcher reassembles (see logFrames.ts).
+ */
+export function framedStdoutSink(): EventSink {
+  let id = 0;
+  return {
+    emit(event) {
+      for (const line of frameLine(JSON.stringify(event), id++)) {
+        process.stdout.write(`${line}\n`);
+      }
+    },
+  };
+}

@@ -16,6 +16,9 @@ export {
   RUNNER_JOB_KEY_ENV,
 } from './config';
 export type { RunnerConfig, RunnerConfigInput } from './config';
+export { jobSigningMessage } from './jobSignature';
+export { assembleFrames, frameLine } from './logFrames';
+export type { PendingFrames } from './logFrames';
 export { resolveBranch } from './git';
 export type { GitOptions } from './git';
 export { checkModuleSources } from './moduleSourceCheck';

@@ -1,6 +1,4 @@
-import { createPublicKey, KeyObject, verify } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, createPublicKey, KeyObject, verify } from 'node:crypto';
 import {
   MAX_JOB_BYTES,
   signedJobDocumentSchema,
@@ -10,6 +8,19 @@ import { z } from 'zod';
 /** A job issued this far in the future is refused (clock skew allowance). */
 const MAX_CLOCK_SKEW_MS = 60_000;
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The bytes the gate signs for a job payload: a domain-separated SHA-256 of
+ * it. Signing a digest rather than the payload lets an AWS KMS key sign too
+ * (KMS signs at most 4 KiB of raw message; a job may be 256 KiB), and the
+ * prefix keeps a job signature from being valid for anything else.
+ *
+ * @public
+ */
+export function jobSigningMessage(payload: string): Buffer {
+  const digest = createHash('sha256').update(payload, 'utf8').digest('hex');
+  return Buffer.from(`sealed-runner-job-v1:${digest}`, 'utf8');
+}
 
 /** Reads an Ed25519 public key (PEM); throws for anything else. */
 export function readJobPublicKey(pem: string): KeyObject {
@@ -39,7 +50,11 @@ export async function verifyJobDocument(
   options: {
     publicKey: KeyObject;
     lifetimeSeconds: number;
-    seenJobsDir: string;
+    /**
+     * Records that the job of this run was accepted: false if it already
+     * was. Exclusive creation, so a replay fails even when two copies race.
+     */
+    markSeen(runId: string): Promise<boolean>;
     now?: number;
   },
 ): Promise<VerifiedJob> {
@@ -57,7 +72,7 @@ export async function verifyJobDocument(
     return { ok: false, reason: `job document is larger than ${MAX_JOB_BYTES} bytes` };
   }
   const signature = Buffer.from(envelope.signature, 'base64');
-  if (!verify(null, Buffer.from(envelope.payload), options.publicKey, signature)) {
+  if (!verify(null, jobSigningMessage(envelope.payload), options.publicKey, signature)) {
     return { ok: false, reason: 'the job signature does not verify with the runner\'s job key' };
   }
 
@@ -82,14 +97,8 @@ export async function verifyJobDocument(
     };
   }
   if (typeof header?.runId === 'string' && RUN_ID.test(header.runId)) {
-    try {
-      const marker = await open(join(options.seenJobsDir, header.runId), 'wx');
-      await marker.close();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-        return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };
-      }
-      throw error;
+    if (!(await options.markSeen(header.runId))) {
+      return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };
     }
   }
   return { ok: true, payload: envelope.payload };

@@ -22,6 +22,7 @@ import {
 // The demo builder makes the same repositories the demo deploys.
 import { DemoWorkspace, fixtureGit as git, prepareDemo } from '@sealed-runner/demo';
 import { RunnerConfigInput } from './config';
+import { jobSigningMessage } from './jobSignature';
 
 // End to end through the real program: `node bin/sealed-runner` with only
 // PATH and its config in the environment, real git repositories and real
@@ -38,7 +39,7 @@ const JOB_KEYS = generateKeyPairSync('ed25519');
 function signJob(payload: string, key: KeyObject = JOB_KEYS.privateKey): string {
   return JSON.stringify({
     payload,
-    signature: sign(null, Buffer.from(payload), key).toString('base64'),
+    signature: sign(null, jobSigningMessage(payload), key).toString('base64'),
   });
 }
 const EXIT_CODES = { succeeded: 0, failed: 1, rejected: 2, cancelled: 3 };

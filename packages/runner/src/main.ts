@@ -1,12 +1,12 @@
-import { mkdir } from 'node:fs/promises';
 import {
   MAX_JOB_BYTES,
   MAX_RESULT_ERROR_LENGTH,
   MAX_SIGNED_JOB_BYTES,
   RunnerResult,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { parseRunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV } from './config';
-import { stdoutSink } from './events';
+import { ArtifactStore, artifactStore } from './artifacts';
+import { parseRunnerConfig, RunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV } from './config';
+import { EventSink, framedStdoutSink, stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
 import { runJob } from './runJob';
 
@@ -69,7 +69,7 @@ export function unexpectedEnvironment(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** Reads at most `limit` bytes of stdin; more is reported as oversized. */
-async function readJob(limit: number): Promise<string | undefined> {
+async function readStdin(limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin) {
@@ -83,6 +83,42 @@ async function readJob(limit: number): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const JOB_KEY = /^jobs\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
+
+/**
+ * The job document: on stdin (local runner), or — on ECS, whose overrides
+ * hold 8 KiB — from the artifacts bucket under the key the task was
+ * started with. Either way it is only trusted once its signature verifies.
+ */
+async function readJob(
+  key: string | undefined,
+  config: RunnerConfig,
+  store: ArtifactStore,
+): Promise<string | undefined> {
+  if (key === undefined) {
+    return readStdin(MAX_SIGNED_JOB_BYTES);
+  }
+  if (!config.artifacts) {
+    throw new Error(`${RUNNER_JOB_KEY_ENV} is set, but the runner has no artifacts bucket to read it from`);
+  }
+  if (!JOB_KEY.test(key)) {
+    throw new Error(`${RUNNER_JOB_KEY_ENV} must be jobs/<run id>.json, not ${JSON.stringify(key.slice(0, 100))}`);
+  }
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await store.read(key, MAX_SIGNED_JOB_BYTES);
+  } catch (error) {
+    if (/larger than/.test((error as Error).message)) {
+      return undefined;
+    }
+    throw new Error(`could not read the job document ${key}: ${(error as Error).message}`);
+  }
+  if (bytes === undefined) {
+    throw new Error(`the job document ${key} does not exist`);
+  }
+  return bytes.toString('utf8');
+}
+
 /**
  * The sealed runner program: one job document on stdin, its own config in
  * the environment, JSON events on stdout. Takes no arguments.
@@ -90,7 +126,7 @@ async function readJob(limit: number): Promise<string | undefined> {
  * @public
  */
 export async function runMain(): Promise<number> {
-  const sink = stdoutSink;
+  let sink: EventSink = stdoutSink;
   const finish = (result: Omit<RunnerResult, 'type'>) => {
     sink.emit({
       type: 'result',
@@ -115,15 +151,23 @@ export async function runMain(): Promise<number> {
   } catch (error) {
     return finish({ status: 'failed', error: `runner configuration: ${(error as Error).message}` });
   }
-  const document = await readJob(MAX_SIGNED_JOB_BYTES);
+  if (config.artifacts) {
+    sink = framedStdoutSink();
+  }
+  const store = artifactStore(config);
+  let document: string | undefined;
+  try {
+    document = await readJob(process.env[RUNNER_JOB_KEY_ENV], config, store);
+  } catch (error) {
+    return finish({ status: 'rejected', error: (error as Error).message });
+  }
   if (document === undefined) {
     return finish({ status: 'rejected', error: `job document is larger than ${MAX_JOB_BYTES} bytes` });
   }
-  await mkdir(config.seenJobsDir, { recursive: true, mode: 0o700 });
   const verified = await verifyJobDocument(document, {
     publicKey: readJobPublicKey(config.jobPublicKey),
     lifetimeSeconds: config.jobLifetimeSeconds,
-    seenJobsDir: config.seenJobsDir,
+    markSeen: runId => store.createExclusive(`seen-jobs/${runId}`),
   });
   if (!verified.ok) {
     return finish({ status: 'rejected', error: verified.reason });

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
+import { artifactStore } from './artifacts';
 import { RunnerConfig } from './config';
 import { Rejection } from './rejection';
 
@@ -10,9 +9,12 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Where the plan file of a plan run is kept. */
-export function planFilePath(config: RunnerConfig, planRunId: string): string {
-  return join(config.planDir, `${planRunId}.tfplan`);
+/** A plan file over this is not one Terraform wrote for a single folder. */
+const MAX_PLAN_BYTES = 1024 * 1024 * 1024;
+
+/** Where the plan file of a plan run is kept, in the runner's artifact store. */
+export function planKey(planRunId: string): string {
+  return `plans/${planRunId}.tfplan`;
 }
 
 /**
@@ -35,15 +37,9 @@ type PlanBinding = z.infer<typeof planBindingSchema>;
 
 const BOUND_FIELDS = ['repository', 'environment', 'path', 'ref', 'commitSha'] as const;
 
-async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
-  await writeFile(`${path}.partial`, data, { mode: 0o600 });
-  await rename(`${path}.partial`, path);
-}
-
 /** Saves a plan file and its binding; returns the plan's sha256. */
 export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes: Buffer): Promise<string> {
-  await mkdir(config.planDir, { recursive: true });
-  const saved = planFilePath(config, job.runId);
+  const store = artifactStore(config);
   const binding: PlanBinding = {
     planRunId: job.runId,
     repository: job.repository,
@@ -53,8 +49,8 @@ export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes
     commitSha: job.commitSha,
     sha256: sha256(bytes),
   };
-  await writeAtomically(`${saved}.json`, JSON.stringify(binding));
-  await writeAtomically(saved, bytes);
+  await store.write(`${planKey(job.runId)}.json`, JSON.stringify(binding));
+  await store.write(planKey(job.runId), bytes);
   return binding.sha256;
 }
 
@@ -65,9 +61,9 @@ export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes
  */
 export async function readBoundPlan(config: RunnerConfig, job: SealedRunnerJob): Promise<Buffer> {
   const { runId, sha256: expected } = job.plan!;
-  const saved = planFilePath(config, runId);
-  const bytes = await readFile(saved).catch(() => undefined);
-  const rawBinding = await readFile(`${saved}.json`, 'utf8').catch(() => undefined);
+  const store = artifactStore(config);
+  const bytes = await store.read(planKey(runId), MAX_PLAN_BYTES);
+  const rawBinding = await store.read(`${planKey(runId)}.json`, 64 * 1024);
   if (!bytes || rawBinding === undefined) {
     throw new Rejection(`the saved plan of run ${runId} does not exist`);
   }
@@ -76,7 +72,7 @@ export async function readBoundPlan(config: RunnerConfig, job: SealedRunnerJob):
   }
   let binding: PlanBinding;
   try {
-    binding = planBindingSchema.parse(JSON.parse(rawBinding));
+    binding = planBindingSchema.parse(JSON.parse(rawBinding.toString('utf8')));
   } catch {
     throw new Rejection(`the saved plan of run ${runId} has an unreadable binding`);
   }

@@ -5,6 +5,7 @@ import {
   checkRepositoryUrl,
   entityRefSchema,
   environmentSchema,
+  MAX_BREAK_GLASS_DURATION_MINUTES,
   planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
@@ -25,6 +26,43 @@ const environmentConfigSchema = z.strictObject({
   planPolicy: planPolicySchema.optional(),
 });
 
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region');
+const awsEndpoint = z.url({ protocol: /^https?$/ }).max(2048);
+const awsId = z.string().regex(/^[A-Za-z0-9:/_.@-]{1,2048}$/);
+
+/**
+ * The ECS Fargate runner (`runner.type: ecs`). Everything the backend may
+ * start is named here by the platform team; nothing in a request becomes a
+ * task definition, role, command or environment variable name.
+ */
+const ecsRunnerConfigSchema = z.strictObject({
+  region: awsRegion,
+  /** Cluster name or ARN. */
+  cluster: awsId,
+  /** Separate task definitions, so only apply gets deploy credentials. */
+  taskDefinitions: z.strictObject({ plan: awsId, apply: awsId }),
+  containerName: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/).default('runner'),
+  subnets: z.array(z.string().regex(/^subnet-[0-9a-f]{1,32}$/, 'must be a subnet id')).min(1).max(16),
+  securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]{1,32}$/, 'must be a security group id')).max(5).default([]),
+  assignPublicIp: z.boolean().default(false),
+  /** The runner container's awslogs group and stream prefix. */
+  logGroup: z.string().regex(/^[A-Za-z0-9_/.#-]{1,512}$/),
+  logStreamPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).default('runner'),
+  /** Where the backend leaves the signed job for the task (ECS overrides hold 8 KiB). */
+  artifactsBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  artifactsKmsKeyId: awsId,
+  /** VPC endpoints, or a local AWS-compatible server in tests. */
+  endpoint: awsEndpoint.optional(),
+  /** Starting a task: attempts for capacity errors, throttling and 5xx, with jittered exponential backoff. */
+  startAttempts: z.number().int().min(1).max(10).default(5),
+  startBackoffMs: z.number().int().min(10).max(60_000).default(1000),
+  /**
+   * CloudWatch delivers the last log events after the task stopped: how
+   * long to keep reading a stopped task's stream for its result.
+   */
+  logGraceSeconds: z.number().int().min(1).max(600).default(30),
+});
+
 /** @public */
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
@@ -40,7 +78,27 @@ const sealedRunnerConfigSchema = z.strictObject({
   jobSigning: z
     .strictObject({
       privateKey: z.string().max(4096).optional(),
+      /** An AWS KMS ECC_NIST_EDWARDS25519 key signs instead: the private key never leaves KMS. */
+      kms: z
+        .strictObject({
+          keyId: z.string().regex(/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/, 'must be a KMS key id, ARN or alias'),
+          region: awsRegion,
+          endpoint: awsEndpoint.optional(),
+        })
+        .optional(),
       lifetimeSeconds: z.number().int().min(10).max(3600).default(300),
+    })
+    .refine(s => !(s.privateKey && s.kms), 'set either privateKey or kms, not both')
+    .prefault({}),
+  breakGlass: z
+    .strictObject({
+      /** The longest break-glass session a holder may open, in minutes. */
+      maxDurationMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_BREAK_GLASS_DURATION_MINUTES)
+        .default(240),
     })
     .prefault({}),
   runner: z
@@ -56,6 +114,7 @@ const sealedRunnerConfigSchema = z.strictObject({
           providerMirror: z.string().min(1).optional(),
         })
         .optional(),
+      ecs: ecsRunnerConfigSchema.optional(),
     })
     .prefault({}),
 });

@@ -4,6 +4,7 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { DefaultAwsCredentialsManager } from '@backstage/integration-aws-node';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { sealedRunnerPermissions } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
@@ -17,9 +18,10 @@ import {
 import { resolveBranch } from '@sealed-runner/runner';
 import { readSealedRunnerConfig } from './config';
 import { DatabaseRunStore } from './database/DatabaseRunStore';
-import { LocalDispatcher } from './dispatch/LocalDispatcher';
-import { JobSigner } from './services/JobSigner/JobSigner';
-import { localDispatcherConfig } from './dispatch/localRunnerConfig';
+import { DatabaseBreakGlassStore } from './database/DatabaseBreakGlassStore';
+import { createBreakGlassService } from './services/BreakGlassService/createBreakGlassService';
+import { builtInDispatcher } from './dispatch/builtInDispatcher';
+import { createJobSigner } from './services/JobSigner/createJobSigner';
 import { createTargetResourceLoader } from './permissions';
 import { createRouter } from './service/router';
 import { createRunService } from './services/RunService/createRunService';
@@ -71,13 +73,14 @@ export const sealedRunnerPlugin = createBackendPlugin({
         const config = readSealedRunnerConfig(deps.rootConfig);
         const store = await DatabaseRunStore.create({ database: deps.database });
 
-        const signer = JobSigner.fromConfig(config.jobSigning.privateKey, logger);
+        const awsCredentials = DefaultAwsCredentialsManager.fromConfig(deps.rootConfig);
+        const signer = await createJobSigner({ config: config.jobSigning, awsCredentials, logger });
         const runnerType = config.runner.type;
-        if (runnerType === 'local' && !dispatchers.has('local')) {
-          dispatchers.set(
-            'local',
-            new LocalDispatcher({ config: localDispatcherConfig(config, signer.publicKeyPem), logger }),
-          );
+        if (!dispatchers.has(runnerType)) {
+          const builtIn = await builtInDispatcher({ config, signer, awsCredentials, logger });
+          if (builtIn) {
+            dispatchers.set(runnerType, builtIn);
+          }
         }
         const dispatcher = dispatchers.get(runnerType);
         if (!dispatcher) {
@@ -96,9 +99,18 @@ export const sealedRunnerPlugin = createBackendPlugin({
           timeoutSeconds: config.runner.timeoutSeconds,
           signer,
         });
+        const targets = createTargetResolver({ catalog, auth, logger, config, targetChecks });
+        const breakGlassService = createBreakGlassService({
+          store: await DatabaseBreakGlassStore.create({ database: deps.database }),
+          targets,
+          permissions: deps.permissions,
+          auth,
+          auditor: deps.auditor,
+          config,
+        });
         const runService = createRunService({
           store,
-          targets: createTargetResolver({ catalog, auth, logger, config, targetChecks }),
+          targets,
           supervisor,
           // git ls-remote as the backend's service account (its ssh keys);
           // global and system git config are ignored.
@@ -109,6 +121,7 @@ export const sealedRunnerPlugin = createBackendPlugin({
           auditor: deps.auditor,
           logger,
           config,
+          breakGlass: breakGlassService,
         });
 
         deps.permissionsRegistry.addResourceType({
@@ -117,7 +130,9 @@ export const sealedRunnerPlugin = createBackendPlugin({
           rules: Object.values(sealedRunnerTargetRules),
           getResources: createTargetResourceLoader({ catalog, auth }),
         });
-        deps.httpRouter.use(await createRouter({ httpAuth: deps.httpAuth, runService }));
+        deps.httpRouter.use(
+          await createRouter({ httpAuth: deps.httpAuth, runService, breakGlassService }),
+        );
         deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
 
         await deps.scheduler.scheduleTask({
@@ -126,6 +141,18 @@ export const sealedRunnerPlugin = createBackendPlugin({
           timeout: { minutes: 2 },
           initialDelay: { seconds: 1 },
           fn: () => supervisor.reconcile(),
+        });
+        // Expired sessions are refused whether or not this has run; it
+        // records (and audits) each expiry once, on one replica.
+        await deps.scheduler.scheduleTask({
+          id: 'sealed-runner-break-glass-expiry',
+          scope: 'global',
+          frequency: { seconds: 30 },
+          timeout: { minutes: 1 },
+          initialDelay: { seconds: 5 },
+          fn: async () => {
+            await breakGlassService.expireSessions();
+          },
         });
         deps.lifecycle.addShutdownHook(() => supervisor.stop());
       },

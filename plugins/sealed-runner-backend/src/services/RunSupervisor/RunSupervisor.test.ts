@@ -2,7 +2,7 @@ import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { randomUUID } from 'node:crypto';
 import { DatabaseRunStore } from '../../database/DatabaseRunStore';
 import { event, FakeDispatcher } from '../../__testUtils__/FakeDispatcher';
-import { JobSigner } from '../JobSigner/JobSigner';
+import { Ed25519JobSigner } from '../JobSigner/JobSigner';
 import { RunSupervisor } from './RunSupervisor';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -26,7 +26,7 @@ describe('RunSupervisor.reconcile', () => {
       instanceId: 'replica-a',
       heartbeatTimeoutSeconds: 3,
       timeoutSeconds: 600,
-      signer: JobSigner.fromConfig(undefined, mockServices.logger.mock()),
+      signer: Ed25519JobSigner.fromConfig(undefined, mockServices.logger.mock()),
     });
     const id = randomUUID();
     const run = await store.createRun({

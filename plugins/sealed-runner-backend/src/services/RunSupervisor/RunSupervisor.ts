@@ -9,13 +9,15 @@ import {
   runnerEventSchema,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { DispatchPoll, RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { RunDetachedError, RunOutcome, RunRecord, RunStore } from '../../database/RunStore';
 import { JobSigner } from '../JobSigner/JobSigner';
 
 const SYSTEM_ACTOR = 'sealed-runner';
 const BUSY_POLL_MS = 50;
 const IDLE_POLL_MS = 200;
+/** About a minute of failed reads (with the growing pause) before the reconciler takes over. */
+const MAX_CONSECUTIVE_POLL_ERRORS = 25;
 /** After its own timeout, a runner gets this long to stop before it is killed and failed. */
 const OVERDUE_GRACE_MS = 120_000;
 
@@ -56,7 +58,7 @@ export class RunSupervisor {
     const { store, dispatcher, logger, instanceId } = this.options;
     let handle: JsonObject;
     try {
-      handle = await dispatcher.dispatch(run.job, this.options.signer.sign(run.job));
+      handle = await dispatcher.dispatch(run.job, await this.options.signer.sign(run.job));
     } catch (error) {
       logger.error(`Could not start the runner for run ${run.id}`, error as Error);
       await this.finish(run, {
@@ -103,8 +105,27 @@ export class RunSupervisor {
     let cursor = initialCursor;
     let lastBeat = Date.now();
     let killRequested = false;
+    let pollErrors = 0;
     while (!this.stopped) {
-      const poll = await dispatcher.poll(handle, cursor);
+      let poll: DispatchPoll;
+      try {
+        poll = await dispatcher.poll(handle, cursor);
+        pollErrors = 0;
+      } catch (error) {
+        // A throttled or briefly unreachable runner API (ECS, CloudWatch)
+        // must not orphan the run: keep the claim and try again; give up
+        // to the reconciler only if it persists.
+        if (++pollErrors >= MAX_CONSECUTIVE_POLL_ERRORS) {
+          throw error;
+        }
+        this.options.logger.warn(`Reading the runner of run ${runId} failed (${(error as Error).message}); retrying`);
+        if (!(await store.heartbeat(runId, instanceId))) {
+          return;
+        }
+        lastBeat = Date.now();
+        await sleep(IDLE_POLL_MS * pollErrors);
+        continue;
+      }
       const { lines, phase, result } = this.parse(poll.lines);
       if (poll.lines.length > 0 || poll.cursor !== cursor) {
         await store.appendOutput(runId, { lines, cursor: poll.cursor, phase }, instanceId);
