@@ -54,8 +54,28 @@ export interface Config {
        * @visibility secret
        */
       privateKey?: string;
+      /**
+       * Sign with an AWS KMS key instead (key spec ECC_NIST_EDWARDS25519,
+       * usage SIGN_VERIFY): the private key never leaves KMS. Credentials
+       * come from the `aws` config section or the standard provider chain.
+       */
+      kms?: {
+        /** Key id, ARN or alias. */
+        keyId: string;
+        region: string;
+        /** A VPC endpoint or a local KMS-compatible server. */
+        endpoint?: string;
+      };
       /** How long after it is issued a job may start on a runner, in seconds. Default 300. */
       lifetimeSeconds?: number;
+    };
+    /** Break-glass sessions (`POST /break-glass`). */
+    breakGlass?: {
+      /**
+       * The longest session a holder of `sealed-runner.breakglass` may open,
+       * in minutes (1–10080). Default 240.
+       */
+      maxDurationMinutes?: number;
     };
     runner?: {
       /** Runner type: `local` (embedded default) or one added by a module, such as `ecs`. */
@@ -81,6 +101,38 @@ export interface Config {
         terraformPath?: string;
         /** Filesystem provider mirror. Default: `<directory>/provider-mirror`. */
         providerMirror?: string;
+      };
+      /**
+       * The ECS Fargate runner (`type: ecs`); see deploy/terraform, whose
+       * outputs fill these in. Credentials come from the `aws` config
+       * section (@backstage/integration-aws-node) or the provider chain.
+       */
+      ecs?: {
+        region: string;
+        /** Cluster name or ARN. */
+        cluster: string;
+        /** Task definitions (family, family:revision or ARN): plan runs read-only, only apply deploys. */
+        taskDefinitions: { plan: string; apply: string };
+        /** The runner's container in both task definitions. Default `runner`. */
+        containerName?: string;
+        subnets: string[];
+        securityGroups?: string[];
+        /** Default false: reach AWS APIs and git through the VPC. */
+        assignPublicIp?: boolean;
+        /** The container's awslogs group and stream prefix (default `runner`). */
+        logGroup: string;
+        logStreamPrefix?: string;
+        /** Bucket and KMS key for the signed job documents (and the runner's plans). */
+        artifactsBucket: string;
+        artifactsKmsKeyId: string;
+        /** VPC endpoints or a local AWS-compatible server. */
+        endpoint?: string;
+        /** RunTask attempts for capacity errors, throttling and 5xx (1–10). Default 5. */
+        startAttempts?: number;
+        /** First backoff ceiling in ms, doubled per attempt, full jitter. Default 1000. */
+        startBackoffMs?: number;
+        /** How long to read a stopped task's log stream for its last lines, in seconds. Default 30. */
+        logGraceSeconds?: number;
       };
     };
   };

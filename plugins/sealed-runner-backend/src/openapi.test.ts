@@ -281,6 +281,22 @@ describe('openapi.yaml', () => {
     expect(limit.schema.maximum).toBe(common.MAX_RUN_LIST_LIMIT);
   });
 
+  it('bounds break-glass requests like the zod schemas', () => {
+    const open = deref(doc.components.schemas.OpenBreakGlassRequest);
+    expect(open.properties!.durationMinutes.maximum).toBe(
+      common.MAX_BREAK_GLASS_DURATION_MINUTES,
+    );
+    const limit = parametersOf('get', '/break-glass', 'query').find(
+      p => p.name === 'limit',
+    )!;
+    expect(limit.schema.maximum).toBe(common.MAX_BREAK_GLASS_LIST_LIMIT);
+    const ticket = new RegExp(open.properties!.ticket.pattern!, 'u');
+    const samples = ['INC-4711', 'JIRA:OPS-7', 'https://x/browse/OPS-7', 'a b', 'x;y', ''];
+    expect(samples.map(t => [t, ticket.test(t)])).toEqual(
+      samples.map(t => [t, common.breakGlassTicketSchema.safeParse(t).success]),
+    );
+  });
+
   it('lists every run status', () => {
     expect(doc.components.schemas.RunStatus.enum).toEqual([
       ...common.RUN_STATUSES,
@@ -344,6 +360,7 @@ describe('openapi.yaml', () => {
     error: 'optional',
     supersededBy: 'optional',
     applyRunId: 'optional',
+    breakGlass: 'optional',
   };
   const TARGET_KEYS: Keys<common.Target> = {
     entityRef: 'required',
@@ -359,6 +376,32 @@ describe('openapi.yaml', () => {
     lockedBy: 'optional',
     lastRun: 'optional',
   };
+  const BREAK_GLASS_SESSION_KEYS: Keys<common.BreakGlassSession> = {
+    id: 'required',
+    entityRef: 'required',
+    environment: 'required',
+    openedBy: 'required',
+    reason: 'required',
+    ticket: 'optional',
+    openedAt: 'required',
+    expiresAt: 'required',
+    closedAt: 'optional',
+    closedBy: 'optional',
+    closeReason: 'optional',
+    closeNote: 'optional',
+    uses: 'required',
+  };
+  const BREAK_GLASS_USE_KEYS: Keys<common.BreakGlassUse> = {
+    runId: 'required',
+    operation: 'required',
+    at: 'required',
+    bypassed: 'required',
+  };
+  const RUN_BREAK_GLASS_KEYS: Keys<common.RunBreakGlass> = {
+    sessionId: 'required',
+    openedBy: 'required',
+    reason: 'required',
+  };
   const required = (keys: Record<string, string>) =>
     Object.keys(keys)
       .filter(key => keys[key] === 'required')
@@ -367,6 +410,9 @@ describe('openapi.yaml', () => {
   it.each([
     ['Run', CONTRACT_RUN_KEYS, RUN_KEYS],
     ['Target', CONTRACT_TARGET_KEYS, TARGET_KEYS],
+    ['BreakGlassSession', [], BREAK_GLASS_SESSION_KEYS],
+    ['BreakGlassUse', [], BREAK_GLASS_USE_KEYS],
+    ['RunBreakGlass', [], RUN_BREAK_GLASS_KEYS],
   ] as const)(
     'describes %s as the contract and the type do',
     (name, contractKeys, typeKeys) => {

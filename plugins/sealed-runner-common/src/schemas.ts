@@ -152,6 +152,88 @@ export const releaseLockRequestSchema = z.strictObject({
 });
 
 /**
+ * The longest break-glass session anyone may ask for, whatever
+ * `sealedRunner.breakGlass.maxDurationMinutes` says: one week.
+ *
+ * @public
+ */
+export const MAX_BREAK_GLASS_DURATION_MINUTES = 7 * 24 * 60;
+
+/** A session's length when the request names none (capped by the configured maximum). @public */
+export const DEFAULT_BREAK_GLASS_DURATION_MINUTES = 60;
+
+/** @public */
+export const MAX_BREAK_GLASS_LIST_LIMIT = 200;
+
+// A break-glass reason is read by other people (the banner on the target,
+// the audit trail): nothing in it may reorder the text around it (bidi
+// controls, Trojan Source) or break it into lines that look like others.
+const TEXT_FORMATTING = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+function humanText(min: number, max: number, tooShort: string) {
+  return z
+    .string()
+    .max(max * 2, `must be at most ${max} characters`)
+    .trim()
+    .min(min, tooShort)
+    .max(max, `must be at most ${max} characters`)
+    .refine(value => !hasControlCharacters(value), 'must not contain control characters (also no line breaks or tabs)')
+    .refine(value => !TEXT_FORMATTING.test(value), 'must not contain bidirectional or line-separator characters');
+}
+
+/** A ticket reference such as `INC-1234`, `JIRA:OPS-7` or `https://…/browse/OPS-7`. @public */
+export const breakGlassTicketSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9._#:/-]+$/, 'may contain only letters, digits and . _ # : / -');
+
+/**
+ * `POST /break-glass`: open a time-limited break-glass session on one
+ * target. The gate caps `durationMinutes` at the configured maximum.
+ * Strict: unknown fields are refused.
+ *
+ * @public
+ */
+export const openBreakGlassRequestSchema = z.strictObject({
+  entityRef: entityRefSchema,
+  environment: environmentSchema,
+  reason: humanText(10, 2000, 'give a reason of at least 10 characters'),
+  ticket: breakGlassTicketSchema.optional(),
+  durationMinutes: z.number().int().min(1).max(MAX_BREAK_GLASS_DURATION_MINUTES).optional(),
+});
+
+/** @public */
+export type OpenBreakGlassRequest = z.infer<typeof openBreakGlassRequestSchema>;
+
+/** `POST /break-glass/:id/close`: an optional note on why. @public */
+export const closeBreakGlassRequestSchema = z.strictObject({
+  reason: humanText(1, 2000, 'must not be empty').optional(),
+});
+
+/** `GET /break-glass` query. @public */
+export const listBreakGlassQuerySchema = z.strictObject({
+  entityRef: entityRefSchema.optional(),
+  environment: environmentSchema.optional(),
+  active: z
+    .enum(['true', 'false'])
+    .transform(value => value === 'true')
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,4}$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_BREAK_GLASS_LIST_LIMIT))
+    .optional(),
+});
+
+/** @public */
+export type ListBreakGlassQuery = z.infer<typeof listBreakGlassQuerySchema>;
+
+/** Path parameter `:id` of a break-glass session. @public */
+export const breakGlassIdParamSchema = z.strictObject({ id: runIdSchema });
+
+/**
  * A catalog snapshot source is compared with the parsed `base` of module
  * sources, so it must be canonical: no `?ref=` (versions are listed apart).
  */
@@ -227,6 +309,19 @@ export const jobSchema = z
       .strictObject({ runId: runIdSchema, sha256: sha256Schema })
       .optional(),
     issuedAt: z.iso.datetime(),
+    /**
+     * Set by the gate only for an apply that uses an open break-glass
+     * session. It lets the runner apply a branch that is not an apply
+     * branch of the environment, until `expiresAt`; the signature covers
+     * it, so only the gate can grant it.
+     */
+    breakGlass: z
+      .strictObject({
+        sessionId: runIdSchema,
+        openedBy: entityRefSchema,
+        expiresAt: z.iso.datetime(),
+      })
+      .optional(),
   })
   .superRefine((job, ctx) => {
     if (job.operation === 'apply' && !job.plan) {
@@ -234,6 +329,9 @@ export const jobSchema = z
     }
     if (job.operation === 'plan' && job.plan) {
       ctx.addIssue({ code: 'custom', message: 'a plan job must not name a plan' });
+    }
+    if (job.operation === 'plan' && job.breakGlass) {
+      ctx.addIssue({ code: 'custom', message: 'a plan job must not carry a break-glass grant' });
     }
   });
 

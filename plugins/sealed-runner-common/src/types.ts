@@ -100,6 +100,23 @@ export interface Run {
   supersededBy?: string;
   /** For a plan: the apply run that applied (or is applying) it. */
   applyRunId?: string;
+  /**
+   * For an apply that a break-glass session let through (it bypassed the
+   * approvals or the apply branches): the session and why it was opened.
+   * Extension beyond the v1 contract.
+   */
+  breakGlass?: RunBreakGlass;
+}
+
+/**
+ * The break-glass session an apply used. @public
+ */
+export interface RunBreakGlass {
+  sessionId: string;
+  /** User entity ref of the session's opener (who also requested the apply). */
+  openedBy: string;
+  /** The session's reason. */
+  reason: string;
 }
 
 /**
@@ -156,4 +173,68 @@ export interface ModuleUsage {
   version: string;
   /** Entity refs of the catalog modules vetting this source at this version. */
   moduleRefs: string[];
+}
+
+/**
+ * A rule of the gate that a break-glass session lets its opener bypass.
+ * Nothing else is ever bypassed.
+ *
+ * @public
+ */
+export type BreakGlassBypass = 'approvals' | 'apply-branch';
+
+/**
+ * One run that a break-glass session let through.
+ *
+ * @public
+ */
+export interface BreakGlassUse {
+  runId: string;
+  operation: RunOperation;
+  /** ISO 8601 timestamp. */
+  at: string;
+  /** The rules the run bypassed. */
+  bypassed: BreakGlassBypass[];
+}
+
+/**
+ * A time-limited break-glass session on one target. It is active while it
+ * is not closed and the current time is before `expiresAt`; an expired
+ * session is reported closed with `closeReason: 'expired'` and `closedAt`
+ * equal to `expiresAt`.
+ *
+ * @public
+ */
+export interface BreakGlassSession {
+  id: string;
+  entityRef: string;
+  environment: string;
+  /** User entity ref of the holder who opened it; only they may use it. */
+  openedBy: string;
+  reason: string;
+  /** An incident or change ticket reference. */
+  ticket?: string;
+  openedAt: string;
+  expiresAt: string;
+  closedAt?: string;
+  /** Who closed it (unset when it expired). */
+  closedBy?: string;
+  closeReason?: 'closed' | 'expired';
+  /** What the closer wrote when closing it. */
+  closeNote?: string;
+  /** Every run that used it, oldest first. */
+  uses: BreakGlassUse[];
+}
+
+/**
+ * Whether a session can be used now: not closed, and not yet expired. Never
+ * depends on the expiry task having run.
+ *
+ * @public
+ */
+export function isBreakGlassSessionActive(
+  session: Pick<BreakGlassSession, 'closedAt' | 'expiresAt'>,
+  now: number = Date.now(),
+): boolean {
+  return session.closedAt === undefined && Date.parse(session.expiresAt) > now;
 }

@@ -10,6 +10,7 @@ import {
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
+import { openTargetKey } from './DatabaseBreakGlassStore';
 import {
   NewRun,
   PlanSnapshot,
@@ -58,6 +59,7 @@ interface RunRow {
   heartbeat_at: string | null;
   log_count: number;
   cancel_requested_by: string | null;
+  break_glass: string | null;
 }
 
 function now(): string {
@@ -104,6 +106,7 @@ function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunR
     heartbeatAt: optional(row.heartbeat_at),
     logCount: Number(row.log_count),
     cancelRequestedBy: optional(row.cancel_requested_by),
+    breakGlass: row.break_glass ? JSON.parse(row.break_glass) : undefined,
   };
 }
 
@@ -197,6 +200,9 @@ export class DatabaseRunStore implements RunStore {
       if (run.planRunId && options.verify) {
         options.verify(await this.snapshot(tx, run.planRunId));
       }
+      if (run.breakGlass) {
+        await this.verifyBreakGlass(tx, run);
+      }
       await tx('runs').insert({
         id: run.id,
         entity_ref: run.entityRef,
@@ -212,6 +218,13 @@ export class DatabaseRunStore implements RunStore {
         created_at: run.createdAt,
         plan_run_id: run.planRunId ?? null,
         job: JSON.stringify(run.job),
+        break_glass: run.breakGlass
+          ? JSON.stringify({
+              sessionId: run.breakGlass.sessionId,
+              openedBy: run.breakGlass.openedBy,
+              reason: run.breakGlass.reason,
+            })
+          : null,
       });
       const locked = await tx('target_locks')
         .insert({ lock_key: run.lockKey, run_id: run.id, acquired_at: run.createdAt })
@@ -246,8 +259,44 @@ export class DatabaseRunStore implements RunStore {
         commitSha: run.commitSha,
         ...(run.planRunId ? { planRunId: run.planRunId } : {}),
       });
+      if (run.breakGlass) {
+        await tx('break_glass_uses').insert({
+          session_id: run.breakGlass.sessionId,
+          run_id: run.id,
+          operation: run.operation,
+          at: run.createdAt,
+          bypassed: JSON.stringify(run.breakGlass.bypassed),
+        });
+        await this.history(tx, run.id, run.requestedBy, 'break-glass-used', {
+          sessionId: run.breakGlass.sessionId,
+          bypassed: run.breakGlass.bypassed,
+        });
+      }
     });
     return (await this.getRun(run.id))!;
+  }
+
+  /**
+   * A run may use a break-glass session only while it is open, on its own
+   * target, and only if the requester opened it. Read with the session row
+   * locked on PostgreSQL, so a close cannot slip in before the run exists.
+   */
+  private async verifyBreakGlass(tx: Knex.Transaction, run: NewRun) {
+    const { sessionId } = run.breakGlass!;
+    const query = tx('break_glass_sessions').where({ id: sessionId });
+    const session = await (tx.client.config.client === 'pg' ? query.forUpdate() : query).first();
+    const at = new Date().toISOString();
+    if (
+      !session ||
+      session.closed_at !== null ||
+      session.expires_at <= at ||
+      session.open_target !== openTargetKey(run.entityRef, run.environment) ||
+      session.opened_by.toLocaleLowerCase('en-US') !== run.requestedBy.toLocaleLowerCase('en-US')
+    ) {
+      throw new ConflictError(
+        `break-glass session ${sessionId} is no longer open for ${run.requestedBy} on ${run.entityRef} in ${run.environment}`,
+      );
+    }
   }
 
   async addApproval(

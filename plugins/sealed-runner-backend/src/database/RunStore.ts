@@ -1,5 +1,7 @@
 import {
   Approval,
+  BreakGlassBypass,
+  RunBreakGlass,
   PlanSummary,
   ResourceChange,
   Run,
@@ -43,6 +45,12 @@ export interface NewRun {
   createdAt: string;
   planRunId?: string;
   job: SealedRunnerJob;
+  /**
+   * The break-glass session an apply uses, and the rules it bypasses with
+   * it. createRun records the use only while the session is open and was
+   * opened by the requester, in the transaction that creates the run.
+   */
+  breakGlass?: RunBreakGlass & { bypassed: BreakGlassBypass[] };
 }
 
 /** A plan and everything that decides whether it may be approved or applied. */
@@ -87,7 +95,9 @@ export interface RunStore {
    * Throws ConflictError naming the holder if the target is locked. For a
    * plan, marks older plans of the target superseded. For an apply,
    * `verify` sees the plan as it is inside the transaction and throws to
-   * refuse.
+   * refuse. A run with `breakGlass` is created only if that session is
+   * open and the requester opened it (ConflictError otherwise); its use is
+   * recorded on the session.
    */
   createRun(
     run: NewRun,

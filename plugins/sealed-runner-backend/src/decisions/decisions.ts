@@ -1,5 +1,9 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
-import { Approval, isApplyBranch } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  Approval,
+  BreakGlassBypass,
+  isApplyBranch,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 
@@ -100,25 +104,50 @@ export function decideApproval(
   return ALLOW;
 }
 
+function missingApprovals(snapshot: PlanSnapshot, environment: EnvironmentConfig): number {
+  return environment.requiredApprovals - countedApprovals(snapshot.plan, snapshot.approvals).length;
+}
+
+/**
+ * The rules an apply of this plan would need a break-glass session to
+ * bypass: its branch is not an apply branch, its approvals are missing.
+ * Only these two can ever be waived.
+ */
+export function breakGlassBypassesNeeded(
+  snapshot: PlanSnapshot,
+  environment: EnvironmentConfig,
+): BreakGlassBypass[] {
+  const needed: BreakGlassBypass[] = [];
+  if (!isApplyBranch(environment.applyBranches, snapshot.plan.ref)) {
+    needed.push('apply-branch');
+  }
+  if (missingApprovals(snapshot, environment) > 0) {
+    needed.push('approvals');
+  }
+  return needed;
+}
+
 /**
  * Everything that decides whether a plan may be applied, except whether
  * its branch has moved: the plan must be current, of an apply branch, and
- * approved enough.
+ * approved enough. `waived` are the rules an open break-glass session of
+ * the requester lets through; a stale, failed or applied plan never is.
  */
 export function decideApplyReadiness(
   snapshot: PlanSnapshot,
   environment: EnvironmentConfig,
+  waived: readonly BreakGlassBypass[] = [],
 ): Decision {
   const current = decideCurrentPlan(snapshot);
   if (!current.allowed) {
     return current;
   }
   const { plan } = snapshot;
-  if (!isApplyBranch(environment.applyBranches, plan.ref)) {
+  if (!isApplyBranch(environment.applyBranches, plan.ref) && !waived.includes('apply-branch')) {
     return forbidden(notAnApplyBranch(plan, environment));
   }
-  const missing = environment.requiredApprovals - countedApprovals(plan, snapshot.approvals).length;
-  if (missing > 0) {
+  const missing = missingApprovals(snapshot, environment);
+  if (missing > 0 && !waived.includes('approvals')) {
     return conflict(
       `plan ${plan.id} needs ${missing} more approval${missing === 1 ? '' : 's'} from someone other than ${plan.requestedBy}`,
     );
@@ -135,8 +164,9 @@ export function decideApply(
   snapshot: PlanSnapshot,
   environment: EnvironmentConfig,
   branchHead: string | undefined,
+  waived: readonly BreakGlassBypass[] = [],
 ): Decision {
-  const ready = decideApplyReadiness(snapshot, environment);
+  const ready = decideApplyReadiness(snapshot, environment, waived);
   if (!ready.allowed) {
     return ready;
   }

@@ -1,17 +1,22 @@
 import { HttpAuthService } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import {
+  breakGlassIdParamSchema,
+  closeBreakGlassRequestSchema,
   createRunRequestSchema,
   emptyBodySchema,
+  listBreakGlassQuerySchema,
   listRunsQuerySchema,
   listTargetsQuerySchema,
   logsQuerySchema,
+  openBreakGlassRequestSchema,
   releaseLockRequestSchema,
   runIdParamSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
+import { BreakGlassService } from '../services/BreakGlassService/types';
 import { RunService } from '../services/RunService/types';
 
 /** Request bodies are a few fields: anything larger is refused unread. */
@@ -30,8 +35,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 export async function createRouter(options: {
   httpAuth: HttpAuthService;
   runService: RunService;
+  breakGlassService: BreakGlassService;
 }): Promise<express.Router> {
-  const { httpAuth, runService } = options;
+  const { httpAuth, runService, breakGlassService } = options;
   const router = Router();
   // Malformed, oversized or mis-encoded bodies are bad input like any other.
   const parseJson = express.json({ limit: MAX_BODY });
@@ -114,6 +120,23 @@ export async function createRouter(options: {
   router.get('/runs/:id/history', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
     res.json({ items: await runService.getHistory(id, await caller(req)) });
+  });
+
+  router.post('/break-glass', async (req, res) => {
+    const request = parse(openBreakGlassRequestSchema, req.body, 'request body');
+    const session = await breakGlassService.open(request, await caller(req));
+    res.status(201).json({ session });
+  });
+
+  router.get('/break-glass', async (req, res) => {
+    const query = parse(listBreakGlassQuerySchema, req.query, 'query');
+    res.json({ items: await breakGlassService.list(query, await caller(req)) });
+  });
+
+  router.post('/break-glass/:id/close', async (req, res) => {
+    const { id } = parse(breakGlassIdParamSchema, req.params, 'break-glass session id');
+    const { reason } = parse(closeBreakGlassRequestSchema, req.body, 'request body');
+    res.json({ session: await breakGlassService.close(id, reason, await caller(req)) });
   });
 
   router.get('/runs/:id/logs/stream', async (req, res) => {

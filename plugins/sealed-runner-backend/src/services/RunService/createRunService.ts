@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { on } from 'node:events';
 import {
   AuditorService,
-  AuditorServiceEventSeverityLevel,
   AuthService,
   BackstageCredentials,
   LoggerService,
@@ -16,9 +15,11 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
-import { JsonObject } from '@backstage/types';
 import { AuthorizeResult, ResourcePermission } from '@backstage/plugin-permission-common';
 import {
+  breakGlassPermission,
+  BreakGlassBypass,
+  BreakGlassSession,
   jobSchema,
   lockReleasePermission,
   ModuleUsage,
@@ -36,16 +37,19 @@ import {
 import { SealedRunnerConfig } from '../../config';
 import { NewRun, RunRecord, RunStore } from '../../database/RunStore';
 import {
+  breakGlassBypassesNeeded,
   decideApply,
   decideApplyReadiness,
   decideApproval,
   decideCancel,
   enforce,
 } from '../../decisions/decisions';
+import { actorOf as actorOfCredentials, createAudited } from '../audit';
+import { BreakGlassService } from '../BreakGlassService/types';
 import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { ResolvedTarget } from '../TargetResolver/resolveTargets';
-import { RequestOptions, RunService } from './types';
+import { RunService } from './types';
 
 /** A target that passed every deployability rule. */
 type DeployableTarget = ResolvedTarget & {
@@ -69,6 +73,7 @@ const DENIED_VERB: Record<string, string> = {
   [runApprovePermission.name]: 'approve plans of',
   [runCancelPermission.name]: 'cancel runs of',
   [lockReleasePermission.name]: 'force-release the lock of',
+  [breakGlassPermission.name]: 'use break-glass on',
 };
 const CANCEL_WAIT_MS = 10_000;
 /** GET /runs reads at most this many pages to fill one after permission filtering. */
@@ -98,6 +103,7 @@ export function toApiRun(record: RunRecord): Run {
     error: record.error,
     supersededBy: record.supersededBy,
     applyRunId: record.applyRunId,
+    breakGlass: record.breakGlass,
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) {
@@ -118,19 +124,13 @@ export function createRunService(options: {
   auditor: AuditorService;
   logger: LoggerService;
   config: SealedRunnerConfig;
+  /** Lets an apply use its requester's open break-glass session. */
+  breakGlass: BreakGlassService;
 }): RunService {
   const { store, targets, supervisor, permissions, auth, userInfo, auditor, config } = options;
 
   /** Who is asking: a user entity ref, or a service principal's subject. */
-  function actorOf(credentials: BackstageCredentials): string {
-    if (auth.isPrincipal(credentials, 'user')) {
-      return credentials.principal.userEntityRef;
-    }
-    if (auth.isPrincipal(credentials, 'service')) {
-      return credentials.principal.subject;
-    }
-    throw new NotAllowedError('anonymous callers cannot use the sealed runner');
-  }
+  const actorOf = (credentials: BackstageCredentials) => actorOfCredentials(auth, credentials);
 
   async function authorize(
     permission: ResourcePermission,
@@ -149,24 +149,7 @@ export function createRunService(options: {
   }
 
   /** Records an audit event around an action, with its outcome. */
-  async function audited<T>(
-    request: RequestOptions['request'],
-    eventId: string,
-    severityLevel: AuditorServiceEventSeverityLevel,
-    meta: JsonObject,
-    action: () => Promise<T>,
-    successMeta: (result: T) => JsonObject = () => ({}),
-  ): Promise<T> {
-    const event = await auditor.createEvent({ eventId, severityLevel, meta, request });
-    try {
-      const result = await action();
-      await event.success({ meta: successMeta(result) });
-      return result;
-    } catch (error) {
-      await event.fail({ error: error as Error });
-      throw error;
-    }
-  }
+  const audited = createAudited(auditor);
 
   /** A run the caller may read; one they may not read does not exist for them. */
   async function loadRun(runId: string, credentials: BackstageCredentials): Promise<RunRecord> {
@@ -204,12 +187,21 @@ export function createRunService(options: {
   /**
    * A queued run of a deployable target, with the job its runner gets: the
    * target, the commit, and the current vetted-module snapshot. An apply
-   * names its plan's saved plan file.
+   * names its plan's saved plan file, and the break-glass session it uses
+   * (the signed grant lets the runner apply a branch that is not an apply
+   * branch, until the session expires).
    */
   async function newRun(
     target: DeployableTarget,
-    fields: { ref: string; commitSha: string; requestedBy: string; plan?: RunRecord },
+    fields: {
+      ref: string;
+      commitSha: string;
+      requestedBy: string;
+      plan?: RunRecord;
+      breakGlass?: { session: BreakGlassSession; bypassed: BreakGlassBypass[] };
+    },
   ): Promise<NewRun> {
+    const session = fields.breakGlass?.session;
     const id = randomUUID();
     const operation = fields.plan ? 'apply' : 'plan';
     const job = jobSchema.parse({
@@ -225,6 +217,15 @@ export function createRunService(options: {
       modules: await targets.catalogModules(),
       ...(fields.plan ? { plan: { runId: fields.plan.id, sha256: fields.plan.planSha256 } } : {}),
       issuedAt: new Date().toISOString(),
+      ...(session
+        ? {
+            breakGlass: {
+              sessionId: session.id,
+              openedBy: session.openedBy,
+              expiresAt: session.expiresAt,
+            },
+          }
+        : {}),
     });
     return {
       id,
@@ -240,6 +241,16 @@ export function createRunService(options: {
       createdAt: job.issuedAt,
       ...(fields.plan ? { planRunId: fields.plan.id } : {}),
       job,
+      ...(session
+        ? {
+            breakGlass: {
+              sessionId: session.id,
+              openedBy: session.openedBy,
+              reason: session.reason,
+              bypassed: fields.breakGlass!.bypassed,
+            },
+          }
+        : {}),
     };
   }
 
@@ -383,10 +394,19 @@ export function createRunService(options: {
               `the target's repository or folder changed since plan ${plan.id}; plan again`,
             );
           }
+          const snapshot = await store.getPlanSnapshot(plan.id);
+          // Break-glass waives only what this apply needs waived (the
+          // approvals, the apply branches), and only with the requester's
+          // own open session. Everything else below still applies.
+          const needed = breakGlassBypassesNeeded(snapshot, target.environmentConfig);
+          const session = needed.length > 0
+            ? await options.breakGlass.usableSession(target, credentials)
+            : undefined;
+          const waived = session ? needed : [];
           // Refuse what can be refused without the repository first, then
           // decide everything again inside the transaction that creates the
           // apply, on the plan as it is then.
-          enforce(decideApplyReadiness(await store.getPlanSnapshot(plan.id), target.environmentConfig));
+          enforce(decideApplyReadiness(snapshot, target.environmentConfig, waived));
           const head = await headOf(plan.repository, plan.ref);
           const run = await store.createRun(
             await newRun(target, {
@@ -394,15 +414,24 @@ export function createRunService(options: {
               commitSha: plan.commitSha,
               requestedBy: actor,
               plan,
+              ...(session ? { breakGlass: { session, bypassed: waived } } : {}),
             }),
             {
-              verify: snapshot =>
-                enforce(decideApply(snapshot, target.environmentConfig, head?.commitSha)),
+              verify: current =>
+                enforce(decideApply(current, target.environmentConfig, head?.commitSha, waived)),
             },
           );
+          if (session) {
+            await options.breakGlass.auditUse(session, toApiRun(run), waived, httpRequest);
+          }
           return dispatch(run);
         },
-        run => ({ runId: run.id, environment: run.environment, commitSha: run.commitSha }),
+        run => ({
+          runId: run.id,
+          environment: run.environment,
+          commitSha: run.commitSha,
+          ...(run.breakGlass ? { breakGlassSessionId: run.breakGlass.sessionId } : {}),
+        }),
       );
     },
 
