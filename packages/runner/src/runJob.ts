@@ -72,12 +72,36 @@ export function validateJob(raw: string, config: RunnerConfig): SealedRunnerJob 
   if (!environment) {
     throw new Rejection(`environment "${job.environment}" is not configured in the runner`);
   }
-  if (job.operation === 'apply' && !isApplyBranch(environment.applyBranches, job.ref)) {
+  // A break-glass grant (signed by the gate, like the rest of the job) is
+  // honoured only until its session expires; an expired one is refused
+  // whatever the branch, so a job that waited too long cannot use it.
+  if (job.breakGlass && !(Date.parse(job.breakGlass.expiresAt) > Date.now())) {
+    throw new Rejection(
+      `the break-glass grant of session ${job.breakGlass.sessionId} expired at ${job.breakGlass.expiresAt}`,
+    );
+  }
+  if (
+    job.operation === 'apply' &&
+    !isApplyBranch(environment.applyBranches, job.ref) &&
+    !job.breakGlass
+  ) {
     throw new Rejection(
       `branch "${job.ref}" may not be applied to ${job.environment} (apply branches: ${environment.applyBranches.join(', ')})`,
     );
   }
   return job;
+}
+
+/** The warning a job run under a break-glass grant writes into its log. */
+export function breakGlassWarning(job: SealedRunnerJob, config: RunnerConfig): string | undefined {
+  if (!job.breakGlass) {
+    return undefined;
+  }
+  const { sessionId, openedBy, expiresAt } = job.breakGlass;
+  const applyBranches = config.environments[job.environment]?.applyBranches ?? [];
+  return isApplyBranch(applyBranches, job.ref)
+    ? `WARNING: break-glass session ${sessionId} opened by ${openedBy} (until ${expiresAt}): applying without the usual approvals`
+    : `WARNING: break-glass session ${sessionId} opened by ${openedBy}: applying ${job.ref}, which is not an apply branch of ${job.environment}`;
 }
 
 export interface RunJobOptions {
@@ -103,6 +127,10 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
     enter('validate');
     const job = validateJob(rawJob, config);
     note(sink, `${job.operation} of ${job.path} at ${job.ref}@${job.commitSha.slice(0, 12)} for ${job.environment}`);
+    const warning = breakGlassWarning(job, config);
+    if (warning) {
+      note(sink, warning);
+    }
 
     const planBytes = job.plan ? await readBoundPlan(config, job) : undefined;
 
