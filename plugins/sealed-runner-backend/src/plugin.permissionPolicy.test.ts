@@ -79,7 +79,7 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
         mockServices.rootConfig.factory({
           data: {
             permission: { enabled: true },
-            sealedRunnerPolicy: { platformGroups: [GROUPS.platform] },
+            sealedRunnerPolicy: { platformGroups: [GROUPS.platform], breakGlassGroups: [GROUPS.platform] },
             sealedRunner: sealedRunnerConfig(repo.url),
           },
         }),
@@ -208,6 +208,46 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
     const res = await cancel(USERS.sam);
     expect(res.status).toBe(200);
     expect(res.body.run.status).toBe('cancelled');
+  });
+
+  it('lets only break-glass groups (platform-team in the demo) open and use a break-glass session', async () => {
+    const body = {
+      entityRef: ref('payments'),
+      environment: 'prod',
+      reason: 'payments down, hotfix for INC-4711',
+    };
+    expectDenied(
+      await api().post(`${API}/break-glass`).set(as(USERS.erin)).send(body),
+      `you may not use break-glass on ${ref('payments')} in prod`,
+    );
+    const opened = await api().post(`${API}/break-glass`).set(as(USERS.pat)).send(body);
+    expect(opened.status).toBe(201);
+    const session = opened.body.session;
+
+    // Everyone who may read the target sees it; only holders close it.
+    const listed = await api().get(`${API}/break-glass`).query({ active: 'true' }).set(as(USERS.quinn));
+    expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(session.id);
+    expectDenied(
+      await api().post(`${API}/break-glass/${session.id}/close`).set(as(USERS.erin)).send({}),
+      `you may not use break-glass on ${ref('payments')} in prod`,
+    );
+
+    // Pat applies his own plan without an approval; Erin still needs one.
+    const erins = await waitFor((await requestPlan('payments', 'prod', USERS.erin)).body.run.id);
+    const erinApply = await api().post(`${API}/runs/${erins.id}/apply`).set(as(USERS.erin)).send({});
+    expect(erinApply.status).toBe(409);
+    const pats = await waitFor((await requestPlan('payments', 'prod', USERS.pat)).body.run.id);
+    const patApply = await api().post(`${API}/runs/${pats.id}/apply`).set(as(USERS.pat)).send({});
+    expect(patApply.status).toBe(202);
+    expect(patApply.body.run.breakGlass).toEqual({
+      sessionId: session.id,
+      openedBy: USERS.pat,
+      reason: body.reason,
+    });
+    expect(await waitFor(patApply.body.run.id)).toMatchObject({ status: 'succeeded' });
+
+    const closed = await api().post(`${API}/break-glass/${session.id}/close`).set(as(USERS.pat)).send({});
+    expect(closed.status).toBe(200);
   });
 
   it('lets only platform members force-release a lock, not the target owners', async () => {
