@@ -1,5 +1,6 @@
 import { Entity } from '@backstage/catalog-model';
 import {
+  BreakGlassSession,
   Run,
   Target,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -30,6 +31,31 @@ export function makeRun(overrides: Partial<Run> = {}): Run {
     approvals: [],
     ...overrides,
   };
+}
+
+/**
+ * An open break-glass session of Bob (a platform admin) on the prod target,
+ * ending an hour from now.
+ */
+export function makeSession(
+  overrides: Partial<BreakGlassSession> = {},
+): BreakGlassSession {
+  const session: BreakGlassSession = {
+    id: 'session-1',
+    entityRef: ENTITY_REF,
+    environment: 'prod',
+    openedBy: BOB,
+    reason: 'payments API down, hotfix INC-4711',
+    ticket: 'INC-4711',
+    openedAt: new Date(Date.now() - 60_000).toISOString(),
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    uses: [],
+    ...overrides,
+  };
+  if (session.ticket === undefined) {
+    delete session.ticket;
+  }
+  return session;
 }
 
 /** A deployable, unlocked prod target of the entity needing one approval. */
@@ -86,6 +112,22 @@ export function mockSealedRunnerApi(
     listRuns: jest.fn(async () => []),
     getLogs: jest.fn(async () => ({ lines: [], next: 0, complete: true })),
     streamLogs: jest.fn(async () => undefined),
+    listBreakGlass: jest.fn(async () => []),
+    openBreakGlass: jest.fn(async request =>
+      makeSession({
+        entityRef: request.entityRef,
+        environment: request.environment,
+        reason: request.reason,
+        ticket: request.ticket,
+      }),
+    ),
+    closeBreakGlass: jest.fn(async (id: string) =>
+      makeSession({
+        id,
+        closedAt: '2024-05-01T10:30:00.000Z',
+        closeReason: 'closed',
+      }),
+    ),
     ...overrides,
   } as jest.Mocked<SealedRunnerApi>;
 }

@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import {
+  BreakGlassSession,
   Run,
   RunStatus,
   Target,
@@ -24,6 +25,24 @@ export interface ListRunsOptions {
   environment?: string;
   status?: RunStatus;
   limit?: number;
+}
+
+/** @public */
+export interface ListBreakGlassOptions {
+  entityRef?: string;
+  environment?: string;
+  /** Only open sessions (true) or only closed and expired ones (false). */
+  active?: boolean;
+  limit?: number;
+}
+
+/** @public */
+export interface OpenBreakGlassRequest {
+  entityRef: string;
+  environment: string;
+  reason: string;
+  ticket?: string;
+  durationMinutes?: number;
 }
 
 /**
@@ -69,6 +88,12 @@ export interface SealedRunnerApi {
     runId: string,
     options: { after: number; signal: AbortSignal } & LogStreamHandlers,
   ): Promise<void>;
+  /** Break-glass sessions on targets the viewer may read, newest first. */
+  listBreakGlass(options?: ListBreakGlassOptions): Promise<BreakGlassSession[]>;
+  /** Opens a break-glass session for the viewer (needs `sealed-runner.breakglass`). */
+  openBreakGlass(request: OpenBreakGlassRequest): Promise<BreakGlassSession>;
+  /** Closes a session, with an optional note. */
+  closeBreakGlass(sessionId: string, reason?: string): Promise<BreakGlassSession>;
 }
 
 /** @public */

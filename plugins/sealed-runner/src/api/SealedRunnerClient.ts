@@ -1,15 +1,18 @@
 import { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import {
+  BreakGlassSession,
   Run,
   RUN_STATUSES,
   RunStatus,
   Target,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
+  ListBreakGlassOptions,
   ListRunsOptions,
   LogPage,
   LogStreamHandlers,
+  OpenBreakGlassRequest,
   SealedRunnerApi,
 } from './SealedRunnerApi';
 import { parseEventStream } from './parseEventStream';
@@ -134,6 +137,46 @@ export class SealedRunnerClient implements SealedRunnerApi {
     if (!options.signal.aborted) {
       throw new Error('the log stream ended before the run did');
     }
+  }
+
+  async listBreakGlass(
+    options: ListBreakGlassOptions = {},
+  ): Promise<BreakGlassSession[]> {
+    const query: Record<string, string> = {};
+    for (const [key, value] of Object.entries(options)) {
+      if (value !== undefined && value !== '') {
+        query[key] = String(value);
+      }
+    }
+    const body = await this.request<{ items: BreakGlassSession[] }>(
+      'GET',
+      '/break-glass',
+      { query },
+    );
+    return body.items;
+  }
+
+  async openBreakGlass(
+    request: OpenBreakGlassRequest,
+  ): Promise<BreakGlassSession> {
+    const body = await this.request<{ session: BreakGlassSession }>(
+      'POST',
+      '/break-glass',
+      { body: request },
+    );
+    return body.session;
+  }
+
+  async closeBreakGlass(
+    sessionId: string,
+    reason?: string,
+  ): Promise<BreakGlassSession> {
+    const body = await this.request<{ session: BreakGlassSession }>(
+      'POST',
+      `/break-glass/${encodeURIComponent(sessionId)}/close`,
+      { body: reason ? { reason } : {} },
+    );
+    return body.session;
   }
 
   private async runAction(

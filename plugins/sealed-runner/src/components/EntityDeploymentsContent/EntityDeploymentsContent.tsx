@@ -4,12 +4,15 @@ import {
   ResponseErrorPanel,
 } from '@backstage/core-components';
 import { Typography } from '@material-ui/core';
+import { useBreakGlassSessions } from '../../hooks/useBreakGlassSessions';
 import { useEntityTargets } from '../../hooks/useEntityTargets';
+import { BreakGlassBanner } from '../BreakGlass';
 import { TargetsTable } from './TargetsTable';
 
 /** The entity's "Deployments" tab: its targets, their state and last runs, and actions. */
 export function EntityDeploymentsContent() {
   const { entityRef, value: targets, error, retry } = useEntityTargets();
+  const breakGlass = useBreakGlassSessions(entityRef);
 
   if (error && !targets) {
     return <ResponseErrorPanel error={error} />;
@@ -35,11 +38,28 @@ export function EntityDeploymentsContent() {
       />
     );
   }
+  // A session's banner stands above the table, naming its target: it
+  // must be impossible to miss.
+  const sessions = breakGlass.sessions.filter(s =>
+    targets.some(t => t.environment === s.environment),
+  );
   return (
-    <TargetsTable
-      title="Deployment targets"
-      targets={targets}
-      onChange={retry}
-    />
+    <>
+      {sessions.map(session => (
+        <BreakGlassBanner
+          key={session.id}
+          session={session}
+          showEnvironment
+          onClosed={breakGlass.retry}
+        />
+      ))}
+      <TargetsTable
+        title="Deployment targets"
+        targets={targets}
+        onChange={retry}
+        breakGlassSessions={sessions}
+        onBreakGlassChange={breakGlass.retry}
+      />
+    </>
   );
 }

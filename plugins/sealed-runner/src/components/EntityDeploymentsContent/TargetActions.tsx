@@ -1,16 +1,24 @@
 import { Box } from '@material-ui/core';
+import { usePermission } from '@backstage/plugin-permission-react';
 import {
+  breakGlassPermission,
+  BreakGlassSession,
   runApplyPermission,
   runCancelPermission,
   runPlanPermission,
+  stringifyTargetRef,
   Target,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useState } from 'react';
 import { useRunAction } from '../../hooks/useRunAction';
 import { useTargetPermission } from '../../hooks/useTargetPermission';
+import { useViewer } from '../../hooks/useViewer';
+import { BreakGlassDialog } from '../BreakGlass';
 import {
   ActionButton,
+  appliesUnderBreakGlass,
   applyBlocker,
+  holdsBreakGlass,
   isActive,
   isOpenPlan,
   missingApprovals,
@@ -21,11 +29,26 @@ import { PlanDialog } from './PlanDialog';
 
 /**
  * The actions on one target the viewer may take now. Approve is not here:
- * approvers approve on the run page, next to the list of changes.
+ * approvers approve on the run page, next to the list of changes. Holders
+ * of `sealed-runner.breakglass` get "Break glass" while no session is open.
  */
-export function TargetActions(props: { target: Target; onChange: () => void }) {
-  const { target, onChange } = props;
+export function TargetActions(props: {
+  target: Target;
+  onChange: () => void;
+  /** The target's open break-glass session, if any. */
+  breakGlass?: BreakGlassSession;
+  /** A session was opened or closed. */
+  onBreakGlassChange?: () => void;
+}) {
+  const { target, onChange, breakGlass, onBreakGlassChange } = props;
   const [planOpen, setPlanOpen] = useState(false);
+  const [breakGlassOpen, setBreakGlassOpen] = useState(false);
+  const viewer = useViewer();
+  const holder = usePermission({
+    permission: breakGlassPermission,
+    resourceRef: stringifyTargetRef(target),
+  });
+  const underBreakGlass = holdsBreakGlass(breakGlass, viewer);
   const plan = useTargetPermission(runPlanPermission, target, 'plan');
   const apply = useTargetPermission(runApplyPermission, target, 'apply');
   const cancel = useTargetPermission(
@@ -53,10 +76,14 @@ export function TargetActions(props: { target: Target; onChange: () => void }) {
           variant="contained"
           color="primary"
           loading={apply.loading || busy !== undefined}
-          blocker={apply.blocker ?? applyBlocker(openPlan, target)}
+          blocker={
+            apply.blocker ?? applyBlocker(openPlan, target, { underBreakGlass })
+          }
           onClick={() => perform('apply', openPlan.id)}
         >
-          Apply
+          {appliesUnderBreakGlass(openPlan, target, underBreakGlass)
+            ? 'Apply (break-glass)'
+            : 'Apply'}
         </ActionButton>
       )}
       {openPlan && missingApprovals(openPlan, target) > 0 && (
@@ -72,8 +99,25 @@ export function TargetActions(props: { target: Target; onChange: () => void }) {
           Cancel
         </ActionButton>
       )}
+      {!holder.loading && holder.allowed && !breakGlass && target.deployable && (
+        <ActionButton
+          variant="outlined"
+          color="secondary"
+          onClick={() => setBreakGlassOpen(true)}
+        >
+          Break glass
+        </ActionButton>
+      )}
       {planOpen && (
         <PlanDialog target={target} open onClose={() => setPlanOpen(false)} />
+      )}
+      {breakGlassOpen && (
+        <BreakGlassDialog
+          target={target}
+          open
+          onClose={() => setBreakGlassOpen(false)}
+          onOpened={() => onBreakGlassChange?.()}
+        />
       )}
     </Box>
   );

@@ -3,7 +3,12 @@ import { Box, Chip, Tooltip, Typography } from '@material-ui/core';
 import { makeStyles } from '@material-ui/core/styles';
 import BlockIcon from '@material-ui/icons/Block';
 import LockIcon from '@material-ui/icons/Lock';
-import { Target } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import WarningIcon from '@material-ui/icons/Warning';
+import {
+  BreakGlassSession,
+  Target,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { breakGlassSummary } from '../BreakGlass';
 import { displayRef, RunLink, RunSummaryLine } from '../shared';
 import { TargetActions } from './TargetActions';
 
@@ -71,7 +76,34 @@ function SourceCell(props: { target: Target }) {
   );
 }
 
-function StateCell(props: { target: Target }) {
+/** Marks the row of a target with an open break-glass session. */
+function BreakGlassChip(props: { session?: BreakGlassSession }) {
+  if (!props.session) {
+    return null;
+  }
+  return (
+    <Tooltip title={breakGlassSummary(props.session)}>
+      <Chip
+        size="small"
+        color="secondary"
+        icon={<WarningIcon />}
+        label="Break-glass open"
+        style={{ marginTop: 4 }}
+      />
+    </Tooltip>
+  );
+}
+
+function StateCell(props: { target: Target; breakGlass?: BreakGlassSession }) {
+  return (
+    <Box display="flex" flexDirection="column" alignItems="flex-start">
+      <TargetState target={props.target} />
+      <BreakGlassChip session={props.breakGlass} />
+    </Box>
+  );
+}
+
+function TargetState(props: { target: Target }) {
   const classes = useStyles();
   const { target } = props;
   if (!target.deployable) {
@@ -116,8 +148,13 @@ export function TargetsTable(props: {
   title: string;
   targets: Target[];
   onChange: () => void;
+  /** Open break-glass sessions of these targets. */
+  breakGlassSessions?: BreakGlassSession[];
+  onBreakGlassChange?: () => void;
 }) {
-  const { targets, onChange } = props;
+  const { targets, onChange, onBreakGlassChange } = props;
+  const sessionOf = (t: Target) =>
+    props.breakGlassSessions?.find(s => s.environment === t.environment);
   const columns: TableColumn<Target>[] = [
     {
       title: 'Environment',
@@ -135,7 +172,7 @@ export function TargetsTable(props: {
       title: 'State',
       field: 'deployable',
       width: '18%',
-      render: t => <StateCell target={t} />,
+      render: t => <StateCell target={t} breakGlass={sessionOf(t)} />,
     },
     {
       title: 'Last run',
@@ -153,7 +190,14 @@ export function TargetsTable(props: {
       title: 'Actions',
       field: 'entityRef',
       sorting: false,
-      render: t => <TargetActions target={t} onChange={onChange} />,
+      render: t => (
+        <TargetActions
+          target={t}
+          onChange={onChange}
+          breakGlass={sessionOf(t)}
+          onBreakGlassChange={onBreakGlassChange}
+        />
+      ),
     },
   ];
   return (

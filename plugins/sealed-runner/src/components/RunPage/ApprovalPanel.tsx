@@ -10,6 +10,7 @@ import {
 } from '@material-ui/core';
 import CheckIcon from '@material-ui/icons/CheckCircle';
 import {
+  BreakGlassSession,
   Run,
   runApplyPermission,
   runApprovePermission,
@@ -20,7 +21,9 @@ import { useTargetPermission } from '../../hooks/useTargetPermission';
 import { useViewer } from '../../hooks/useViewer';
 import {
   ActionButton,
+  appliesUnderBreakGlass,
   applyBlocker,
+  holdsBreakGlass,
   approveBlocker,
   displayRef,
   formatTimestamp,
@@ -36,9 +39,13 @@ export function ApprovalPanel(props: {
   plan: Run;
   target?: Target;
   onChange: () => void;
+  /** The target's open break-glass session, if any. */
+  breakGlass?: BreakGlassSession;
 }) {
-  const { plan, target, onChange } = props;
+  const { plan, target, onChange, breakGlass } = props;
   const viewer = useViewer();
+  // Only the session's own opener applies under it; the gate checks again.
+  const underBreakGlass = holdsBreakGlass(breakGlass, viewer);
   const targetRef = {
     entityRef: plan.entityRef,
     environment: plan.environment,
@@ -58,8 +65,10 @@ export function ApprovalPanel(props: {
       approve.blocker
     : unknownTarget;
   const applyReason = target
-    ? apply.blocker ?? applyBlocker(plan, target)
+    ? apply.blocker ?? applyBlocker(plan, target, { underBreakGlass })
     : unknownTarget;
+  const breakGlassApply =
+    target !== undefined && appliesUnderBreakGlass(plan, target, underBreakGlass);
   const required = target?.requiredApprovals ?? 0;
   const missing = target ? missingApprovals(plan, target) : 0;
 
@@ -122,9 +131,15 @@ export function ApprovalPanel(props: {
           blocker={applyReason}
           onClick={() => perform('apply', plan.id)}
         >
-          Apply
+          {breakGlassApply ? 'Apply (break-glass)' : 'Apply'}
         </ActionButton>
       </Box>
+      {breakGlassApply && (
+        <Typography variant="caption" color="error" component="div">
+          Your break-glass session waives this plan&apos;s approvals and apply
+          branches; the apply is recorded on the session and audited.
+        </Typography>
+      )}
       {[
         required > 0 && approveReason ? `Approve: ${approveReason}` : undefined,
         applyReason ? `Apply: ${applyReason}` : undefined,

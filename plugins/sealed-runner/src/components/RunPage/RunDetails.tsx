@@ -10,6 +10,7 @@ import {
   RunStatusLabel,
   timeAgo,
 } from '../shared';
+import { BreakGlassRunNotice } from '../BreakGlass';
 import { RunProgress } from './RunProgress';
 
 function Field(props: { label: string; children: ReactNode }) {
@@ -49,6 +50,7 @@ export function RunDetails(props: { run: Run; actions?: ReactNode }) {
       action={props.actions}
     >
       <RunProgress run={run} />
+      <BreakGlassRunNotice run={run} />
       {run.error && (
         <Box mb={2}>
           <WarningPanel

@@ -11,16 +11,19 @@ import { useApi, useRouteRef } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { Grid } from '@material-ui/core';
 import {
+  BreakGlassSession,
   Run,
   runCancelPermission,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useParams } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
 import { sealedRunnerApiRef } from '../../api';
+import { useBreakGlassSessions } from '../../hooks/useBreakGlassSessions';
 import { useRun } from '../../hooks/useRun';
 import { useRunAction } from '../../hooks/useRunAction';
 import { useTargetPermission } from '../../hooks/useTargetPermission';
 import { rootRouteRef } from '../../routes';
+import { BreakGlassBanner } from '../BreakGlass';
 import { ActionButton, isActive } from '../shared';
 import { ApprovalPanel } from './ApprovalPanel';
 import { PlanReview } from './PlanReview';
@@ -51,8 +54,12 @@ function CancelButton(props: { run: Run; onChange: () => void }) {
  * The approvals of a plan, once the target's rules (approvals, approvers,
  * apply branches, lock) are known: they decide which buttons it offers.
  */
-function PlanApprovals(props: { plan: Run; refresh: () => void }) {
-  const { plan, refresh } = props;
+function PlanApprovals(props: {
+  plan: Run;
+  refresh: () => void;
+  breakGlass?: BreakGlassSession;
+}) {
+  const { plan, refresh, breakGlass } = props;
   const api = useApi(sealedRunnerApiRef);
   const { value, loading, error } = useAsync(async () => {
     const targets = await api.listTargets(plan.entityRef);
@@ -76,15 +83,29 @@ function PlanApprovals(props: { plan: Run; refresh: () => void }) {
       </InfoCard>
     );
   }
-  return <ApprovalPanel plan={plan} target={value.target} onChange={refresh} />;
+  return (
+    <ApprovalPanel
+      plan={plan}
+      target={value.target}
+      onChange={refresh}
+      breakGlass={breakGlass}
+    />
+  );
 }
 
 function RunContent(props: { run: Run; refresh: () => void }) {
   const { run, refresh } = props;
   const destroys = run.plan?.destroy ?? 0;
+  const breakGlass = useBreakGlassSessions(run.entityRef, run.environment);
+  const session = breakGlass.sessionOf(run.environment);
 
   return (
     <Grid container spacing={3}>
+      {session && (
+        <Grid item xs={12}>
+          <BreakGlassBanner session={session} onClosed={breakGlass.retry} />
+        </Grid>
+      )}
       {run.operation === 'plan' && destroys > 0 && (
         <Grid item xs={12}>
           <WarningPanel
@@ -113,7 +134,7 @@ function RunContent(props: { run: Run; refresh: () => void }) {
             <PlanReview run={run} />
           </Grid>
           <Grid item xs={12} md={4}>
-            <PlanApprovals plan={run} refresh={refresh} />
+            <PlanApprovals plan={run} refresh={refresh} breakGlass={session} />
           </Grid>
         </>
       )}

@@ -1,4 +1,6 @@
 import {
+  BreakGlassSession,
+  isBreakGlassSessionActive,
   Run,
   Target,
   TERMINAL_RUN_STATUSES,
@@ -106,13 +108,42 @@ export function approveBlocker(
   return undefined;
 }
 
-/** Why this plan may not be applied now, if it may not. */
-export function applyBlocker(plan: Run, target: Target): Blocker {
-  const blocker = openPlanBlocker(plan) ?? applyBranchBlocker(plan, target);
+/**
+ * Whether the viewer can use this break-glass session now: it is open, not
+ * expired, and they opened it (a session is only ever its opener's).
+ */
+export function holdsBreakGlass(
+  session: BreakGlassSession | undefined,
+  viewer: Viewer | undefined,
+  now: number = Date.now(),
+): boolean {
+  return (
+    session !== undefined &&
+    viewer !== undefined &&
+    isBreakGlassSessionActive(session, now) &&
+    sameRef(session.openedBy, viewer.userEntityRef)
+  );
+}
+
+/**
+ * Why this plan may not be applied now, if it may not. Under the viewer's
+ * own open break-glass session (`underBreakGlass`), missing approvals and a
+ * branch that is not an apply branch do not block it; nothing else is
+ * waived.
+ */
+export function applyBlocker(
+  plan: Run,
+  target: Target,
+  options: { underBreakGlass?: boolean } = {},
+): Blocker {
+  const waived = options.underBreakGlass === true;
+  const blocker =
+    openPlanBlocker(plan) ??
+    (waived ? undefined : applyBranchBlocker(plan, target));
   if (blocker) {
     return blocker;
   }
-  const missing = missingApprovals(plan, target);
+  const missing = waived ? 0 : missingApprovals(plan, target);
   if (missing > 0) {
     return `needs ${missing} more approval${missing === 1 ? '' : 's'}`;
   }
@@ -120,6 +151,22 @@ export function applyBlocker(plan: Run, target: Target): Blocker {
     return lockedMessage(target);
   }
   return undefined;
+}
+
+/**
+ * Whether an apply of this plan is possible only because of the viewer's
+ * break-glass session, so the button can say so.
+ */
+export function appliesUnderBreakGlass(
+  plan: Run,
+  target: Target,
+  underBreakGlass: boolean,
+): boolean {
+  return (
+    underBreakGlass &&
+    applyBlocker(plan, target) !== undefined &&
+    applyBlocker(plan, target, { underBreakGlass }) === undefined
+  );
 }
 
 function lockedMessage(target: Target): string {

@@ -1,0 +1,2 @@
+export { BreakGlassBanner, BreakGlassRunNotice, breakGlassSummary } from './BreakGlassBanner';
+export { BreakGlassDialog } from './BreakGlassDialog';
