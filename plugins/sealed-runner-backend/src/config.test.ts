@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigReader } from '@backstage/config';
 import { JsonObject } from '@backstage/types';
+import yaml from 'yaml';
 import { readSealedRunnerConfig } from './config';
 
 const AWS = 'registry.terraform.io/hashicorp/aws';
@@ -67,5 +70,80 @@ describe('readSealedRunnerConfig: environments.<name>.planPolicy', () => {
     expect(attempt).toThrow(/^Invalid sealedRunner configuration:/);
     expect(attempt).toThrow(message);
     expect(attempt).toThrow(`→ at ${path}`);
+  });
+});
+
+describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
+  const ECS = {
+    region: 'eu-west-1',
+    cluster: 'arn:aws:ecs:eu-west-1:123456789012:cluster/sealed-runner',
+    taskDefinitions: { plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' },
+    subnets: ['subnet-0a1b2c3d'],
+    logGroup: '/sealed-runner/runner',
+    artifactsBucket: 'acme-sealed-runner-artifacts',
+    artifactsKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  };
+
+  function readRunner(runner: JsonObject, jobSigning?: JsonObject) {
+    return readSealedRunnerConfig(
+      new ConfigReader({
+        sealedRunner: {
+          repositories: ['https://git.example.com/acme/live.git'],
+          environments: { prod: { applyBranches: ['main'], requiredApprovals: 1 } },
+          runner,
+          ...(jobSigning ? { jobSigning } : {}),
+        },
+      }),
+    );
+  }
+
+  it('reads the ECS runner with its defaults', () => {
+    expect(readRunner({ type: 'ecs', ecs: ECS }).runner.ecs).toEqual({
+      ...ECS,
+      containerName: 'runner',
+      securityGroups: [],
+      assignPublicIp: false,
+      logStreamPrefix: 'runner',
+      startAttempts: 5,
+      startBackoffMs: 1000,
+      logGraceSeconds: 30,
+    });
+  });
+
+  it.each([
+    ['a subnet that is not a subnet id', { subnets: ['subnet-0a; rm -rf /'] }, 'subnets'],
+    ['no subnet', { subnets: [] }, 'subnets'],
+    ['a bucket name with a path', { artifactsBucket: 'bucket/../other' }, 'artifactsBucket'],
+    ['a task definition with spaces', { taskDefinitions: { plan: 'a b', apply: 'x' } }, 'taskDefinitions'],
+    ['a region that is not one', { region: 'mars' }, 'region'],
+    ['an endpoint that is not http(s)', { endpoint: 'file:///etc/passwd' }, 'endpoint'],
+    ['unbounded retries', { startAttempts: 1000 }, 'startAttempts'],
+    ['an unknown key', { command: ['sh'] }, 'command'],
+  ])('refuses %s', (_, change, key) => {
+    expect(() => readRunner({ type: 'ecs', ecs: { ...ECS, ...change } })).toThrow(key);
+  });
+
+  it('refuses both a private key and a KMS key for signing', () => {
+    expect(() =>
+      readRunner({ type: 'ecs', ecs: ECS }, { privateKey: 'x', kms: { keyId: 'alias/jobs', region: 'eu-west-1' } }),
+    ).toThrow('either privateKey or kms');
+  });
+
+  it('reads app-config.production.yaml', () => {
+    const values: Record<string, string> = {
+      AWS_REGION: 'eu-west-1',
+      SEALED_RUNNER_CLUSTER_ARN: ECS.cluster,
+      SEALED_RUNNER_SUBNET_ID: 'subnet-0a1b2c3d',
+      SEALED_RUNNER_SECURITY_GROUP_ID: 'sg-0a1b2c3d',
+      SEALED_RUNNER_ARTIFACTS_BUCKET: ECS.artifactsBucket,
+      SEALED_RUNNER_ARTIFACTS_KEY_ARN: ECS.artifactsKmsKeyId,
+      SEALED_RUNNER_SIGNING_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/abcd1234-12ab-34cd-56ef-1234567890ab',
+    };
+    const text = readFileSync(resolve(__dirname, '../../../app-config.production.yaml'), 'utf8')
+      .replace(/\$\{(\w+)\}/g, (_: string, name: string) => values[name] ?? name);
+    const config = readSealedRunnerConfig(new ConfigReader(yaml.parse(text)));
+    expect(config.runner.type).toBe('ecs');
+    expect(config.runner.ecs?.taskDefinitions).toEqual({ plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' });
+    expect(config.jobSigning.kms?.keyId).toBe(values.SEALED_RUNNER_SIGNING_KEY_ARN);
   });
 });
