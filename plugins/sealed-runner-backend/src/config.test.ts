@@ -147,3 +147,38 @@ describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
     expect(config.jobSigning.kms?.keyId).toBe(values.SEALED_RUNNER_SIGNING_KEY_ARN);
   });
 });
+
+describe('readSealedRunnerConfig: breakGlass', () => {
+  const withBreakGlass = (breakGlass: unknown) =>
+    readSealedRunnerConfig(
+      new ConfigReader({
+        sealedRunner: {
+          repositories: ['https://git.example.com/acme/live.git'],
+          environments: { prod: { applyBranches: ['main'], requiredApprovals: 1 } },
+          ...(breakGlass === undefined ? {} : { breakGlass }),
+        } as JsonObject,
+      }),
+    );
+
+  it('defaults maxDurationMinutes to 240', () => {
+    expect(withBreakGlass(undefined).breakGlass).toEqual({ maxDurationMinutes: 240 });
+    expect(withBreakGlass({}).breakGlass).toEqual({ maxDurationMinutes: 240 });
+    expect(withBreakGlass({ maxDurationMinutes: 15 }).breakGlass).toEqual({ maxDurationMinutes: 15 });
+  });
+
+  it.each([
+    [{ maxDurationMinutes: 0 }],
+    [{ maxDurationMinutes: 10081 }],
+    [{ maxDurationMinutes: 1.5 }],
+    [{ maxDurationMinutes: '60' }],
+    [{ maxDuration: 60 }],
+  ])('fails startup for %j, naming the key', breakGlass => {
+    expect(() => withBreakGlass(breakGlass)).toThrow(/Invalid sealedRunner configuration:[\s\S]*breakGlass/);
+  });
+
+  it('is set in the demo app-config.yaml', () => {
+    const demo = yaml.parse(readFileSync(resolve(__dirname, '../../../app-config.yaml'), 'utf8'));
+    expect(demo.sealedRunner.breakGlass).toEqual({ maxDurationMinutes: 240 });
+    expect(demo.sealedRunnerPolicy.breakGlassGroups).toEqual(['group:default/platform-team']);
+  });
+});
