@@ -176,13 +176,13 @@ describe('break-glass, end to end', () => {
     expect((await pat.run(devHotfixPlan)).applyRunId).toBeUndefined();
 
     // The scheduler task (every 30 s) records and audits the expiry.
+    const expiredId: string = shortSession.id;
+    const isExpiryAudit = (line: string) =>
+      line.includes('sealed-runner.break-glass-expire') && line.includes(expiredId);
     const deadline = Date.now() + 45_000;
     let audited = false;
     while (!audited && Date.now() < deadline) {
-      const log = await readFile(backend.logFile, 'utf8');
-      audited = log
-        .split('\n')
-        .some(line => line.includes('sealed-runner.break-glass-expire') && line.includes(shortSession.id));
+      audited = (await readFile(backend.logFile, 'utf8')).split('\n').some(isExpiryAudit);
       if (!audited) {
         await new Promise(r => setTimeout(r, 1000));
       }

@@ -140,7 +140,7 @@ describe('a break-glass grant', () => {
     ...extra,
   });
 
-  beforeAll(async () => {
+  it('is not needed to plan the branch', async () => {
     plan = planJob();
     const planned = await runRunner(plan);
     expect(planned.result).toMatchObject({ status: 'succeeded', commitSha: hotfixHead });

@@ -91,14 +91,14 @@ function expectError(res: request.Response, status: number, name: string, messag
  * lose break-glass mid-test.
  */
 const revoked = new Set<string>();
-function decide(request: EvaluatePermissionRequest, credentials: BackstageCredentials) {
+function decide(query: EvaluatePermissionRequest, credentials: BackstageCredentials) {
   const user = (credentials.principal as { userEntityRef?: string }).userEntityRef;
-  const target = 'resourceRef' in request && request.resourceRef ? parseTargetRef(request.resourceRef) : undefined;
+  const target = 'resourceRef' in query && query.resourceRef ? parseTargetRef(query.resourceRef) : undefined;
   const deny =
-    (request.permission.name === 'sealed-runner.breakglass' &&
+    (query.permission.name === 'sealed-runner.breakglass' &&
       (!user || ![USERS.pat, ADA].includes(user) || revoked.has(user))) ||
-    (request.permission.name === 'sealed-runner.run.apply' && user === ADA) ||
-    (request.permission.name === 'sealed-runner.run.read' &&
+    (query.permission.name === 'sealed-runner.run.apply' && user === ADA) ||
+    (query.permission.name === 'sealed-runner.run.read' &&
       user === USERS.quinn &&
       target?.entityRef === ref('secretive'));
   return { result: deny ? AuthorizeResult.DENY : AuthorizeResult.ALLOW };
@@ -354,11 +354,11 @@ describe('break-glass sessions (HTTP API)', () => {
         'NotAllowedError',
         `you may not use break-glass on ${ref('billing')} in prod`,
       );
-      const service = await api()
+      const byService = await api()
         .post(`${API}/break-glass`)
         .set('Authorization', mockCredentials.service.header())
         .send({ entityRef: ref('billing'), environment: 'prod', reason: REASON });
-      expect(service.status).toBe(403);
+      expect(byService.status).toBe(403);
       expect((await list(USERS.pat, { entityRef: ref('billing') })).body.items).toEqual([]);
     });
 
