@@ -9,3 +9,4 @@ export * from './harness/isolatedRoot';
 export * from './harness/BackendProcess';
 export * from './harness/GateClient';
 export * from './harness/browser';
+export * from './harness/fakeAws';
