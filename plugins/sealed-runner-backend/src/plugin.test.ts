@@ -19,6 +19,7 @@ import {
   Run,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { jobSigningMessage } from '@sealed-runner/runner';
 import { Server } from 'node:http';
 import request from 'supertest';
 import {
@@ -494,7 +495,7 @@ describe('sealed-runner plugin (HTTP API)', () => {
       expect(Object.keys(document).sort()).toEqual(['payload', 'signature']);
       expect(JSON.parse(document.payload)).toEqual(dispatcher.jobsOf(res.body.run.id));
       expect(
-        verify(null, Buffer.from(document.payload), JOB_SIGNING_KEYS.publicKey, Buffer.from(document.signature, 'base64')),
+        verify(null, jobSigningMessage(document.payload), JOB_SIGNING_KEYS.publicKey, Buffer.from(document.signature, 'base64')),
       ).toBe(true);
     });
 
