@@ -127,6 +127,13 @@ async function readJob(
  */
 export async function runMain(): Promise<number> {
   let sink: EventSink = stdoutSink;
+  // From the first instruction: a stop request (ECS StopTask, a cancel)
+  // that arrives while the job is still being read ends in a `cancelled`
+  // result, not in a process killed without a word.
+  const controller = new AbortController();
+  const cancel = () => controller.abort(new Error('cancelled'));
+  process.once('SIGTERM', cancel);
+  process.once('SIGINT', cancel);
   const finish = (result: Omit<RunnerResult, 'type'>) => {
     sink.emit({
       type: 'result',
@@ -173,11 +180,10 @@ export async function runMain(): Promise<number> {
     return finish({ status: 'rejected', error: verified.reason });
   }
   const raw = verified.payload;
+  if (controller.signal.aborted) {
+    return finish({ status: 'cancelled', error: 'cancelled before the job started' });
+  }
 
-  const controller = new AbortController();
-  const cancel = () => controller.abort(new Error('cancelled'));
-  process.once('SIGTERM', cancel);
-  process.once('SIGINT', cancel);
   const timer = setTimeout(
     () => controller.abort(new Error('timeout')),
     config.timeoutSeconds * 1000,

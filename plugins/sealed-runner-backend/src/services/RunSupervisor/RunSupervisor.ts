@@ -145,10 +145,16 @@ export class RunSupervisor {
         return;
       }
       if (poll.state !== 'running') {
-        await this.finish(run, {
-          status: 'failed',
-          error: `the runner stopped without reporting a result${poll.detail ? ` (${poll.detail})` : ''}`,
-        });
+        const detail = poll.detail ? ` (${poll.detail})` : '';
+        // Stopped on request before it could report (an ECS task stopped
+        // while still provisioning): that is the cancel the user asked for.
+        const cancelledBy = (await store.getRun(runId))?.cancelRequestedBy;
+        await this.finish(
+          run,
+          cancelledBy
+            ? { status: 'cancelled', error: `cancelled by ${cancelledBy} before the runner reported${detail}` }
+            : { status: 'failed', error: `the runner stopped without reporting a result${detail}` },
+        );
         await dispatcher.release(handle);
         return;
       }
