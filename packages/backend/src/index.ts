@@ -28,4 +28,9 @@ backend.add(import('@sealed-runner/backstage-plugin-sealed-runner-backend'));
 
 backend.add(import('@sealed-runner/backstage-plugin-scaffolder-backend-module-sealed-runner'));
 backend.add(import('@sealed-runner/backstage-plugin-catalog-backend-module-sealed-runner'));
-backend.start();
+// A backend that refused its config (or failed to start a plugin) must
+// exit, not linger half-started answering 503s.
+backend.start().catch(error => {
+  process.stderr.write(`Backend failed to start: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});

@@ -229,10 +229,6 @@ function checkDockerfile(text: string): { rule: string; problem: string }[] {
 // ---------------------------------------------------------------------------
 // Reading the entry point
 
-function shellConstant(script: string, name: string): string | undefined {
-  return new RegExp(`^readonly ${name}=(.*)$`, 'm').exec(script)?.[1];
-}
-
 /** The variables the entry point passes through, and those it fixes. */
 function entrypointEnvironment(script: string): { passThrough: string[]; fixed: string[] } {
   const list = /^readonly PASS_THROUGH='([^']*)'$/m.exec(script)?.[1] ?? '';

@@ -6,6 +6,7 @@ import {
   checkRepositoryUrl,
   environmentSchema,
   hasControlCharacters,
+  nullPrototypeRecord,
   planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
@@ -42,19 +43,17 @@ export const runnerConfigSchema = z.strictObject({
    * null-prototype record: `constructor` is a valid environment name and
    * must never resolve to Object.prototype's.
    */
-  environments: z
-    .record(
-      environmentSchema,
-      z.strictObject({
-        applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
-        /**
-         * What code may be planned and applied here. Default: no code
-         * execution and no provider but the built-in terraform provider.
-         */
-        planPolicy: planPolicySchema.prefault({}),
-      }),
-    )
-    .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),
+  environments: nullPrototypeRecord(
+    environmentSchema,
+    z.strictObject({
+      applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
+      /**
+       * What code may be planned and applied here. Default: no code
+       * execution and no provider but the built-in terraform provider.
+       */
+      planPolicy: planPolicySchema.prefault({}),
+    }),
+  ),
   /** Where per-run temporary directories are created. */
   workDir: absolutePath,
   /** Where saved plan files are kept, keyed by plan run id. */

@@ -96,7 +96,13 @@ export async function verifyJobDocument(
       reason: `the job expired (issued ${new Date(issuedAt).toISOString()}, lifetime ${options.lifetimeSeconds} s)`,
     };
   }
-  if (typeof header?.runId === 'string' && RUN_ID.test(header.runId)) {
+  // Single use is keyed by the run id, so it must have exactly one
+  // spelling: an upper-case copy of an id would be another marker. (A
+  // payload without a string run id is refused by the job schema.)
+  if (typeof header?.runId === 'string') {
+    if (!RUN_ID.test(header.runId)) {
+      return { ok: false, reason: 'the job\'s run id is not in canonical form (a lower-case UUID)' };
+    }
     if (!(await options.markSeen(header.runId))) {
       return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };
     }

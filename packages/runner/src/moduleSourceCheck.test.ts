@@ -63,7 +63,7 @@ describe('checkModuleSources', () => {
     ).resolves.toEqual({
       ok: true,
       moduleSources: [VETTED_DB, VETTED],
-      rootDeclaresBackend: false,
+      rootBackends: [],
     });
   });
 
@@ -76,7 +76,7 @@ describe('checkModuleSources', () => {
     ).resolves.toEqual({
       ok: true,
       moduleSources: [],
-      rootDeclaresBackend: false,
+      rootBackends: [],
     });
   });
 
@@ -150,7 +150,7 @@ describe('checkModuleSources', () => {
       ).resolves.toEqual({
         ok: true,
         moduleSources: [VETTED_DB],
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
 
@@ -212,7 +212,7 @@ describe('checkModuleSources', () => {
       await expect(checkModuleSources(dir, 'a', modules)).resolves.toEqual({
         ok: true,
         moduleSources: [VETTED],
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
 
@@ -310,7 +310,7 @@ describe('checkModuleSources', () => {
       await expect(checkModuleSources(dir, 'app', modules)).resolves.toEqual({
         ok: true,
         moduleSources: [VETTED],
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
 
@@ -345,7 +345,7 @@ describe('checkModuleSources', () => {
       await expect(checkModuleSources(dir, 'app', modules)).resolves.toEqual({
         ok: true,
         moduleSources: [VETTED_DB, VETTED],
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
 
@@ -453,8 +453,8 @@ describe('checkModuleSources', () => {
     });
   });
 
-  describe('rootDeclaresBackend', () => {
-    it('is true when the root folder declares a backend', async () => {
+  describe('rootBackends', () => {
+    it('names the backend the root folder declares', async () => {
       const dir = await checkout({
         'app/main.tf': moduleCall('app', VETTED),
         'app/backend.tf': 'terraform {\n  backend "s3" {}\n}\n',
@@ -462,11 +462,11 @@ describe('checkModuleSources', () => {
       await expect(checkModuleSources(dir, 'app', modules)).resolves.toEqual({
         ok: true,
         moduleSources: [VETTED],
-        rootDeclaresBackend: true,
+        rootBackends: [{ type: 's3', file: 'app/backend.tf' }],
       });
     });
 
-    it('is true for a backend declared in a .tf.json file', async () => {
+    it('names a backend declared in a .tf.json file', async () => {
       const dir = await checkout({
         'app/backend.tf.json': JSON.stringify({
           terraform: { backend: { s3: {} } },
@@ -476,11 +476,11 @@ describe('checkModuleSources', () => {
         checkModuleSources(dir, 'app', modules),
       ).resolves.toMatchObject({
         ok: true,
-        rootDeclaresBackend: true,
+        rootBackends: [{ type: 's3', file: 'app/backend.tf.json' }],
       });
     });
 
-    it('is true for an HCP Terraform cloud block', async () => {
+    it('names an HCP Terraform cloud block', async () => {
       const dir = await checkout({
         'app/main.tf':
           'terraform {\n  cloud {\n    organization = "acme"\n  }\n}\n',
@@ -489,11 +489,11 @@ describe('checkModuleSources', () => {
         checkModuleSources(dir, 'app', modules),
       ).resolves.toMatchObject({
         ok: true,
-        rootDeclaresBackend: true,
+        rootBackends: [{ type: 'cloud', file: 'app/main.tf' }],
       });
     });
 
-    it('is false for a terraform block without a backend', async () => {
+    it('is empty for a terraform block without a backend', async () => {
       const dir = await checkout({
         'app/main.tf': 'terraform {\n  required_version = ">= 1.5"\n}\n',
       });
@@ -501,11 +501,11 @@ describe('checkModuleSources', () => {
         checkModuleSources(dir, 'app', modules),
       ).resolves.toMatchObject({
         ok: true,
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
 
-    it('is false when only a local module declares a backend', async () => {
+    it('is empty when only a local module declares a backend', async () => {
       const dir = await checkout({
         'app/main.tf': moduleCall('local', './inner'),
         'app/inner/main.tf': 'terraform {\n  backend "s3" {}\n}\n',
@@ -514,7 +514,7 @@ describe('checkModuleSources', () => {
         checkModuleSources(dir, 'app', modules),
       ).resolves.toMatchObject({
         ok: true,
-        rootDeclaresBackend: false,
+        rootBackends: [],
       });
     });
   });

@@ -19,14 +19,17 @@ export type ModuleSourceCheck =
       ok: true;
       /** Every remote module source the configuration uses, sorted. */
       moduleSources: string[];
-      /** Whether the root folder declares its own `backend`. */
-      rootDeclaresBackend: boolean;
+      /**
+       * The state backends the root folder declares (`cloud` for an HCP
+       * Terraform block), with the file that declares each.
+       */
+      rootBackends: Array<{ type: string; file: string }>;
     }
   | { ok: false; reason: string };
 
 interface ParsedFile {
   modules: Array<{ name: string; source: unknown }>;
-  declaresBackend: boolean;
+  backends: string[];
 }
 
 /** The module calls and backend declaration of one parsed file. */
@@ -35,10 +38,11 @@ function readModuleCalls(body: TerraformBody): ParsedFile {
     name: labels[0],
     source: block.source,
   }));
-  const declaresBackend = labelledBlocks(body.terraform, 0).some(
-    ({ body: block }) => block.backend !== undefined || block.cloud !== undefined,
-  );
-  return { modules, declaresBackend };
+  const backends = labelledBlocks(body.terraform, 0).flatMap(({ body: block }) => [
+    ...labelledBlocks(block.backend, 1).map(({ labels }) => labels[0]),
+    ...(block.cloud !== undefined ? ['cloud'] : []),
+  ]);
+  return { modules, backends };
 }
 
 /**
@@ -58,7 +62,7 @@ export async function checkModuleSources(
   const queue = [folder];
   const visited = new Set<string>();
   const sources = new Set<string>();
-  let rootDeclaresBackend = false;
+  const rootBackends: Array<{ type: string; file: string }> = [];
 
   while (queue.length > 0) {
     const current = queue.shift()!;
@@ -91,8 +95,8 @@ export async function checkModuleSources(
     }
     for (const { shown, body } of files.value) {
       const parsed = readModuleCalls(body);
-      if (current === folder && parsed.declaresBackend) {
-        rootDeclaresBackend = true;
+      if (current === folder) {
+        rootBackends.push(...parsed.backends.map(type => ({ type, file: shown })));
       }
       for (const { name, source } of parsed.modules) {
         const where = `${shown}: module "${name}"`;
@@ -115,5 +119,5 @@ export async function checkModuleSources(
       }
     }
   }
-  return { ok: true, moduleSources: [...sources].sort(), rootDeclaresBackend };
+  return { ok: true, moduleSources: [...sources].sort(), rootBackends };
 }

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   CatalogModule,
-  PlanPolicy,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { checkPlanPolicy, PlanPolicyCheck } from './planPolicyCheck';
+import { checkPlanPolicy, PlanPolicyCheck, PlanPolicyCheckOptions } from './planPolicyCheck';
+
+type Policy = PlanPolicyCheckOptions['policy'];
 
 const CATALOG = 'git::https://git.example.com/platform/service-catalog.git';
 const WEB = `${CATALOG}//modules/web-service`;
@@ -19,8 +20,8 @@ const AWS = 'registry.terraform.io/hashicorp/aws';
 const EXTERNAL = 'registry.terraform.io/hashicorp/external';
 const NULL = 'registry.terraform.io/hashicorp/null';
 
-const PROD: PlanPolicy = { allowCodeExecution: false, providers: [] };
-const SANDBOX: PlanPolicy = { allowCodeExecution: true, providers: [] };
+const PROD: Policy = { allowCodeExecution: false, providers: [] };
+const SANDBOX: Policy = { allowCodeExecution: true, providers: [] };
 const REFUSED_IN_PROD =
   'refused in prod (planPolicy.allowCodeExecution is false)';
 
@@ -77,7 +78,7 @@ async function downloadWeb(
 function check(
   checkoutDir: string,
   folder: string,
-  policy: PlanPolicy = PROD,
+  policy: Policy = PROD,
   terraformDataDir?: string,
 ): Promise<PlanPolicyCheck> {
   return checkPlanPolicy({
@@ -405,7 +406,7 @@ describe('checkPlanPolicy', () => {
   });
 
   describe('providers', () => {
-    const AWS_ONLY: PlanPolicy = {
+    const AWS_ONLY: Policy = {
       allowCodeExecution: false,
       providers: [AWS],
     };

@@ -28,7 +28,8 @@ export interface PlanPolicyCheckOptions {
   folder: string;
   /** Named in reasons: "refused in prod". */
   environment: string;
-  policy: PlanPolicy;
+  /** What code may run; the backend types are checked separately, before init. */
+  policy: Pick<PlanPolicy, 'allowCodeExecution' | 'providers'>;
   /** The job's catalog snapshot: module calls inside downloaded modules must be vetted too. */
   modules: readonly CatalogModule[];
   /**

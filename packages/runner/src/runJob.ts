@@ -35,6 +35,21 @@ function moduleRepositories(job: SealedRunnerJob): string[] {
   });
 }
 
+/** The variables ECS sets for the task role and region, where set. */
+const AWS_TASK_VARIABLES = [
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+];
+
+function awsTaskEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    AWS_TASK_VARIABLES.flatMap(name => (env[name] !== undefined ? [[name, env[name]!]] : [])),
+  );
+}
+
 /** One state file per target: repository, environment and folder. */
 export function stateFilePath(config: RunnerConfig, job: SealedRunnerJob): string {
   const key = createHash('sha256')
@@ -182,7 +197,18 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
     };
     await policyCheck();
     const folderDir = join(checkout, job.path);
-    if (!check.rootDeclaresBackend) {
+    // A backend decides where state is read and written: a `local` path or
+    // an `http` address of the code's choosing could overwrite another
+    // target's state, so only the environment's backend types pass.
+    const allowedBackends: readonly string[] = config.environments[job.environment]!.planPolicy.backends;
+    for (const backend of check.rootBackends) {
+      if (!allowedBackends.includes(backend.type)) {
+        throw new Rejection(
+          `${backend.file}: terraform ${backend.type === 'cloud' ? 'cloud block' : `backend "${backend.type}"`} is not allowed in ${job.environment} (planPolicy.backends: ${allowedBackends.join(', ') || 'none; the runner keeps the state'})`,
+        );
+      }
+    }
+    if (check.rootBackends.length === 0) {
       const stateFile = stateFilePath(config, job);
       await mkdir(dirname(stateFile), { recursive: true });
       await writeLocalBackend(folderDir, stateFile);
@@ -199,6 +225,10 @@ export async function runJob(rawJob: string, options: RunJobOptions): Promise<Ou
       TF_IN_AUTOMATION: '1',
       TF_INPUT: '0',
       CHECKPOINT_DISABLE: '1',
+      // On ECS the task role's credentials reach the AWS provider and the
+      // s3 backend through the container credentials endpoint; nothing else
+      // of the runner's environment does.
+      ...awsTaskEnvironment(process.env),
       TF_CLI_CONFIG_FILE: await writeCliConfig(
         runDir,
         config.providerMirrorDir ?? join(config.workDir, 'provider-mirror'),

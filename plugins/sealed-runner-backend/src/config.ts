@@ -6,6 +6,7 @@ import {
   entityRefSchema,
   environmentSchema,
   MAX_BREAK_GLASS_DURATION_MINUTES,
+  nullPrototypeRecord,
   planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
@@ -68,12 +69,10 @@ export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 const sealedRunnerConfigSchema = z.strictObject({
   repositories: z.array(allowlistEntry),
-  // A null-prototype record: `constructor` is a valid environment name and
-  // must never resolve to Object.prototype's.
-  environments: z
-    .record(environmentSchema, environmentConfigSchema)
-    .refine(envs => Object.keys(envs).length > 0, 'configure at least one environment')
-    .transform(envs => Object.assign(Object.create(null), envs) as typeof envs),
+  environments: nullPrototypeRecord(environmentSchema, environmentConfigSchema).refine(
+    envs => Object.keys(envs).length > 0,
+    'configure at least one environment',
+  ),
   modules: z.strictObject({ owners: z.array(entityRefSchema).min(1).optional() }).optional(),
   jobSigning: z
     .strictObject({

@@ -79,6 +79,15 @@ export const planPolicySchema = z.strictObject({
    * Providers the code may use besides the built-in terraform provider.
    */
   providers: z.array(providerAddressSchema).max(200).default([]),
+  /**
+   * State backends the code may declare, such as `s3`. Default none: the
+   * runner keeps the state itself. `local` (a path the code chooses) and
+   * `cloud` (HCP Terraform runs the plan elsewhere) are never allowed.
+   */
+  backends: z
+    .array(z.enum(['s3', 'gcs', 'azurerm', 'http', 'consul', 'pg', 'kubernetes', 'oss', 'cos']))
+    .max(10)
+    .default([]),
 });
 
 /** @public */
@@ -398,3 +407,29 @@ export type RunnerEvent = z.infer<typeof runnerEventSchema>;
 
 /** @public */
 export type RunnerResult = Extract<RunnerEvent, { type: 'result' }>;
+
+/**
+ * A record keyed by names that may be any valid word, `constructor`
+ * included: the result has no prototype, so a lookup never resolves to
+ * Object.prototype's. zod's record silently drops an own `__proto__` key
+ * (which JSON.parse and YAML create), so that key is refused here instead
+ * of vanishing unvalidated.
+ *
+ * @public
+ */
+export function nullPrototypeRecord<V extends z.ZodType>(
+  key: z.ZodType<string, string>,
+  value: V,
+): z.ZodType<Record<string, z.output<V>>, Record<string, z.input<V>>> {
+  const schema = z
+    .unknown()
+    .superRefine((raw, ctx) => {
+      if (raw !== null && typeof raw === 'object' && Object.prototype.hasOwnProperty.call(raw, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: '"__proto__" is not a valid name' });
+      }
+    })
+    .pipe(z.record(key, value))
+    .transform(record => Object.assign(Object.create(null), record) as Record<string, z.output<V>>);
+  // The refusal above narrows nothing about valid input: keep the record's input type.
+  return schema as unknown as z.ZodType<Record<string, z.output<V>>, Record<string, z.input<V>>>;
+}

@@ -16,7 +16,7 @@ describe('localRunnerConfig', () => {
         sandbox: {
           applyBranches: ['*'],
           requiredApprovals: 0,
-          planPolicy: { allowCodeExecution: true, providers: [AWS] },
+          planPolicy: { allowCodeExecution: true, providers: [AWS], backends: [] },
         },
         prod: { applyBranches: ['main'], requiredApprovals: 1 },
       },
