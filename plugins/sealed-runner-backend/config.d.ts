@@ -44,6 +44,14 @@ export interface Config {
        * count as vetted. Unset: every such entity in the catalog counts.
        */
       owners?: string[];
+      /**
+       * Only module entities whose origin location (as the catalog records
+       * it) is one of these location refs, or starts with one ending in `*`:
+       * `url:https://github.com/acme/service-catalog/*`, or `file:` paths,
+       * relative ones resolved against the backend's working directory.
+       * Without it, anyone who can register a location can claim an owner.
+       */
+      locations?: string[];
     };
     /** Signing of the job documents handed to runners. */
     jobSigning?: {

@@ -10,3 +10,5 @@ export * from './harness/BackendProcess';
 export * from './harness/GateClient';
 export * from './harness/browser';
 export * from './harness/fakeAws';
+export * from './harness/logStream';
+export * from './harness/ecsEnvironment';

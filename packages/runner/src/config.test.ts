@@ -24,7 +24,7 @@ function withChange(change: Record<string, unknown>): string {
 
 describe('parseRunnerConfig', () => {
   it('accepts a minimal config and applies the defaults', () => {
-    const noCodeNoProviders = { allowCodeExecution: false, providers: [] };
+    const noCodeNoProviders = { allowCodeExecution: false, providers: [], backends: [] };
     expect(parseRunnerConfig(JSON.stringify(minimal))).toEqual({
       ...minimal,
       environments: {
@@ -64,13 +64,14 @@ describe('parseRunnerConfig', () => {
   });
 
   it.each([
-    [{}, { allowCodeExecution: false, providers: [] }],
-    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [] }],
+    [{}, { allowCodeExecution: false, providers: [], backends: [] }],
+    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [], backends: [] }],
     [
       { providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'] },
       {
         allowCodeExecution: false,
         providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'],
+        backends: [],
       },
     ],
   ])('reads planPolicy %j as %j', (planPolicy, expected) => {
@@ -276,5 +277,12 @@ describe('parseRunnerConfig', () => {
     expect(() =>
       parseRunnerConfig(withChange({ workDir: 'relative' })),
     ).toThrow(/^SEALED_RUNNER_CONFIG is invalid: /);
+  });
+});
+
+describe('parseRunnerConfig: hostile environment names', () => {
+  it('refuses a __proto__ environment instead of dropping it unchecked', () => {
+    const json = `{"repositories":[],"environments":{"__proto__":{"applyBranches":["*"]}},"workDir":"/w","planDir":"/p","stateDir":"/s","seenJobsDir":"/j","jobPublicKey":"x"}`;
+    expect(() => parseRunnerConfig(json)).toThrow(/__proto__/);
   });
 });

@@ -4,7 +4,10 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
-import { DefaultSealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import {
+  DefaultSealedRunnerGateClient,
+  resolveModuleLocation,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { createPublishBranchAction } from './actions/publishBranch';
 import { createRenderModuleAction } from './actions/renderModule';
 import { createApplyAction, createPlanAction } from './actions/runActions';
@@ -34,8 +37,12 @@ export const scaffolderModuleSealedRunner = createBackendModule({
         scaffolderActions.addActions(
           createRenderModuleAction({
             catalog,
-            moduleOwners:
-              sealedRunner?.getOptionalStringArray('modules.owners'),
+            vetting: {
+              owners: sealedRunner?.getOptionalStringArray('modules.owners'),
+              locations: sealedRunner
+                ?.getOptionalStringArray('modules.locations')
+                ?.map(resolveModuleLocation),
+            },
           }),
           createPlanAction({ gate, appBaseUrl }),
           createApplyAction({ gate, appBaseUrl }),

@@ -27,9 +27,10 @@ describe('readSealedRunnerConfig: environments.<name>.planPolicy', () => {
   });
 
   it.each([
-    [{}, { allowCodeExecution: false, providers: [] }],
-    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [] }],
-    [{ providers: [AWS] }, { allowCodeExecution: false, providers: [AWS] }],
+    [{}, { allowCodeExecution: false, providers: [], backends: [] }],
+    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [], backends: [] }],
+    [{ providers: [AWS] }, { allowCodeExecution: false, providers: [AWS], backends: [] }],
+    [{ backends: ['s3'] }, { allowCodeExecution: false, providers: [], backends: ['s3'] }],
   ])('reads %j as %j', (planPolicy, expected) => {
     const config = read({
       sandbox: { applyBranches: ['*'], requiredApprovals: 0, planPolicy },

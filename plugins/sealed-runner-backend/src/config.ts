@@ -9,6 +9,7 @@ import {
   nullPrototypeRecord,
   planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { resolveModuleLocation } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
 
 const allowlistEntry = z
@@ -73,7 +74,15 @@ const sealedRunnerConfigSchema = z.strictObject({
     envs => Object.keys(envs).length > 0,
     'configure at least one environment',
   ),
-  modules: z.strictObject({ owners: z.array(entityRefSchema).min(1).optional() }).optional(),
+  modules: z
+    .strictObject({
+      owners: z.array(entityRefSchema).min(1).optional(),
+      locations: z
+        .array(z.string().regex(/^(url|file):[^\s]{1,2000}$/, 'must be a catalog location ref (url:… or file:…)'))
+        .min(1)
+        .optional(),
+    })
+    .optional(),
   jobSigning: z
     .strictObject({
       privateKey: z.string().max(4096).optional(),
@@ -141,6 +150,9 @@ export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
     throw new Error(`Invalid sealedRunner configuration:\n${z.prettifyError(parsed.error)}`);
   }
   const result = parsed.data;
+  if (result.modules?.locations) {
+    result.modules.locations = result.modules.locations.map(resolveModuleLocation);
+  }
   if (result.runner.local) {
     result.runner.local.directory = resolve(result.runner.local.directory);
     if (result.runner.local.providerMirror) {

@@ -707,7 +707,11 @@ describe('runnerEventSchema', () => {
 
 describe('planPolicySchema', () => {
   it('defaults to no code execution and no provider but the built-in one', () => {
-    expect(planPolicySchema.parse({})).toEqual({ allowCodeExecution: false, providers: [] });
+    expect(planPolicySchema.parse({})).toEqual({ allowCodeExecution: false, providers: [], backends: [] });
+  });
+
+  it.each([['local'], ['cloud'], ['remote'], ['S3'], ['../s3']])('never allows the %s backend', backend => {
+    expect(planPolicySchema.safeParse({ backends: [backend] }).success).toBe(false);
   });
 
   it('keeps an explicit policy', () => {
@@ -715,8 +719,9 @@ describe('planPolicySchema', () => {
       planPolicySchema.parse({
         allowCodeExecution: true,
         providers: ['registry.terraform.io/hashicorp/aws'],
+        backends: ['s3'],
       }),
-    ).toEqual({ allowCodeExecution: true, providers: ['registry.terraform.io/hashicorp/aws'] });
+    ).toEqual({ allowCodeExecution: true, providers: ['registry.terraform.io/hashicorp/aws'], backends: ['s3'] });
   });
 
   it.each([

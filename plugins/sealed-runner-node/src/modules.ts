@@ -1,4 +1,9 @@
-import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
+import { resolve } from 'node:path';
+import {
+  ANNOTATION_ORIGIN_LOCATION,
+  Entity,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
 import {
   ANNOTATION_MODULE_SOURCE,
   ANNOTATION_MODULE_VERSIONS,
@@ -18,9 +23,52 @@ export interface VettedModuleEntity {
 }
 
 /**
- * The `terraform-module` entities that count as vetted. With
- * `modules.owners` set, only entities owned by those refs count: whoever
- * can register an entity must not be able to vet their own module.
+ * Who may vet a module (`sealedRunner.modules`). A catalog entity's owner
+ * is whatever its YAML says, so `owners` alone lets anyone who can register
+ * a location claim the platform team's name; `locations` names where vetted
+ * modules may come from, checked against the origin location the catalog
+ * itself records (it overwrites whatever the YAML claims).
+ *
+ * @public
+ */
+export interface ModuleVetting {
+  /** Only entities owned by these refs count. */
+  owners?: string[];
+  /**
+   * Only entities whose origin location is one of these location refs
+   * (`url:https://…`, `file:/abs/path`), or starts with one ending in `*`.
+   */
+  locations?: string[];
+}
+
+/**
+ * A `modules.locations` entry as the catalog spells origin locations: a
+ * relative `file:` target resolves against the working directory, as the
+ * catalog resolves the app-config's file locations.
+ *
+ * @public
+ */
+export function resolveModuleLocation(entry: string): string {
+  return entry.startsWith('file:') && !entry.startsWith('file:/')
+    ? `file:${resolve(entry.slice('file:'.length))}${entry.endsWith('/*') ? '/*' : ''}`
+    : entry;
+}
+
+function fromAllowedLocation(entity: Entity, locations: string[]): boolean {
+  const origin = entity.metadata.annotations?.[ANNOTATION_ORIGIN_LOCATION];
+  return (
+    typeof origin === 'string' &&
+    locations.some(location =>
+      location.endsWith('*') ? origin.startsWith(location.slice(0, -1)) : origin === location,
+    )
+  );
+}
+
+/**
+ * The `terraform-module` entities that count as vetted: with
+ * `modules.owners` set, only entities owned by those refs; with
+ * `modules.locations` set, only entities from those catalog locations —
+ * whoever can register an entity must not be able to vet their own module.
  * Entities with malformed annotations are reported and skipped. The gate,
  * the scaffolder actions and the catalog module all vet with this.
  *
@@ -28,9 +76,11 @@ export interface VettedModuleEntity {
  */
 export function readVettedModuleEntities(
   entities: Entity[],
-  owners: string[] | undefined,
+  vetting: ModuleVetting | undefined,
   onInvalid: (entityRef: string, reason: string) => void,
 ): VettedModuleEntity[] {
+  const owners = vetting?.owners;
+  const locations = vetting?.locations;
   const vetted: VettedModuleEntity[] = [];
   for (const entity of entities) {
     if ((entity.spec as { type?: unknown } | undefined)?.type !== MODULE_ENTITY_SPEC_TYPE) {
@@ -43,6 +93,9 @@ export function readVettedModuleEntities(
       if (!owners.some(o => ownedBy.includes(o.toLocaleLowerCase('en-US')))) {
         continue;
       }
+    }
+    if (locations && !fromAllowedLocation(entity, locations)) {
+      continue;
     }
     const annotations = entity.metadata.annotations ?? {};
     if (annotations[ANNOTATION_MODULE_SOURCE] === undefined) {

@@ -82,7 +82,7 @@ describe('sealed-runner:module:render', () => {
     const getEntityByRef = jest.spyOn(catalog, 'getEntityByRef');
     const action = createRenderModuleAction({
       catalog,
-      moduleOwners: options.moduleOwners,
+      vetting: { owners: options.moduleOwners },
     });
     const mock = mockActionContext(action, {
       input: { ...validInput, ...options.input } as typeof validInput,

@@ -10,7 +10,7 @@ import {
   hasControlCharacters,
   MODULE_ENTITY_SPEC_TYPE,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { ModuleVetting, readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -109,10 +109,10 @@ function checkInputs(inputs: Record<string, JsonValue>): void {
  */
 export function createRenderModuleAction(options: {
   catalog: CatalogService;
-  /** `sealedRunner.modules.owners`: only modules they own are vetted. */
-  moduleOwners?: string[];
+  /** `sealedRunner.modules`: who may vet a module. */
+  vetting?: ModuleVetting;
 }) {
-  const { catalog, moduleOwners } = options;
+  const { catalog, vetting } = options;
   return createTemplateAction({
     id: 'sealed-runner:module:render',
     description:
@@ -222,7 +222,7 @@ export function createRenderModuleAction(options: {
       }
       const [vetted] = readVettedModuleEntities(
         [entity],
-        moduleOwners,
+        vetting,
         (_ref, reason) => {
           throw new InputError(
             `module ${moduleRef} is not a valid service-catalog module: ${reason}`,
@@ -233,7 +233,7 @@ export function createRenderModuleAction(options: {
         throw new InputError(
           `${moduleRef} is not a vetted service-catalog module (a Component with spec.type ` +
             `${MODULE_ENTITY_SPEC_TYPE} and module annotations${
-              moduleOwners ? `, owned by ${moduleOwners.join(', ')}` : ''
+              vetting?.owners ? `, owned by ${vetting.owners.join(', ')}` : ''
             })`,
         );
       }

@@ -28,11 +28,11 @@ describe('localRunnerConfig', () => {
     const runner = parseRunnerConfig(JSON.stringify(config));
     expect(runner.environments.sandbox).toEqual({
       applyBranches: ['*'],
-      planPolicy: { allowCodeExecution: true, providers: [AWS] },
+      planPolicy: { allowCodeExecution: true, providers: [AWS], backends: [] },
     });
     expect(runner.environments.prod).toEqual({
       applyBranches: ['main'],
-      planPolicy: { allowCodeExecution: false, providers: [] },
+      planPolicy: { allowCodeExecution: false, providers: [], backends: [] },
     });
     // The runner verifies jobs with the gate's key and keeps its own record of them.
     expect(runner).toMatchObject({

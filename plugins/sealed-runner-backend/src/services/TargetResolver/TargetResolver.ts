@@ -97,10 +97,10 @@ export function createTargetResolver(options: {
       return target;
     },
     async catalogModules() {
-      return readCatalogModules(await moduleEntities(), config.modules?.owners, warnInvalid);
+      return readCatalogModules(await moduleEntities(), config.modules, warnInvalid);
     },
     async vettedModuleEntities() {
-      return readVettedModuleEntities(await moduleEntities(), config.modules?.owners, warnInvalid);
+      return readVettedModuleEntities(await moduleEntities(), config.modules, warnInvalid);
     },
   };
 }

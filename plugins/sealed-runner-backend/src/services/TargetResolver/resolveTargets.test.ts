@@ -281,7 +281,7 @@ describe('readCatalogModules', () => {
     ],
     ['without an owner', undefined, ['group:default/platform-team'], false],
   ])('with owners configured, decides whether a module %s counts (owner %s)', (_, owner, owners, counted) => {
-    const modules = readCatalogModules([vetted('web', 'v1.0.0', owner)], owners, jest.fn());
+    const modules = readCatalogModules([vetted('web', 'v1.0.0', owner)], { owners }, jest.fn());
     expect(modules).toEqual(counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : []);
   });
 
@@ -289,7 +289,7 @@ describe('readCatalogModules', () => {
     const e = vetted('web', 'v1.0.0');
     e.spec = { ...e.spec, owner: 'group:default/platform-team' };
     e.relations = [{ type: 'dependsOn', targetRef: 'group:default/platform-team' }];
-    expect(readCatalogModules([e], ['group:default/platform-team'], jest.fn())).toEqual([]);
+    expect(readCatalogModules([e], { owners: ['group:default/platform-team'] }, jest.fn())).toEqual([]);
   });
 
   it.each([
@@ -367,9 +367,36 @@ describe('readCatalogModules', () => {
           vetted('web', 'v1.0.0', 'group:default/platform-team'),
           vetted('web-evil', 'v9.9.9', 'user:default/mallory'),
         ],
-        ['group:default/platform-team'],
+        { owners: ['group:default/platform-team'] },
         jest.fn(),
       ),
     ).toEqual([{ source: SOURCE, versions: ['v1.0.0'] }]);
+  });
+
+  describe('with locations configured', () => {
+    const TRUSTED = 'url:https://git.example.com/acme/service-catalog/blob/main/catalog-info.yaml';
+    const fromLocation = (name: string, version: string, origin: string | undefined) => {
+      const e = vetted(name, version, 'group:default/platform-team');
+      e.metadata.annotations = {
+        ...e.metadata.annotations,
+        ...(origin ? { 'backstage.io/managed-by-origin-location': origin } : {}),
+      };
+      return e;
+    };
+
+    it.each([
+      ['from the listed location', TRUSTED, [TRUSTED], true],
+      ['from under a listed prefix', TRUSTED, ['url:https://git.example.com/acme/service-catalog/*'], true],
+      ['from a location registered by someone else', 'url:https://git.example.com/mallory/x/blob/main/m.yaml', [TRUSTED], false],
+      ['from a look-alike prefix', 'url:https://git.example.com/acme/service-catalog-evil/m.yaml', ['url:https://git.example.com/acme/service-catalog/*'], false],
+      ['without an origin location', undefined, [TRUSTED], false],
+    ])('counts a module %s: %s', (_, origin, locations, counted) => {
+      const modules = readCatalogModules(
+        [fromLocation('web', 'v1.0.0', origin)],
+        { owners: ['group:default/platform-team'], locations },
+        jest.fn(),
+      );
+      expect(modules).toEqual(counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : []);
+    });
   });
 });

@@ -8,7 +8,7 @@ import {
   checkRelativePath,
   checkRepositoryAllowed,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { ModuleVetting, readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { EnvironmentConfig, SealedRunnerConfig } from '../../config';
 
 /** A target as the annotations and config describe it. */
@@ -91,11 +91,11 @@ export function resolveTargets(entity: Entity, config: SealedRunnerConfig): Reso
  */
 export function readCatalogModules(
   entities: Entity[],
-  owners: string[] | undefined,
+  vetting: ModuleVetting | undefined,
   onInvalid: (entityRef: string, reason: string) => void,
 ): CatalogModule[] {
   const modules: CatalogModule[] = [];
-  for (const { module } of readVettedModuleEntities(entities, owners, onInvalid)) {
+  for (const { module } of readVettedModuleEntities(entities, vetting, onInvalid)) {
     const existing = modules.find(m => m.source === module.source);
     if (existing) {
       existing.versions = [...new Set([...existing.versions, ...module.versions])];

@@ -1,0 +1,47 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Reads a run's live log (`GET /runs/:id/logs/stream`) until a line
+ * matches; resolves with the time it arrived (`performance.now()` and the
+ * wall clock, to compare with the fake AWS server's timestamps).
+ */
+export async function firstMatchingLine(
+  url: string,
+  token: string,
+  matches: (line: string) => boolean,
+): Promise<{ at: number; wallClockAt: number; line: string }> {
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok || !response.body) {
+    throw new Error(`stream: ${response.status}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      break;
+    }
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split('\n').find(l => l.startsWith('data: '));
+      if (data && !event.includes('event: complete')) {
+        const line = JSON.parse(data.slice('data: '.length)) as string;
+        if (matches(line)) {
+          const at = performance.now();
+          const wallClockAt = Date.now();
+          await reader.cancel();
+          return { at, wallClockAt, line };
+        }
+      }
+    }
+  }
+  throw new Error('the stream ended without a Terraform line');
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
