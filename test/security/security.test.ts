@@ -570,10 +570,6 @@ describe('backend configuration (real backend starts)', () => {
     expect(lines(failures.get('value') ?? [])).toEqual([]);
   });
 
-  it('refuses a sealedRunner environment named __proto__ instead of dropping it', () => {
-    expect(lines(failures.get('prototype') ?? [])).toEqual([]);
-  });
-
   it('exits non-zero when it refuses to start', () => {
     expect(lines(failures.get('exit') ?? [])).toEqual([]);
   });

@@ -101,7 +101,7 @@ export async function verifyJobDocument(
   // payload without a string run id is refused by the job schema.)
   if (typeof header?.runId === 'string') {
     if (!RUN_ID.test(header.runId)) {
-      return { ok: false, reason: 'the job\'s run id is not in canonical form (a lower-case UUID)' };
+      return { ok: false, reason: 'the job\'s runId is not in canonical form (a lower-case UUID)' };
     }
     if (!(await options.markSeen(header.runId))) {
       return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };

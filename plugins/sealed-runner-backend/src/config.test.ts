@@ -183,3 +183,14 @@ describe('readSealedRunnerConfig: breakGlass', () => {
     expect(demo.sealedRunnerPolicy.breakGlassGroups).toEqual(['group:default/platform-team']);
   });
 });
+
+describe('readSealedRunnerConfig: a __proto__ key', () => {
+  it('refuses it by name instead of letting the config reader drop it', () => {
+    const data = JSON.parse(
+      '{"sealedRunner":{"repositories":[],"environments":{"__proto__":{"applyBranches":["*"],"requiredApprovals":0},"dev":{"applyBranches":["*"],"requiredApprovals":0}}}}',
+    );
+    expect(() => readSealedRunnerConfig(new ConfigReader(data))).toThrow(
+      /"__proto__" is not a valid name\n {2}→ at sealedRunner\.environments\.__proto__/,
+    );
+  });
+});

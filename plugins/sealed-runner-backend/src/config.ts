@@ -134,6 +134,19 @@ const sealedRunnerConfigSchema = z.strictObject({
  */
 export type SealedRunnerConfig = z.infer<typeof sealedRunnerConfigSchema>;
 
+function findPrototypeKeys(config: Config, path: string): string[] {
+  return config.keys().flatMap(key => {
+    const at = `${path}.${key}`;
+    if (key === '__proto__') {
+      return [at];
+    }
+    const value = config.getOptional(key);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? findPrototypeKeys(config.getConfig(key), at)
+      : [];
+  });
+}
+
 /**
  * Reads and validates `sealedRunner` from app-config, failing startup with
  * a message that names each wrong key.
@@ -143,6 +156,14 @@ export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
   if (raw === undefined) {
     throw new Error(
       'sealedRunner is not configured: set sealedRunner.repositories and sealedRunner.environments in app-config',
+    );
+  }
+  // Backstage's config reader drops a `__proto__` key when it copies a
+  // value out, so the schema would never see it: refuse it here, by name.
+  const prototypeKeys = findPrototypeKeys(config.getConfig('sealedRunner'), 'sealedRunner');
+  if (prototypeKeys.length > 0) {
+    throw new Error(
+      `Invalid sealedRunner configuration:\n${prototypeKeys.map(key => `✖ "__proto__" is not a valid name\n  → at ${key}`).join('\n')}`,
     );
   }
   const parsed = sealedRunnerConfigSchema.safeParse(raw);

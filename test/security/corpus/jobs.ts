@@ -917,13 +917,14 @@ export function invocationCases(world: SecurityWorld): RunnerCase[] {
 }
 
 /**
- * Single use must not depend on how a run id is spelled: the job schema
- * accepts an upper-case uuid, so the replay marker must cover it too.
+ * Single use must not depend on how a run id is spelled: the runner keys
+ * its replay markers by the lower-case uuid and refuses any other spelling
+ * before it marks anything, so an upper-case copy can never run.
  */
 export function runIdSpellingCases(world: SecurityWorld): RunnerCase[] {
   const expect: RunnerExpect = {
     status: 'rejected',
-    reason: /already run \(a replay\)/,
+    reason: /already run \(a replay\)|runId is not in canonical form/,
     commands: 'none',
   };
   const upper = signedRaw(
