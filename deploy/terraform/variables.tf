@@ -31,6 +31,9 @@ variable "environments" {
     planPolicy = optional(object({
       allowCodeExecution = optional(bool, false)
       providers          = optional(list(string), [])
+      # A Fargate task's disk dies with it: targets keep state in a remote
+      # backend, whose type must be listed here (never local or cloud).
+      backends = optional(list(string), [])
     }), {})
   }))
 }
