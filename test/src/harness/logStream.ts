@@ -23,8 +23,7 @@ export async function firstMatchingLine(
       break;
     }
     buffer += decoder.decode(value, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
+    for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
       const event = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const data = event.split('\n').find(l => l.startsWith('data: '));
