@@ -16,17 +16,12 @@ import {
   createIsolatedRoot,
   firstMatchingLine,
   GateClient,
-  percentile,
   signIn,
   startEcsEnvironment,
+  summarise,
 } from '../test/src';
 
 const PAYMENTS = 'component:default/payments';
-
-function summary(name: string, values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `${name}: median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(sorted, 90).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms (n=${values.length})`;
-}
 
 async function main() {
   const samples = Number(process.argv[2] ?? 10);
@@ -65,8 +60,8 @@ async function main() {
         `sample ${i + 1}: RunTask → first line at the client ${first.wallClockAt - runTaskAt} ms, of which process start → first line written ${processBoot} ms: dispatcher overhead ${ours} ms; POST → RunTask ${runTaskAt - posted} ms`,
       );
     }
-    console.log(summary('ECS dispatcher overhead (RunTask → first log line at the client, minus process boot)', overhead));
-    console.log(summary('POST /runs → RunTask (KMS Sign, job to S3)', beforeRunTask));
+    console.log(`ECS dispatcher overhead (RunTask → first log line at the client, minus process boot): ${summarise(overhead)}`);
+    console.log(`POST /runs → RunTask (KMS Sign, job to S3): ${summarise(beforeRunTask)}`);
   } finally {
     await backend.stop();
     await aws.stop();

@@ -12,8 +12,8 @@ import {
   createIsolatedRoot,
   firstMatchingLine,
   GateClient,
-  percentile,
   signIn,
+  summarise,
 } from '../test/src';
 
 const PAYMENTS = 'component:default/payments';
@@ -46,10 +46,7 @@ async function main() {
       console.log(`sample ${i + 1}: ${(first.at - start).toFixed(0)} ms (${JSON.stringify(first.line)})`);
       await erin.waitForRun(body.run.id);
     }
-    const sorted = [...times].sort((a, b) => a - b);
-    console.log(
-      `POST /runs -> first Terraform output line: median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(sorted, 90).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms (n=${samples})`,
-    );
+    console.log(`POST /runs -> first Terraform output line: ${summarise(times)}`);
   } finally {
     await backend.stop();
     await root.cleanup();

@@ -44,3 +44,9 @@ export async function firstMatchingLine(
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
+
+/** "median …, p90 …, min …, max … (n=…)" of timings in ms. */
+export function summarise(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(sorted, 90).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms (n=${values.length})`;
+}

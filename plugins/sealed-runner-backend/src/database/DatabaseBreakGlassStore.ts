@@ -1,4 +1,4 @@
-import { DatabaseService, resolvePackagePath } from '@backstage/backend-plugin-api';
+import { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import {
   BreakGlassBypass,
@@ -6,6 +6,7 @@ import {
   RunOperation,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
+import { migratedClient } from './migrations';
 import { BreakGlassFilter, BreakGlassStore, NewBreakGlassSession } from './BreakGlassStore';
 
 interface SessionRow {
@@ -84,16 +85,7 @@ const now = () => new Date().toISOString();
 /** The knex implementation of {@link BreakGlassStore}, for SQLite and PostgreSQL. */
 export class DatabaseBreakGlassStore implements BreakGlassStore {
   static async create(options: { database: DatabaseService }): Promise<DatabaseBreakGlassStore> {
-    const knex = await options.database.getClient();
-    if (!options.database.migrations?.skip) {
-      await knex.migrate.latest({
-        directory: resolvePackagePath(
-          '@sealed-runner/backstage-plugin-sealed-runner-backend',
-          'migrations',
-        ),
-      });
-    }
-    return new DatabaseBreakGlassStore(knex);
+    return new DatabaseBreakGlassStore(await migratedClient(options.database));
   }
 
   private constructor(private readonly knex: Knex) {}

@@ -1,7 +1,4 @@
-import {
-  DatabaseService,
-  resolvePackagePath,
-} from '@backstage/backend-plugin-api';
+import { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
 import {
@@ -10,6 +7,7 @@ import {
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
+import { migratedClient } from './migrations';
 import { openTargetKey } from './DatabaseBreakGlassStore';
 import {
   NewRun,
@@ -113,16 +111,7 @@ function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunR
 /** The knex implementation of {@link RunStore}, for SQLite and PostgreSQL. */
 export class DatabaseRunStore implements RunStore {
   static async create(options: { database: DatabaseService }): Promise<DatabaseRunStore> {
-    const knex = await options.database.getClient();
-    if (!options.database.migrations?.skip) {
-      await knex.migrate.latest({
-        directory: resolvePackagePath(
-          '@sealed-runner/backstage-plugin-sealed-runner-backend',
-          'migrations',
-        ),
-      });
-    }
-    return new DatabaseRunStore(knex);
+    return new DatabaseRunStore(await migratedClient(options.database));
   }
 
   private constructor(private readonly knex: Knex) {}

@@ -18,11 +18,10 @@ import { SealedRunnerConfig } from '../../config';
 import { BreakGlassStore } from '../../database/BreakGlassStore';
 import { sameEntityRef } from '../../decisions/decisions';
 import { actorOf, createAudited } from '../audit';
+import { listReadable } from '../readable';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { BreakGlassService } from './types';
 
-/** GET /break-glass reads at most this many pages to fill one after permission filtering. */
-const MAX_LIST_PAGES = 10;
 
 export function createBreakGlassService(options: {
   store: BreakGlassStore;
@@ -146,29 +145,13 @@ export function createBreakGlassService(options: {
     },
 
     async list(query, { credentials }) {
-      // Sessions on targets the caller may not read are left out; keep
-      // reading pages so a page is short only when there is nothing more.
-      const limit = query.limit ?? 50;
       const at = now();
-      const result: BreakGlassSession[] = [];
-      for (let page = 0; page < MAX_LIST_PAGES && result.length < limit; page++) {
-        const sessions = await store.listSessions({ ...query, now: at, limit, offset: page * limit });
-        const targetRefs = [...new Set(sessions.map(s => stringifyTargetRef(s)))];
-        const decisions = targetRefs.length
-          ? await permissions.authorize(
-              targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
-              { credentials },
-            )
-          : [];
-        const readable = new Set(
-          targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
-        );
-        result.push(...sessions.filter(s => readable.has(stringifyTargetRef(s))));
-        if (sessions.length < limit) {
-          break;
-        }
-      }
-      return result.slice(0, limit);
+      return listReadable({
+        permissions,
+        credentials,
+        limit: query.limit ?? 50,
+        readPage: page => store.listSessions({ ...query, now: at, ...page }),
+      });
     },
 
     async close(sessionId, note, { credentials, request: httpRequest }) {

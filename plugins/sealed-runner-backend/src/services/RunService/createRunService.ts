@@ -35,6 +35,7 @@ import {
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerConfig } from '../../config';
+import { listReadable } from '../readable';
 import { NewRun, RunRecord, RunStore } from '../../database/RunStore';
 import {
   breakGlassBypassesNeeded,
@@ -76,8 +77,6 @@ const DENIED_VERB: Record<string, string> = {
   [breakGlassPermission.name]: 'use break-glass on',
 };
 const CANCEL_WAIT_MS = 10_000;
-/** GET /runs reads at most this many pages to fill one after permission filtering. */
-const MAX_LIST_PAGES = 10;
 const FOLLOW_POLL_MS = 1000;
 
 /** The API shape of a run: internal fields never leave the backend. */
@@ -496,28 +495,13 @@ export function createRunService(options: {
     },
 
     async listRuns(query, { credentials }) {
-      // Runs the caller may not read are left out; keep reading pages so a
-      // page is short only when there is nothing more to show.
-      const limit = query.limit ?? 50;
-      const result: Run[] = [];
-      for (let page = 0; page < MAX_LIST_PAGES && result.length < limit; page++) {
-        const records = await store.listRuns({ ...query, limit, offset: page * limit });
-        const targetRefs = [...new Set(records.map(r => stringifyTargetRef(r)))];
-        const decisions = targetRefs.length
-          ? await permissions.authorize(
-              targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
-              { credentials },
-            )
-          : [];
-        const readable = new Set(
-          targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
-        );
-        result.push(...records.filter(r => readable.has(stringifyTargetRef(r))).map(toApiRun));
-        if (records.length < limit) {
-          break;
-        }
-      }
-      return result.slice(0, limit);
+      const records = await listReadable({
+        permissions,
+        credentials,
+        limit: query.limit ?? 50,
+        readPage: page => store.listRuns({ ...query, ...page }),
+      });
+      return records.map(toApiRun);
     },
 
     async getLogs(runId, after, { credentials }) {
