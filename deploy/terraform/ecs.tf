@@ -31,6 +31,12 @@ locals {
     jobPublicKey       = data.aws_kms_public_key.job_signing.public_key_pem
     jobLifetimeSeconds = var.job_lifetime_seconds
     timeoutSeconds     = var.timeout_seconds
+    # ECS lets a RunTask caller override the task role: the runner refuses
+    # a job whose operation does not match the role it holds.
+    taskRoles = {
+      plan  = aws_iam_role.planner.arn
+      apply = aws_iam_role.applier.arn
+    }
     artifacts = {
       bucket   = aws_s3_bucket.artifacts.bucket
       kmsKeyId = aws_kms_key.artifacts.arn

@@ -6,7 +6,19 @@ import {
   isStatus,
   pushSlowBranch,
 } from './index';
-import { ARTIFACTS_BUCKET, EcsEnvironment, startEcsEnvironment } from './harness/ecsEnvironment';
+import { randomUUID } from 'node:crypto';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { jobSigningMessage } from '@sealed-runner/runner';
+import {
+  APPLIER_ROLE,
+  ARTIFACTS_BUCKET,
+  ECS_CLUSTER,
+  EcsEnvironment,
+  PLANNER_ROLE,
+  startEcsEnvironment,
+  TASK_FAMILIES,
+} from './harness/ecsEnvironment';
 
 jest.setTimeout(240_000);
 
@@ -107,6 +119,66 @@ describe('the ECS runner, end to end', () => {
       const run = await erin.waitForRun(applied.body.run.id);
       expect(run.status).toBe('succeeded');
       expect(await erin.logs(run.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    });
+  });
+
+  describe('a compromised backend', () => {
+    /** A fresh job, signed in KMS exactly as the gate signs it, left where the task reads it. */
+    async function signedJobLike(runId: string) {
+      const previous = aws.fake.tasks().find(t => t.family === TASK_FAMILIES.plan)!;
+      const key = (previous.overrides as any).containerOverrides[0].environment[0].value as string;
+      const { payload } = JSON.parse(aws.fake.object(ARTIFACTS_BUCKET, key)!.body.toString());
+      const job = { ...JSON.parse(payload), runId, issuedAt: new Date().toISOString() };
+      const newPayload = JSON.stringify(job);
+      const kms = new KMSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
+      const { Signature } = await kms.send(
+        new SignCommand({
+          KeyId: 'alias/sealed-runner-jobs',
+          Message: jobSigningMessage(newPayload),
+          MessageType: 'RAW',
+          SigningAlgorithm: 'ED25519_SHA_512',
+        }),
+      );
+      const jobKey = `jobs/${runId}.json`;
+      aws.fake.putObject(
+        ARTIFACTS_BUCKET,
+        jobKey,
+        JSON.stringify({ payload: newPayload, signature: Buffer.from(Signature!).toString('base64') }),
+      );
+      return jobKey;
+    }
+
+    it('cannot run a plan job with the applier role by overriding the task role at RunTask', async () => {
+      const runId = randomUUID();
+      const jobKey = await signedJobLike(runId);
+      const ecs = new ECSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
+      const { tasks } = await ecs.send(
+        new RunTaskCommand({
+          cluster: ECS_CLUSTER,
+          taskDefinition: TASK_FAMILIES.plan,
+          launchType: 'FARGATE',
+          networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d'] } },
+          overrides: {
+            taskRoleArn: APPLIER_ROLE,
+            containerOverrides: [{ name: 'runner', environment: [{ name: 'SEALED_RUNNER_JOB_KEY', value: jobKey }] }],
+          },
+        }),
+      );
+      const taskArn = tasks![0].taskArn!;
+      for (let i = 0; i < 300 && aws.fake.task(taskArn)?.lastStatus !== 'STOPPED'; i++) {
+        await new Promise(r => setTimeout(r, 100));
+      }
+      const task = aws.fake.task(taskArn)!;
+      expect(task.taskRoleArn).toBe(APPLIER_ROLE);
+      expect(task.exitCode).toBe(2);
+      const events = aws.fake.logEvents(task.logGroup, task.logStream)!.map(e => JSON.parse(e.message));
+      expect(events.find(e => e.type === 'result')).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `a plan job runs only with the role ${PLANNER_ROLE}, but this task holds ${APPLIER_ROLE} (was the task role overridden at RunTask?)`,
+      });
+      // Refused before any git or Terraform command.
+      expect(events.filter(e => e.type === 'phase')).toEqual([]);
     });
   });
 

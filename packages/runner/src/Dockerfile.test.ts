@@ -490,6 +490,8 @@ describe('the image and its task definition', () => {
       '${aws_s3_bucket.artifacts.bucket}': 'sealed-runner-artifacts-20260101000000000000000001',
       '${aws_kms_key.artifacts.arn}': 'arn:aws:kms:eu-west-1:123456789012:key/0b7f4c1e-8d2a-4c9b-9f3e-2a1d5e6f7a8b',
       '${var.region}': 'eu-west-1',
+      '${aws_iam_role.planner.arn}': 'arn:aws:iam::123456789012:role/sealed-runner-planner',
+      '${aws_iam_role.applier.arn}': 'arn:aws:iam::123456789012:role/sealed-runner-applier',
     };
     const environments = {
       prod: { applyBranches: ['main'], planPolicy: { allowCodeExecution: false, providers: ['registry.terraform.io/hashicorp/aws'] } },

@@ -101,6 +101,19 @@ export const runnerConfigSchema = z.strictObject({
       endpoint: z.url({ protocol: /^https?$/ }).max(2048).optional(),
     })
     .optional(),
+  /**
+   * On ECS: the IAM role each operation must run with. ECS lets a RunTask
+   * caller override a task's role, so a planner task could be started with
+   * the applier's deploy credentials; the runner reads its own role from
+   * the ECS agent's credentials endpoint and refuses a job whose operation
+   * does not match it.
+   */
+  taskRoles: z
+    .strictObject({
+      plan: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
+      apply: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
+    })
+    .optional(),
   /** Hard limit for the whole run. */
   timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
 });

@@ -9,6 +9,7 @@ import { parseRunnerConfig, RunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV 
 import { EventSink, framedStdoutSink, stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
 import { runJob } from './runJob';
+import { checkTaskRole } from './taskRole';
 
 const EXIT_CODES: Record<RunnerResult['status'], number> = {
   succeeded: 0,
@@ -81,6 +82,15 @@ async function readStdin(limit: number): Promise<string | undefined> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A signed payload's operation, if it has one (the job schema checks the rest). */
+function operationOf(payload: string): unknown {
+  try {
+    return (JSON.parse(payload) as { operation?: unknown } | null)?.operation;
+  } catch {
+    return undefined;
+  }
 }
 
 const JOB_KEY = /^jobs\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
@@ -180,6 +190,10 @@ export async function runMain(): Promise<number> {
     return finish({ status: 'rejected', error: verified.reason });
   }
   const raw = verified.payload;
+  const roleProblem = await checkTaskRole(operationOf(raw), config, process.env);
+  if (roleProblem) {
+    return finish({ status: 'rejected', error: roleProblem });
+  }
   if (controller.signal.aborted) {
     return finish({ status: 'cancelled', error: 'cancelled before the job started' });
   }

@@ -5,6 +5,10 @@ import { FakeAws } from './fakeAws';
 import { IsolatedRoot } from './isolatedRoot';
 
 export const ECS_CLUSTER = 'sealed-runner';
+export const PLANNER_ROLE = 'arn:aws:iam::123456789012:role/sealed-runner-planner';
+export const APPLIER_ROLE = 'arn:aws:iam::123456789012:role/sealed-runner-applier';
+/** The task definition families, as deploy/terraform names them. */
+export const TASK_FAMILIES = { plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' } as const;
 export const ARTIFACTS_BUCKET = 'sealed-runner-artifacts';
 const LOG_GROUP = '/sealed-runner/runner';
 
@@ -37,6 +41,10 @@ export async function startEcsEnvironment(
     buckets: [ARTIFACTS_BUCKET],
     provisioningDelayMs: options.provisioningDelayMs ?? 200,
     stopTimeoutMs: 10_000,
+    // As real ECS: a RunTask caller may override the task role. The
+    // dispatcher never does (the tests check its overrides); the runner
+    // refuses to run a job under the wrong role.
+    acceptRoleOverrides: true,
   });
   const signingKey = fake.createSigningKey('alias/sealed-runner-jobs');
   const artifactsKey = fake.createEncryptionKey('alias/sealed-runner-artifacts');
@@ -59,6 +67,7 @@ export async function startEcsEnvironment(
     jobPublicKey: signingKey.publicKeyPem,
     jobLifetimeSeconds: 300,
     timeoutSeconds: 600,
+    taskRoles: { plan: PLANNER_ROLE, apply: APPLIER_ROLE },
     artifacts: {
       bucket: ARTIFACTS_BUCKET,
       kmsKeyId: artifactsKey.keyArn,
@@ -67,9 +76,10 @@ export async function startEcsEnvironment(
     },
   });
   const environments = { dev: ['*'], prod: ['main'] };
-  for (const family of ['sealed-runner-plan', 'sealed-runner-apply']) {
+  for (const operation of ['plan', 'apply'] as const) {
     taskDefinitions.push({
-      family,
+      family: TASK_FAMILIES[operation],
+      taskRoleArn: operation === 'plan' ? PLANNER_ROLE : APPLIER_ROLE,
       containerName: 'runner',
       command: [process.execPath, RUNNER_ENTRY_POINT],
       environment: { SEALED_RUNNER_CONFIG: JSON.stringify(runnerConfig(environments)) },
@@ -93,7 +103,7 @@ export async function startEcsEnvironment(
           ecs: {
             region: fake.region,
             cluster: ECS_CLUSTER,
-            taskDefinitions: { plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' },
+            taskDefinitions: TASK_FAMILIES,
             subnets: ['subnet-0a1b2c3d'],
             securityGroups: ['sg-0a1b2c3d'],
             logGroup: LOG_GROUP,

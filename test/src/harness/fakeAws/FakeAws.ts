@@ -55,6 +55,13 @@ export interface FakeAwsOptions {
   stopTimeoutMs?: number;
   /** Time a task spends PROVISIONING and PENDING before its process starts; default 50. */
   provisioningDelayMs?: number;
+  /**
+   * Default false: RunTask refuses `overrides.taskRoleArn` and
+   * `executionRoleArn`, so a dispatcher that sends them fails its tests.
+   * True accepts them as real ECS does — to test what a compromised caller
+   * could do with them.
+   */
+  acceptRoleOverrides?: boolean;
 }
 
 /** One request the fake answered. @public */
@@ -175,6 +182,7 @@ export class FakeAws {
         credentials: this.containerCredentialsUri(taskId),
         metadata: `${this.endpoint}/_fake/metadata/${taskId}`,
       }),
+      acceptRoleOverrides: options.acceptRoleOverrides ?? false,
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.handle(req, res);
@@ -460,7 +468,9 @@ export class FakeAws {
           Expiration: new Date(
             Date.now() + CREDENTIALS_LIFETIME_MS,
           ).toISOString(),
-          RoleArn: `arn:aws:iam::${this.accountId}:role/fake-task-role`,
+          RoleArn:
+            this.ecs.task(taskId)?.taskRoleArn ??
+            `arn:aws:iam::${this.accountId}:role/fake-task-role`,
         }),
       };
     }

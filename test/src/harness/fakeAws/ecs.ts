@@ -29,6 +29,8 @@ export interface FakeTaskDefinition {
   logStreamPrefix: string;
   /** The process's working directory (default: a fresh directory per task under `workDir`). */
   cwd?: string;
+  /** The task role; the credentials endpoint reports it as `RoleArn`. */
+  taskRoleArn?: string;
 }
 
 /**
@@ -48,6 +50,8 @@ export interface FakeTask {
   tags: { key: string; value: string }[];
   /** `overrides` as RunTask sent it. */
   overrides: unknown;
+  /** The role the task runs with: its definition's, or an accepted override. */
+  taskRoleArn?: string;
   networkConfiguration: unknown;
   /** The process's whole environment. */
   env: Record<string, string>;
@@ -113,6 +117,8 @@ export interface FakeEcsOptions {
   faults: FaultPlan;
   /** The URIs the ECS agent hands a task: its role's credentials and its metadata. */
   containerUris(taskId: string): { credentials: string; metadata: string };
+  /** Accept `overrides.taskRoleArn`/`executionRoleArn`, as real ECS does. */
+  acceptRoleOverrides: boolean;
 }
 
 /** ECS on Fargate, one cluster: RunTask, DescribeTasks, StopTask over real processes. */
@@ -270,6 +276,7 @@ export class FakeEcs {
       overrides: input.raw('overrides') ?? { containerOverrides: [] },
       networkConfiguration: input.raw('networkConfiguration'),
       overrideEnvironment,
+      taskRoleArn: input.object('overrides')?.string('taskRoleArn') ?? definition.taskRoleArn,
     });
     if (clientToken) this.clientTokens.set(clientToken, record.taskId);
     return { tasks: [this.describe(record, true)], failures: [] };
@@ -322,7 +329,7 @@ export class FakeEcs {
     const overrides = input.object('overrides');
     if (!overrides) return {};
     for (const role of ['taskRoleArn', 'executionRoleArn']) {
-      if (overrides.has(role)) {
+      if (overrides.has(role) && !this.options.acceptRoleOverrides) {
         throw invalidParameter(
           `overrides.${role} is refused: the runner's roles are fixed by its task definition.`,
         );
@@ -396,6 +403,7 @@ export class FakeEcs {
       overrides: unknown;
       networkConfiguration: unknown;
       overrideEnvironment: Record<string, string>;
+      taskRoleArn?: string;
     },
   ): TaskRecord {
     const { region, accountId, cluster } = this.options;
@@ -409,6 +417,7 @@ export class FakeEcs {
       taskId,
       family: definition.family,
       definition,
+      taskRoleArn: request.taskRoleArn,
       taskDefinitionArn: `arn:aws:ecs:${region}:${accountId}:task-definition/${
         definition.family
       }:${definition.revision ?? 1}`,
@@ -688,6 +697,7 @@ function snapshot(record: TaskRecord): FakeTask {
     startedBy: record.startedBy,
     tags: record.tags.map(tag => ({ ...tag })),
     overrides: structuredClone(record.overrides),
+    taskRoleArn: record.taskRoleArn,
     networkConfiguration: structuredClone(record.networkConfiguration),
     env: { ...record.env },
     exitCode: record.exitCode,
