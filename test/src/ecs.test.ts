@@ -225,6 +225,14 @@ describe('the ECS runner, end to end', () => {
       expect((await planDev()).status).toBe('succeeded');
     });
 
+    it('does not mistake a task ECS does not describe yet for a lost one', async () => {
+      aws.fake.inject({ type: 'describeLag', ms: 3000 });
+      const before = aws.fake.calls.filter(c => c.operation === 'DescribeTasks').length;
+      const run = await planDev();
+      expect(run.status).toBe('succeeded');
+      expect(aws.fake.calls.filter(c => c.operation === 'DescribeTasks').length - before).toBeGreaterThan(3);
+    });
+
     it('waits for log events CloudWatch delivers after the task stopped', async () => {
       aws.fake.inject({ type: 'delayLogs', ms: 2500 });
       const run = await planDev();

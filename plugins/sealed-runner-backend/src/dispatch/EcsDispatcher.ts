@@ -38,6 +38,8 @@ const cursorSchema = z.strictObject({
   result: z.boolean().optional(),
   /** When the task was first seen stopped (ms), for the log grace period. */
   stoppedSeenAt: z.number().optional(),
+  /** When DescribeTasks first answered MISSING for the task (ms). */
+  missingSince: z.number().optional(),
   pending: z
     .strictObject({ id: z.number(), parts: z.number(), data: z.array(z.string()) })
     .optional(),
@@ -79,6 +81,12 @@ function certainlyNotStarted(error: unknown): boolean {
 }
 
 const RESULT_LINE = /^\{"type":"result"/;
+
+/**
+ * ECS is eventually consistent: DescribeTasks may answer MISSING for a task
+ * RunTask has just started. Only a task missing this long is lost.
+ */
+const MISSING_GRACE_MS = 60_000;
 
 /**
  * The sealed runner as an ECS Fargate task. The backend may only start the
@@ -248,9 +256,12 @@ export class EcsDispatcher implements RunDispatcher {
     };
 
     if (!task) {
-      // Forgotten by ECS (stopped tasks are kept for about an hour): the
-      // logs are all there is.
-      return this.finishPoll(assembled.lines, next, 'lost', `ECS no longer knows task ${handle.taskArn}`);
+      // Not yet visible, or forgotten by ECS (stopped tasks are kept for
+      // about an hour): the logs are all there is.
+      next.missingSince = cursor.missingSince ?? Date.now();
+      return Date.now() - next.missingSince < MISSING_GRACE_MS
+        ? this.finishPoll(assembled.lines, next, 'running')
+        : this.finishPoll(assembled.lines, next, 'lost', `ECS does not know task ${handle.taskArn}`);
     }
     if (task.lastStatus !== 'STOPPED') {
       return this.finishPoll(assembled.lines, next, 'running');
