@@ -707,7 +707,16 @@ describe('sealed-runner plugin (HTTP API)', () => {
       const release = (body: object) =>
         c.api().post(`${API}/runs/${stuck.id}/release-lock`).set(as(USERS.pat)).send(body);
 
-      const hostile = [{}, { reason: '' }, { reason: 'x' }, { reason: 'a\u0007b' }, { reason: 'ok reason', force: true }];
+      const hostile = [
+        {},
+        { reason: '' },
+        { reason: 'x' },
+        { reason: 'a\u0007b' },
+        { reason: 'ok reason', force: true },
+        // Reordered or split text in the run's history (Trojan Source).
+        { reason: 'ok \u202ereason' },
+        { reason: 'ok\u2028reason' },
+      ];
       for (const bad of hostile) {
         expectError(await release(bad), 400, 'InputError');
       }

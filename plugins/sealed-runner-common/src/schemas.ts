@@ -150,14 +150,25 @@ export const runIdParamSchema = z.strictObject({ id: runIdSchema });
 /** Empty JSON body for approve/apply/cancel. @public */
 export const emptyBodySchema = z.strictObject({});
 
+// A reason is read by other people (a run's history, the banner on a
+// target, the audit trail): nothing in it may reorder the text around it (bidi
+// controls, Trojan Source) or break it into lines that look like others.
+const TEXT_FORMATTING = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+function humanText(min: number, max: number, tooShort: string) {
+  return z
+    .string()
+    .max(max * 2, `must be at most ${max} characters`)
+    .trim()
+    .min(min, tooShort)
+    .max(max, `must be at most ${max} characters`)
+    .refine(value => !hasControlCharacters(value), 'must not contain control characters (also no line breaks or tabs)')
+    .refine(value => !TEXT_FORMATTING.test(value), 'must not contain bidirectional or line-separator characters');
+}
+
 /** `POST /runs/:id/release-lock`: why an admin ends a run to free its target. @public */
 export const releaseLockRequestSchema = z.strictObject({
-  reason: z
-    .string()
-    .trim()
-    .min(3, 'give a reason of at least 3 characters')
-    .max(500)
-    .refine(value => !hasControlCharacters(value), 'must not contain control characters'),
+  reason: humanText(3, 500, 'give a reason of at least 3 characters'),
 });
 
 /**
@@ -173,22 +184,6 @@ export const DEFAULT_BREAK_GLASS_DURATION_MINUTES = 60;
 
 /** @public */
 export const MAX_BREAK_GLASS_LIST_LIMIT = 200;
-
-// A break-glass reason is read by other people (the banner on the target,
-// the audit trail): nothing in it may reorder the text around it (bidi
-// controls, Trojan Source) or break it into lines that look like others.
-const TEXT_FORMATTING = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-
-function humanText(min: number, max: number, tooShort: string) {
-  return z
-    .string()
-    .max(max * 2, `must be at most ${max} characters`)
-    .trim()
-    .min(min, tooShort)
-    .max(max, `must be at most ${max} characters`)
-    .refine(value => !hasControlCharacters(value), 'must not contain control characters (also no line breaks or tabs)')
-    .refine(value => !TEXT_FORMATTING.test(value), 'must not contain bidirectional or line-separator characters');
-}
 
 /** A ticket reference such as `INC-1234`, `JIRA:OPS-7` or `https://…/browse/OPS-7`. @public */
 export const breakGlassTicketSchema = z
