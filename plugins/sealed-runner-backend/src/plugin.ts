@@ -71,6 +71,11 @@ export const sealedRunnerPlugin = createBackendPlugin({
       async init(deps) {
         const { logger, auth, catalog } = deps;
         const config = readSealedRunnerConfig(deps.rootConfig);
+        if (!config.modules?.locations) {
+          logger.warn(
+            'sealedRunner.modules.locations is not set: a module entity from any catalog location can be vetted (an entity claims its own owner)',
+          );
+        }
         const store = await DatabaseRunStore.create({ database: deps.database });
 
         const awsCredentials = DefaultAwsCredentialsManager.fromConfig(deps.rootConfig);
