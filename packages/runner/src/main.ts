@@ -8,6 +8,7 @@ import { ArtifactStore, artifactStore } from './artifacts';
 import { parseRunnerConfig, RunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV } from './config';
 import { EventSink, framedStdoutSink, stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
+import { Rejection } from './rejection';
 import { runJob } from './runJob';
 import { checkTaskRole } from './taskRole';
 
@@ -109,10 +110,10 @@ async function readJob(
     return readStdin(MAX_SIGNED_JOB_BYTES);
   }
   if (!config.artifacts) {
-    throw new Error(`${RUNNER_JOB_KEY_ENV} is set, but the runner has no artifacts bucket to read it from`);
+    throw new Rejection(`${RUNNER_JOB_KEY_ENV} is set, but the runner has no artifacts bucket to read it from`);
   }
   if (!JOB_KEY.test(key)) {
-    throw new Error(`${RUNNER_JOB_KEY_ENV} must be jobs/<run id>.json, not ${JSON.stringify(key.slice(0, 100))}`);
+    throw new Rejection(`${RUNNER_JOB_KEY_ENV} must be jobs/<run id>.json, not ${JSON.stringify(key.slice(0, 100))}`);
   }
   let bytes: Buffer | undefined;
   try {
@@ -124,7 +125,7 @@ async function readJob(
     throw new Error(`could not read the job document ${key}: ${(error as Error).message}`);
   }
   if (bytes === undefined) {
-    throw new Error(`the job document ${key} does not exist`);
+    throw new Rejection(`the job document ${key} does not exist`);
   }
   return bytes.toString('utf8');
 }
@@ -176,16 +177,25 @@ export async function runMain(): Promise<number> {
   try {
     document = await readJob(process.env[RUNNER_JOB_KEY_ENV], config, store);
   } catch (error) {
-    return finish({ status: 'rejected', error: (error as Error).message });
+    // A refused key is a check; an unreachable bucket is a failure.
+    return finish({
+      status: error instanceof Rejection ? 'rejected' : 'failed',
+      error: (error as Error).message,
+    });
   }
   if (document === undefined) {
     return finish({ status: 'rejected', error: `job document is larger than ${MAX_JOB_BYTES} bytes` });
   }
-  const verified = await verifyJobDocument(document, {
-    publicKey: readJobPublicKey(config.jobPublicKey),
-    lifetimeSeconds: config.jobLifetimeSeconds,
-    markSeen: runId => store.createExclusive(`seen-jobs/${runId}`),
-  });
+  let verified;
+  try {
+    verified = await verifyJobDocument(document, {
+      publicKey: readJobPublicKey(config.jobPublicKey),
+      lifetimeSeconds: config.jobLifetimeSeconds,
+      markSeen: runId => store.createExclusive(`seen-jobs/${runId}`),
+    });
+  } catch (error) {
+    return finish({ status: 'failed', error: `could not record the job as run: ${(error as Error).message}` });
+  }
   if (!verified.ok) {
     return finish({ status: 'rejected', error: verified.reason });
   }
