@@ -93,10 +93,6 @@ export class S3ArtifactStore implements ArtifactStore {
   ) {}
 
   static fromConfig(artifacts: NonNullable<RunnerConfig['artifacts']>): S3ArtifactStore {
-    // The SDK warns on stderr about Node versions it will drop; on the
-    // runner that would be noise in every run's log. (Set here, not taken
-    // from the environment, which the runner refuses to widen.)
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     const client = new S3Client({
       region: artifacts.region,
       ...(artifacts.endpoint ? { endpoint: artifacts.endpoint, forcePathStyle: true } : {}),

@@ -163,6 +163,9 @@ export async function runMain(): Promise<number> {
       error: `unexpected environment variables: ${unexpected.join(', ')} (the runner accepts only ${[...RUNNER_ENVIRONMENT].sort().join(', ')})`,
     });
   }
+  // The AWS SDK warns on stderr about Node versions it will drop: noise in
+  // every run's log. Set only now, after the environment was checked.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   let config;
   try {
     config = parseRunnerConfig(process.env[RUNNER_CONFIG_ENV]);

@@ -1,15 +1,10 @@
 import { BreakGlassSession } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
-export interface NewBreakGlassSession {
-  id: string;
-  entityRef: string;
-  environment: string;
-  openedBy: string;
-  reason: string;
-  ticket?: string;
-  openedAt: string;
-  expiresAt: string;
-}
+/** What opening a session records; the rest of a session comes later. */
+export type NewBreakGlassSession = Pick<
+  BreakGlassSession,
+  'id' | 'entityRef' | 'environment' | 'openedBy' | 'reason' | 'ticket' | 'openedAt' | 'expiresAt'
+>;
 
 export interface BreakGlassFilter {
   entityRef?: string;
