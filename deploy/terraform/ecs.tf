@@ -9,16 +9,11 @@ resource "aws_ecs_cluster" "runner" {
 
 locals {
   # The runner's own policy and layout (runnerConfigSchema in
-  # packages/runner/src/config.ts). It never comes from the job: the backend
-  # can only name a job document, which the runner checks against this.
-  runner_config = {
+  # packages/runner/src/config.ts), the part every environment's config
+  # shares. It never comes from the job: the backend can only name a job
+  # document, which the runner checks against this.
+  runner_config_shared = {
     repositories = var.repositories
-    environments = {
-      for name, environment in var.environments : name => {
-        applyBranches = environment.applyBranches
-        planPolicy    = environment.planPolicy
-      }
-    }
     # Everything the runner writes lives under /work (a task volume).
     workDir           = "/work/run"
     planDir           = "/work/plans"
@@ -31,11 +26,15 @@ locals {
     jobPublicKey       = data.aws_kms_public_key.job_signing.public_key_pem
     jobLifetimeSeconds = var.job_lifetime_seconds
     timeoutSeconds     = var.timeout_seconds
-    # ECS lets a RunTask caller override the task role: the runner refuses
-    # a job whose operation does not match the role it holds.
-    taskRoles = {
-      plan  = aws_iam_role.planner.arn
-      apply = aws_iam_role.applier.arn
+    # Fargate allows no user namespaces, so no bubblewrap: the runner, root
+    # in its container, runs git and Terraform as the image's unprivileged
+    # `terraform` user (packages/runner/Dockerfile) and kills every process
+    # of that user after each command. That user cannot read the runner's
+    # files or its environment (this config), nor write its stdout.
+    sandbox = {
+      type = "uid"
+      uid  = 10002
+      gid  = 10002
     }
     artifacts = {
       bucket   = aws_s3_bucket.artifacts.bucket
@@ -43,26 +42,44 @@ locals {
       region   = var.region
     }
   }
-  runner_config_json = jsonencode(local.runner_config)
 
-  # One container definition for both task definitions: they differ only in
-  # their task role (what the credentials may do) and size.
-  runner_container = {
+  # One config per environment, naming only that environment and its two
+  # roles. ECS lets a RunTask caller override the task role, so the runner
+  # reads the role it holds and refuses a job unless it is the role of the
+  # job's environment and operation; a task of one environment refuses
+  # every other environment's job, whatever role it was started with.
+  runner_configs = {
+    for name, environment in var.environments : name => merge(local.runner_config_shared, {
+      environments = {
+        (name) = {
+          applyBranches = environment.applyBranches
+          planPolicy    = environment.planPolicy
+        }
+      }
+      taskRoles = {
+        (name) = {
+          plan  = aws_iam_role.planner[name].arn
+          apply = aws_iam_role.applier[name].arn
+        }
+      }
+    })
+  }
+  runner_config_json = { for name, config in local.runner_configs : name => jsonencode(config) }
+
+  # What every container definition shares; per environment, only the
+  # config (and its pin) differ. An environment's plan and apply task
+  # definitions differ only in their task role (what the credentials may
+  # do) and size.
+  runner_container_shared = {
     name      = local.container_name
     image     = var.runner_image
     essential = true
-    # The image's ENTRYPOINT with the config's sha256. RunTask can override a
-    # container's command and environment but not its entryPoint, so a caller
-    # who swaps SEALED_RUNNER_CONFIG (its own repositories or signing key)
-    # gets a task that refuses to start the runner.
-    entryPoint = [
-      "/usr/local/bin/sealed-runner-entrypoint",
-      "--config-sha256=${sha256(local.runner_config_json)}",
-    ]
-    environment = [
-      { name = "SEALED_RUNNER_CONFIG", value = local.runner_config_json },
-    ]
-    user                   = "10001:10001"
+    # Root in the container, so that the runner can run git and Terraform
+    # as the unprivileged sandbox user, hand it the run's directories and
+    # kill what it leaves behind. What root may do here is cut down by the
+    # capabilities below, the read-only root filesystem and an image
+    # without setuid or setgid binaries.
+    user                   = "0:0"
     readonlyRootFilesystem = true
     mountPoints = [
       { sourceVolume = "work", containerPath = "/work", readOnly = false },
@@ -73,7 +90,34 @@ locals {
       # Reaps what provisioners leave behind and forwards SIGTERM, which the
       # runner turns into a graceful Terraform interrupt.
       initProcessEnabled = true
-      capabilities       = { add = [], drop = ["ALL"] }
+      # Fargate can add no capability but SYS_PTRACE, so the runner keeps a
+      # subset of Docker's defaults and drops the rest. Kept:
+      #   CHOWN         hand each run's directories to the sandbox user, and
+      #                 take them back before they are read
+      #   DAC_OVERRIDE  read and remove what the sandbox user wrote (its
+      #                 plan, its outputs) whatever modes it chose
+      #   FOWNER        change modes and times of files the sandbox user
+      #                 owns, and remove them from the sticky /tmp
+      #   KILL          signal the sandbox user's processes: interrupt
+      #                 Terraform, kill all that is left after a command
+      #   SETGID        start git and Terraform with the sandbox group (and
+      #                 no supplementary groups)
+      #   SETUID        start git and Terraform as the sandbox user
+      # A process that becomes the sandbox user loses them all; with no
+      # setuid binary in the image it cannot get them back.
+      capabilities = {
+        add = []
+        drop = [
+          "AUDIT_WRITE",
+          "FSETID",
+          "MKNOD",
+          "NET_BIND_SERVICE",
+          "NET_RAW",
+          "SETFCAP",
+          "SETPCAP",
+          "SYS_CHROOT",
+        ]
+      }
     }
     # Fargate's longest: time for Terraform to stop cleanly on StopTask.
     stopTimeout = 120
@@ -86,17 +130,36 @@ locals {
       }
     }
   }
+
+  runner_containers = {
+    for name, config_json in local.runner_config_json : name => merge(local.runner_container_shared, {
+      # The image's ENTRYPOINT with the config's sha256. RunTask can override
+      # a container's command and environment but not its entryPoint, so a
+      # caller who swaps SEALED_RUNNER_CONFIG (its own repositories, signing
+      # key, or another environment's roles) gets a task that refuses to
+      # start the runner.
+      entryPoint = [
+        "/usr/local/bin/sealed-runner-entrypoint",
+        "--config-sha256=${sha256(config_json)}",
+      ]
+      environment = [
+        { name = "SEALED_RUNNER_CONFIG", value = config_json },
+      ]
+    })
+  }
 }
 
 resource "aws_ecs_task_definition" "plan" {
-  family                   = local.plan_family
+  for_each = var.environments
+
+  family                   = local.task_families[each.key].plan
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.plan_cpu
   memory                   = var.plan_memory
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.planner.arn
-  container_definitions    = jsonencode([local.runner_container])
+  task_role_arn            = aws_iam_role.planner[each.key].arn
+  container_definitions    = jsonencode([local.runner_containers[each.key]])
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -113,14 +176,16 @@ resource "aws_ecs_task_definition" "plan" {
 }
 
 resource "aws_ecs_task_definition" "apply" {
-  family                   = local.apply_family
+  for_each = var.environments
+
+  family                   = local.task_families[each.key].apply
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.apply_cpu
   memory                   = var.apply_memory
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.applier.arn
-  container_definitions    = jsonencode([local.runner_container])
+  task_role_arn            = aws_iam_role.applier[each.key].arn
+  container_definitions    = jsonencode([local.runner_containers[each.key]])
 
   runtime_platform {
     operating_system_family = "LINUX"

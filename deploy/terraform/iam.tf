@@ -1,8 +1,17 @@
-# Four roles:
-#   execution  ECS itself: pulls the image, writes the task's log stream
-#   planner    the plan task: read-only deploy credentials, writes plans
-#   applier    the apply task: deploy credentials, reads plans
-#   backend    the Backstage backend: starts exactly these tasks, and nothing else
+# The roles:
+#   execution         ECS itself: pulls the image, writes the task's log stream
+#   <env> planner     the plan tasks of one environment: its read-only deploy
+#                     credentials, creates its plans
+#   <env> applier     the apply tasks of one environment: its deploy
+#                     credentials, reads its plans
+#   backend           the Backstage backend: starts exactly these tasks, and nothing else
+#
+# One identity per environment: a role of one environment can read and
+# write only that environment's artifacts (jobs/<env>/, plans/<env>/,
+# seen-jobs/<env>/), and its deploy policies are that environment's own
+# (var.environments). The task roles write no logs: only the execution
+# role does, so nothing Terraform runs can write into the runner's log
+# stream, which the backend reads as the run's result.
 
 # ---------------------------------------------------------------------------
 # Trust: task roles are assumed by ECS tasks of this account, in this region.
@@ -91,54 +100,87 @@ data "aws_iam_policy_document" "execution" {
 }
 
 # ---------------------------------------------------------------------------
-# Planner task role.
+# Deploy credentials: each environment's managed policies, on its own roles.
+
+locals {
+  planner_policy_attachments = merge([
+    for name, environment in var.environments : {
+      for arn in toset(environment.planner_policy_arns) : "${name} ${arn}" => { environment = name, policy_arn = arn }
+    }
+  ]...)
+  applier_policy_attachments = merge([
+    for name, environment in var.environments : {
+      for arn in toset(environment.applier_policy_arns) : "${name} ${arn}" => { environment = name, policy_arn = arn }
+    }
+  ]...)
+}
+
+# ---------------------------------------------------------------------------
+# Planner task roles: read-only deploy credentials. A planner creates its
+# environment's plans and never reads one, so a plan task cannot learn what
+# an earlier plan holds (a saved plan holds values marked sensitive).
 
 resource "aws_iam_role" "planner" {
-  name               = "sealed-runner-planner"
+  for_each = var.environments
+
+  name               = "sealed-runner-${each.key}-planner"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
 
 resource "aws_iam_role_policy_attachment" "planner_deploy" {
-  for_each   = toset(var.planner_policy_arns)
-  role       = aws_iam_role.planner.name
-  policy_arn = each.value
+  for_each = local.planner_policy_attachments
+
+  role       = aws_iam_role.planner[each.value.environment].name
+  policy_arn = each.value.policy_arn
 }
 
 resource "aws_iam_role_policy" "planner_artifacts" {
+  for_each = var.environments
+
   name   = "artifacts"
-  role   = aws_iam_role.planner.id
-  policy = data.aws_iam_policy_document.planner_artifacts.json
+  role   = aws_iam_role.planner[each.key].id
+  policy = data.aws_iam_policy_document.planner_artifacts[each.key].json
 }
 
 data "aws_iam_policy_document" "planner_artifacts" {
+  for_each = var.environments
+
   statement {
-    sid       = "ReadJobs"
+    sid       = "ReadOwnJobs"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = [local.jobs_objects]
+    resources = ["${aws_s3_bucket.artifacts.arn}/jobs/${each.key}/*"]
   }
 
+  # Create-only (If-None-Match: *), as the bucket policy demands of everyone:
+  # a plan or a marker, once written, is never replaced.
   statement {
-    sid       = "SavePlans"
-    effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.plans_objects]
-  }
-
-  statement {
-    sid       = "MarkJobsSeen"
+    sid       = "CreateOwnPlansAndMarkers"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
-    resources = [local.seen_jobs_objects]
+    resources = ["${aws_s3_bucket.artifacts.arn}/plans/${each.key}/*", "${aws_s3_bucket.artifacts.arn}/seen-jobs/${each.key}/*"]
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["false"]
+    }
   }
 
   # Without it S3 answers 403 instead of 404 for an object that does not
-  # exist, and the runner could not tell "no such plan" from a denial.
+  # exist, and the runner could not tell "no such job" from a denial. Only
+  # under the prefix it reads: listing shows keys (run ids), not contents.
   statement {
     sid       = "TellMissingFromDenied"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.artifacts.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["jobs/${each.key}/*"]
+    }
   }
 
   statement {
@@ -150,39 +192,53 @@ data "aws_iam_policy_document" "planner_artifacts" {
 }
 
 # ---------------------------------------------------------------------------
-# Applier task role: may read a saved plan, never write one, so an apply
-# task cannot replace the plan another apply will run.
+# Applier task roles: the deploy credentials. An applier reads its
+# environment's plans and never writes one, so an apply task cannot replace
+# the plan another apply will run.
 
 resource "aws_iam_role" "applier" {
-  name               = "sealed-runner-applier"
+  for_each = var.environments
+
+  name               = "sealed-runner-${each.key}-applier"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
 
 resource "aws_iam_role_policy_attachment" "applier_deploy" {
-  for_each   = toset(var.applier_policy_arns)
-  role       = aws_iam_role.applier.name
-  policy_arn = each.value
+  for_each = local.applier_policy_attachments
+
+  role       = aws_iam_role.applier[each.value.environment].name
+  policy_arn = each.value.policy_arn
 }
 
 resource "aws_iam_role_policy" "applier_artifacts" {
+  for_each = var.environments
+
   name   = "artifacts"
-  role   = aws_iam_role.applier.id
-  policy = data.aws_iam_policy_document.applier_artifacts.json
+  role   = aws_iam_role.applier[each.key].id
+  policy = data.aws_iam_policy_document.applier_artifacts[each.key].json
 }
 
 data "aws_iam_policy_document" "applier_artifacts" {
+  for_each = var.environments
+
   statement {
-    sid       = "ReadJobsAndPlans"
+    sid       = "ReadOwnJobsAndPlans"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = [local.jobs_objects, local.plans_objects]
+    resources = ["${aws_s3_bucket.artifacts.arn}/jobs/${each.key}/*", "${aws_s3_bucket.artifacts.arn}/plans/${each.key}/*"]
   }
 
   statement {
-    sid       = "MarkJobsSeen"
+    sid       = "CreateOwnMarkers"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
-    resources = [local.seen_jobs_objects]
+    resources = ["${aws_s3_bucket.artifacts.arn}/seen-jobs/${each.key}/*"]
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["false"]
+    }
   }
 
   statement {
@@ -190,6 +246,12 @@ data "aws_iam_policy_document" "applier_artifacts" {
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.artifacts.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["jobs/${each.key}/*", "plans/${each.key}/*"]
+    }
   }
 
   statement {
@@ -201,11 +263,15 @@ data "aws_iam_policy_document" "applier_artifacts" {
 }
 
 # ---------------------------------------------------------------------------
-# The Backstage backend's role. Its whole power: start the plan or apply
-# task definition on the runner cluster (with exactly their roles), watch
-# and stop those tasks, read their logs, leave a signed job for them, and
-# sign jobs. It cannot read plans, change a task definition, register a new
-# one, or pass any other role.
+# The Backstage backend's role. Its whole power: start any environment's
+# plan or apply task definition on the runner cluster (with exactly the
+# runner roles), watch and stop those tasks, read their logs, leave a signed
+# job for them, and sign jobs. It cannot read plans, change a task
+# definition, register a new one, or pass any other role. It can pass one
+# environment's role to another's task definition (IAM cannot tie a passed
+# role to a family): each task's runner config names only its own
+# environment's roles, and the runner refuses a job when the role it holds
+# is not the one for the job's environment and operation.
 
 resource "aws_iam_role" "backend" {
   name                 = "sealed-runner-backend"
@@ -237,7 +303,7 @@ data "aws_iam_policy_document" "backend" {
     sid       = "StartRunnerTasks"
     effect    = "Allow"
     actions   = ["ecs:RunTask"]
-    resources = [local.plan_task_definitions, local.apply_task_definitions]
+    resources = local.task_definition_arns
 
     condition {
       test     = "ArnEquals"
@@ -272,7 +338,7 @@ data "aws_iam_policy_document" "backend" {
     sid       = "PassOnlyTheRunnerRoles"
     effect    = "Allow"
     actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.planner.arn, aws_iam_role.applier.arn, aws_iam_role.execution.arn]
+    resources = concat(values(aws_iam_role.planner)[*].arn, values(aws_iam_role.applier)[*].arn, [aws_iam_role.execution.arn])
 
     condition {
       test     = "StringEquals"

@@ -57,6 +57,9 @@ data "aws_iam_policy_document" "artifacts_key" {
     }
   }
 
+  # Every environment's runner roles: with S3 Bucket Keys the encryption
+  # context is the bucket, not the object, so the key cannot tell one
+  # environment's objects from another's. The bucket policy does (s3.tf).
   statement {
     sid       = "RunnersReadAndWriteArtifacts"
     effect    = "Allow"
@@ -65,7 +68,7 @@ data "aws_iam_policy_document" "artifacts_key" {
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.planner.arn, aws_iam_role.applier.arn]
+      identifiers = concat(values(aws_iam_role.planner)[*].arn, values(aws_iam_role.applier)[*].arn)
     }
 
     condition {

@@ -1,6 +1,16 @@
 # What the backend's app-config.production.yaml needs (deploy/README.md):
 # `terraform output -json app_config` is the part to merge into it.
 
+locals {
+  # sealedRunner.runner.ecs.taskDefinitions: every environment's own pair.
+  task_definition_outputs = {
+    for name in keys(var.environments) : name => {
+      plan  = aws_ecs_task_definition.plan[name].family
+      apply = aws_ecs_task_definition.apply[name].family
+    }
+  }
+}
+
 output "app_config" {
   description = "aws.accounts, sealedRunner.runner and sealedRunner.jobSigning for app-config.production.yaml."
   value = {
@@ -16,7 +26,7 @@ output "app_config" {
         ecs = {
           region            = var.region
           cluster           = aws_ecs_cluster.runner.arn
-          taskDefinitions   = { plan = aws_ecs_task_definition.plan.family, apply = aws_ecs_task_definition.apply.family }
+          taskDefinitions   = local.task_definition_outputs
           containerName     = local.container_name
           subnets           = var.subnet_ids
           securityGroups    = local.runner_security_group_ids
@@ -47,9 +57,14 @@ output "cluster_arn" {
   value       = aws_ecs_cluster.runner.arn
 }
 
-output "task_definition_families" {
-  description = "Families the backend may start."
-  value       = { plan = aws_ecs_task_definition.plan.family, apply = aws_ecs_task_definition.apply.family }
+output "task_definitions" {
+  description = "Per environment, the task definition families the backend may start (RunTask runs their latest active revision)."
+  value       = local.task_definition_outputs
+}
+
+output "task_roles" {
+  description = "Per environment, the plan task's role (read-only deploy credentials) and the apply task's role (deploy credentials): trust each from that environment's target accounts only."
+  value       = { for name in keys(var.environments) : name => { plan = aws_iam_role.planner[name].arn, apply = aws_iam_role.applier[name].arn } }
 }
 
 output "subnet_ids" {
@@ -80,14 +95,4 @@ output "artifacts_kms_key_arn" {
 output "job_signing_kms_key_arn" {
   description = "The job-signing key (only the backend role may Sign)."
   value       = aws_kms_key.job_signing.arn
-}
-
-output "planner_role_arn" {
-  description = "The plan task's role (read-only deploy credentials)."
-  value       = aws_iam_role.planner.arn
-}
-
-output "applier_role_arn" {
-  description = "The apply task's role (deploy credentials); trust it from the target accounts' deploy roles."
-  value       = aws_iam_role.applier.arn
 }

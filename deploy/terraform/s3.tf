@@ -1,9 +1,14 @@
-# The artifacts bucket. What lives here and who may touch it:
-#   jobs/<runId>.json         the signed job: written by the backend, read by the runner
-#   plans/<runId>.tfplan(.json) saved plans and their binding: written and read by
-#                             runner task roles only (a plan can hold secrets)
-#   seen-jobs/<runId>         single-use markers, created by the runner with If-None-Match
-# The prefixes are also fixed in packages/runner/src/artifacts.ts.
+# The artifacts bucket. What lives here and who may touch it (<env> is the
+# run's environment, so each environment's roles can be held to their own):
+#   jobs/<env>/<runId>.json          the signed job: written by the backend, read
+#                                    by that environment's runner tasks
+#   plans/<env>/<runId>.tfplan(.json) saved plans and their binding: created by
+#                                    the environment's planner, read by its applier
+#                                    only (a plan can hold secrets)
+#   seen-jobs/<env>/<runId>          single-use markers, created by its runner tasks
+# Plans and markers are create-only (PutObject with If-None-Match: *) and
+# never deleted but by lifecycle expiry. The prefixes are also fixed in
+# packages/runner/src/artifacts.ts.
 
 resource "aws_s3_bucket" "artifacts" {
   bucket_prefix = "sealed-runner-artifacts-"
@@ -116,7 +121,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
 
 resource "aws_s3_bucket_policy" "artifacts" {
   bucket = aws_s3_bucket.artifacts.id
-  policy = data.aws_iam_policy_document.artifacts_bucket.json
+  # Minified: a bucket policy may hold 20 KB, and it grows by four
+  # statements per environment.
+  policy = data.aws_iam_policy_document.artifacts_bucket.minified_json
 
   # The policy refuses unencrypted writes; set the default encryption first.
   depends_on = [
@@ -180,6 +187,140 @@ data "aws_iam_policy_document" "artifacts_bucket" {
       test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [aws_kms_key.artifacts.arn]
+    }
+  }
+
+  # Create-only: nobody replaces a plan (an apply would run what nobody
+  # reviewed) or a marker (a job could run twice). s3:if-none-match is the
+  # condition key AWS offers to enforce conditional writes; a PutObject
+  # without If-None-Match is refused, and so are multipart uploads (their
+  # parts carry no such header) and copies into these prefixes, neither of
+  # which the runner uses.
+  statement {
+    sid       = "DenyOverwritingPlansAndMarkers"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = [local.plans_objects, local.seen_jobs_objects]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:if-none-match"
+      values   = ["true"]
+    }
+  }
+
+  # Deleting a marker would let its job run again; deleting a plan's current
+  # version would bring nothing back but remove what the apply was approved
+  # against. Lifecycle expiry is not subject to the bucket policy.
+  statement {
+    sid       = "DenyDeletingPlansAndMarkers"
+    effect    = "Deny"
+    actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    resources = [local.plans_objects, local.seen_jobs_objects]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+
+  # One identity per environment, whatever else a role's deploy policies
+  # allow (the planners' default ReadOnlyAccess reads every bucket): an
+  # environment's jobs are read only by its own runner roles, its plans
+  # created only by its planner and read only by its applier, its markers
+  # created only by its runner roles. Sids are alphanumeric: prod-eu's
+  # read OnlyOwnRunnersReadJobsProdEu (two names differing only in a '-'
+  # before a digit would collide, which the provider refuses).
+  dynamic "statement" {
+    for_each = var.environments
+
+    content {
+      sid       = "OnlyOwnRunnersReadJobs${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect    = "Deny"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["${aws_s3_bucket.artifacts.arn}/jobs/${statement.key}/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = [aws_iam_role.planner[statement.key].arn, aws_iam_role.applier[statement.key].arn]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.environments
+
+    content {
+      sid       = "OnlyOwnApplierReadsPlans${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect    = "Deny"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["${aws_s3_bucket.artifacts.arn}/plans/${statement.key}/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = [aws_iam_role.applier[statement.key].arn]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.environments
+
+    content {
+      sid       = "OnlyOwnPlannerCreatesPlans${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.artifacts.arn}/plans/${statement.key}/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = [aws_iam_role.planner[statement.key].arn]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.environments
+
+    content {
+      sid       = "OnlyOwnRunnersMarkJobs${replace(title(replace(statement.key, "-", " ")), " ", "")}"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.artifacts.arn}/seen-jobs/${statement.key}/*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = [aws_iam_role.planner[statement.key].arn, aws_iam_role.applier[statement.key].arn]
+      }
     }
   }
 

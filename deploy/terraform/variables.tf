@@ -25,17 +25,53 @@ variable "repositories" {
 }
 
 variable "environments" {
-  description = "Environments by name: the branches whose commits they may apply, and their plan policy."
+  description = <<-EOT
+    Environments by name, each its own identity: a planner role, an applier
+    role and a plan and an apply task definition of its own, whose runner
+    config names only this environment. Per environment: the branches whose
+    commits it may apply, its plan policy, and the managed policies of its
+    planner (read-only deploy credentials, default ReadOnlyAccess) and of its
+    applier (the deploy credentials: required, no default). Give every
+    environment's applier policies that reach only that environment's
+    accounts and resources: two environments must not hold the same deploy
+    policies, or a dev apply can change what only a prod apply should.
+    Only the environment that deploys this module itself (e.g. tooling)
+    should hold any right in the runner's own account beyond reading.
+  EOT
   type = map(object({
     applyBranches = list(string)
     planPolicy = optional(object({
       allowCodeExecution = optional(bool, false)
       providers          = optional(list(string), [])
+      providerArguments = optional(list(object({
+        provider  = string
+        arguments = list(string)
+      })), [])
       # A Fargate task's disk dies with it: targets keep state in a remote
       # backend, whose type must be listed here (never local or cloud).
-      backends = optional(list(string), [])
+      backends     = optional(list(string), [])
+      allowNetwork = optional(bool, false)
     }), {})
+    planner_policy_arns = optional(list(string), ["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+    applier_policy_arns = list(string)
   }))
+
+  validation {
+    condition     = length(var.environments) > 0
+    error_message = "environments must name at least one environment."
+  }
+
+  # The runner's rule for environment names (checkEnvironmentName); they
+  # also end up in role names (64 characters at most) and artifact keys.
+  validation {
+    condition     = alltrue([for name in keys(var.environments) : can(regex("^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", name))])
+    error_message = "Environment names must be 1-32 lowercase letters, digits or '-' (not at either end)."
+  }
+
+  validation {
+    condition     = alltrue([for environment in values(var.environments) : length(environment.applier_policy_arns) > 0])
+    error_message = "Every environment's applier_policy_arns must name at least one policy: what the pipeline may change is a decision, not a default."
+  }
 }
 
 variable "job_lifetime_seconds" {
@@ -51,23 +87,8 @@ variable "timeout_seconds" {
 }
 
 # ---------------------------------------------------------------------------
-# Credentials of the runner tasks.
-
-variable "planner_policy_arns" {
-  description = "Managed policies of the planner task role: read-only deploy credentials (and, for other accounts, sts:AssumeRole on their read-only roles)."
-  type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
-}
-
-variable "applier_policy_arns" {
-  description = "Managed policies of the applier task role: the deploy credentials. No default: what the pipeline may change is a decision, not a default."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.applier_policy_arns) > 0
-    error_message = "applier_policy_arns must name at least one policy."
-  }
-}
+# Who may start the runner tasks. The tasks' own deploy credentials are per
+# environment, in var.environments.
 
 variable "backend_trusted_principal_arns" {
   description = "Principals that may assume the backend role: the Backstage backend's own role (its ECS task role, an IRSA role...)."

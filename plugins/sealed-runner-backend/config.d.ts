@@ -25,8 +25,8 @@ export interface Config {
           /**
            * Lets `data "external"` and provisioners (`local-exec`,
            * `remote-exec`, `file`) through. Only for sandbox-like
-           * environments: they run programs with the runner's credentials.
-           * Default false.
+           * environments: they run programs (inside the runner's sandbox,
+           * with the environment's credentials). Default false.
            */
           allowCodeExecution?: boolean;
           /**
@@ -35,6 +35,26 @@ export interface Config {
            * `terraform.io/builtin/terraform` is always allowed. Default: none.
            */
           providers?: string[];
+          /**
+           * Provider configuration arguments allowed beyond the built-in
+           * allowlists, per provider, as dotted paths
+           * (`assume_role.role_arn`). An argument that names a file, a
+           * command or a profile lets the code reach it.
+           */
+          providerArguments?: Array<{ provider: string; arguments: string[] }>;
+          /**
+           * State backend types the code may declare, as a `backend` block
+           * or a `terraform_remote_state` data source (`s3`, `gcs`,
+           * `azurerm`, `http`, `consul`, `pg`, `kubernetes`, `oss`, `cos`),
+           * each with a fixed allowlist of configuration keys. Default none:
+           * the runner keeps the state.
+           */
+          backends?: string[];
+          /**
+           * Gives Terraform's sandbox the network (provider APIs, a remote
+           * backend, module repositories over https or ssh). Default false.
+           */
+          allowNetwork?: boolean;
         };
       };
     };
@@ -50,6 +70,16 @@ export interface Config {
        * `url:https://github.com/acme/service-catalog/*`, or `file:` paths,
        * relative ones resolved against the backend's working directory.
        * Without it, anyone who can register a location can claim an owner.
+       */
+      locations?: string[];
+    };
+    targets?: {
+      /**
+       * Only entities whose origin location (as the catalog records it) is
+       * one of these location refs, or starts with one ending in `*`, have
+       * deployable targets; listed most trusted first — a folder two
+       * entities declare belongs to the one from the earlier location.
+       * Unset: entities from any location (a warning at startup).
        */
       locations?: string[];
     };
@@ -109,6 +139,22 @@ export interface Config {
         terraformPath?: string;
         /** Filesystem provider mirror. Default: `<directory>/provider-mirror`. */
         providerMirror?: string;
+        /**
+         * The bubblewrap sandbox git and Terraform run in (on by default;
+         * the backend refuses to start where it cannot work). `false` runs
+         * them unsandboxed, as the backend's user — only on a machine of
+         * your own without bubblewrap (macOS); logged loudly, and every
+         * target shows it.
+         */
+        sandbox?:
+          | false
+          | {
+              /** Default `/usr/bin/bwrap`. */
+              bwrapPath?: string;
+              /** The unprivileged user (and group) git and Terraform run as when the backend is root. Default 64100. */
+              uid?: number;
+              gid?: number;
+            };
       };
       /**
        * The ECS Fargate runner (`type: ecs`); see deploy/terraform, whose
@@ -119,8 +165,14 @@ export interface Config {
         region: string;
         /** Cluster name or ARN. */
         cluster: string;
-        /** Task definitions (family, family:revision or ARN): plan runs read-only, only apply deploys. */
-        taskDefinitions: { plan: string; apply: string };
+        /**
+         * The planner and applier task definitions (family, family:revision
+         * or ARN) of every environment: one identity per environment, plan
+         * read-only, only apply deploys.
+         */
+        taskDefinitions: {
+          [environment: string]: { plan: string; apply: string };
+        };
         /** The runner's container in both task definitions. Default `runner`. */
         containerName?: string;
         subnets: string[];

@@ -11,11 +11,10 @@ import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { jobSigningMessage } from '@sealed-runner/runner';
 import {
-  APPLIER_ROLE,
   ARTIFACTS_BUCKET,
   ECS_CLUSTER,
   EcsEnvironment,
-  PLANNER_ROLE,
+  TASK_ROLES,
   startEcsEnvironment,
   TASK_FAMILIES,
 } from './harness/ecsEnvironment';
@@ -103,7 +102,7 @@ describe('the ECS runner, end to end', () => {
       expect(run.status).toBe('succeeded');
       expect(await erin.logs(run.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
       expect(aws.fake.tasks().find(t => t.startedBy === `sealed-runner/${run.id}`)?.family).toBe(
-        'sealed-runner-apply',
+        TASK_FAMILIES.dev.apply,
       );
     });
 
@@ -123,12 +122,16 @@ describe('the ECS runner, end to end', () => {
   });
 
   describe('a compromised backend', () => {
-    /** A fresh job, signed in KMS exactly as the gate signs it, left where the task reads it. */
-    async function signedJobLike(runId: string) {
-      const previous = aws.fake.tasks().find(t => t.family === TASK_FAMILIES.plan)!;
+    /** A fresh job of `environment`, signed in KMS exactly as the gate signs it, left where the task reads it. */
+    async function signedJobLike(runId: string, environment: 'dev' | 'prod', operation: 'plan' | 'apply' = 'plan') {
+      const previous = aws.fake.tasks().find(t => t.family === TASK_FAMILIES[environment].plan)!;
       const key = (previous.overrides as any).containerOverrides[0].environment[0].value as string;
       const { payload } = JSON.parse(aws.fake.object(ARTIFACTS_BUCKET, key)!.body.toString());
       const job = { ...JSON.parse(payload), runId, issuedAt: new Date().toISOString() };
+      if (operation === 'apply') {
+        // Refused before it is read, so the plan it names does not matter.
+        Object.assign(job, { operation, plan: { runId: randomUUID(), sha256: '0'.repeat(64) } });
+      }
       const newPayload = JSON.stringify(job);
       const kms = new KMSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
       const { Signature } = await kms.send(
@@ -139,7 +142,7 @@ describe('the ECS runner, end to end', () => {
           SigningAlgorithm: 'ED25519_SHA_512',
         }),
       );
-      const jobKey = `jobs/${runId}.json`;
+      const jobKey = `jobs/${environment}/${runId}.json`;
       aws.fake.putObject(
         ARTIFACTS_BUCKET,
         jobKey,
@@ -148,18 +151,17 @@ describe('the ECS runner, end to end', () => {
       return jobKey;
     }
 
-    it('cannot run a plan job with the applier role by overriding the task role at RunTask', async () => {
-      const runId = randomUUID();
-      const jobKey = await signedJobLike(runId);
+    /** Starts a task as a compromised backend could, and returns its events once it stopped. */
+    async function runTaskAs(taskDefinition: string, jobKey: string, taskRoleArn?: string) {
       const ecs = new ECSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
       const { tasks } = await ecs.send(
         new RunTaskCommand({
           cluster: ECS_CLUSTER,
-          taskDefinition: TASK_FAMILIES.plan,
+          taskDefinition,
           launchType: 'FARGATE',
           networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d'] } },
           overrides: {
-            taskRoleArn: APPLIER_ROLE,
+            ...(taskRoleArn ? { taskRoleArn } : {}),
             containerOverrides: [{ name: 'runner', environment: [{ name: 'SEALED_RUNNER_JOB_KEY', value: jobKey }] }],
           },
         }),
@@ -169,16 +171,41 @@ describe('the ECS runner, end to end', () => {
         await new Promise(r => setTimeout(r, 100));
       }
       const task = aws.fake.task(taskArn)!;
-      expect(task.taskRoleArn).toBe(APPLIER_ROLE);
-      expect(task.exitCode).toBe(2);
       const events = aws.fake.logEvents(task.logGroup, task.logStream)!.map(e => JSON.parse(e.message));
+      return { task, events };
+    }
+
+    it('cannot run a plan job with the applier role by overriding the task role at RunTask', async () => {
+      const jobKey = await signedJobLike(randomUUID(), 'prod');
+      const { task, events } = await runTaskAs(TASK_FAMILIES.prod.plan, jobKey, TASK_ROLES.prod.apply);
+      expect(task.taskRoleArn).toBe(TASK_ROLES.prod.apply);
+      expect(task.exitCode).toBe(2);
       expect(events.find(e => e.type === 'result')).toEqual({
         type: 'result',
         status: 'rejected',
-        error: `a plan job runs only with the role ${PLANNER_ROLE}, but this task holds ${APPLIER_ROLE} (was the task role overridden at RunTask?)`,
+        error: `a plan job of prod runs only with the role ${TASK_ROLES.prod.plan}, but this task holds ${TASK_ROLES.prod.apply} (was the task role overridden at RunTask, or the task started for another environment?)`,
       });
       // Refused before any git or Terraform command.
       expect(events.filter(e => e.type === 'phase')).toEqual([]);
+    });
+
+    it("cannot apply prod with dev's applier: neither by starting dev's task definition nor by overriding the role", async () => {
+      const jobKey = await signedJobLike(randomUUID(), 'prod', 'apply');
+      const devTask = await runTaskAs(TASK_FAMILIES.dev.apply, jobKey);
+      expect(devTask.task.exitCode).toBe(2);
+      expect(devTask.events.find(e => e.type === 'result')).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `${jobKey} is a job of prod, which this runner does not serve`,
+      });
+      const overridden = await runTaskAs(TASK_FAMILIES.prod.apply, jobKey, TASK_ROLES.dev.apply);
+      expect(overridden.task.exitCode).toBe(2);
+      expect(overridden.events.find(e => e.type === 'result')).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `an apply job of prod runs only with the role ${TASK_ROLES.prod.apply}, but this task holds ${TASK_ROLES.dev.apply} (was the task role overridden at RunTask, or the task started for another environment?)`,
+      });
+      expect([...devTask.events, ...overridden.events].filter(e => e.type === 'phase')).toEqual([]);
     });
   });
 

@@ -7,7 +7,8 @@
 # 1. The one argument is `--config-sha256=<hex>`, which the task definition
 #    puts in `entryPoint` (deploy/terraform). SEALED_RUNNER_CONFIG must hash to
 #    it: a caller who overrides the config (its own repositories, its own
-#    job-signing key) starts a task that refuses to run. Any other or further
+#    job-signing key, another environment's roles) starts a task that
+#    refuses to run. Any other or further
 #    argument (an overridden `command`) is refused too.
 # 2. The runner starts with an empty environment plus an allowlist: PATH and
 #    HOME fixed here, and the variables below passed through when set. With
@@ -17,11 +18,20 @@
 #    Terraform, and the runner's own check of its environment is the tripwire.
 # 3. node refuses eval and new Function, and native addons (the runner has
 #    none); it reads no NODE_OPTIONS, since the environment no longer has one.
+# 4. The runner runs as root inside the container (the task definition's
+#    user 0:0, with most capabilities dropped): it starts git and Terraform
+#    as the unprivileged sandbox user 10002 (`terraform` in the image) and
+#    kills every process of that user after each command. That user cannot
+#    read this process's environment (/proc/<pid>/environ: the config and
+#    the credentials endpoint's token are the runner's alone), its files, or
+#    write to its stdout, which is the run's log and result.
 set -eu
 
 readonly NODE=/usr/local/bin/node
 readonly RUNNER=/app/packages/runner/bin/sealed-runner
 readonly RUNNER_PATH=/usr/local/bin:/usr/bin:/bin
+# Root's and 0711 (Dockerfile): the sandbox user can plant no .gitconfig
+# or .aws/ for the runner here.
 readonly RUNNER_HOME=/work
 
 # Passed through when set: the runner's config and job key, the locale and

@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   GetObjectCommand,
@@ -12,23 +13,28 @@ import { RunnerConfig } from './config';
 /**
  * What must outlive one runner: saved plans (an apply runs in another
  * process, on ECS in another task) and the markers of jobs already
- * accepted (single use). Keys are `plans/<file>` and `seen-jobs/<runId>`;
- * the ECS runner also reads its job from `jobs/<runId>.json`.
+ * accepted (single use). Keys are per environment, so each environment's
+ * identity can be limited to its own: `plans/<env>/<runId>.tfplan` (and
+ * `.tfplan.json`, its binding) and `seen-jobs/<env>/<runId>`; the ECS
+ * runner also reads its job from `jobs/<env>/<runId>.json`. Nothing is ever
+ * overwritten: every object is created exclusively.
  */
 export interface ArtifactStore {
   /** The object's bytes, undefined if it does not exist; throws above `maxBytes`. */
   read(key: string, maxBytes: number): Promise<Buffer | undefined>;
-  write(key: string, data: Buffer | string): Promise<void>;
-  /** Creates an empty object exclusively: false if it already existed. */
-  createExclusive(key: string): Promise<boolean>;
+  /** Creates an object exclusively: false if it already existed. */
+  create(key: string, data?: Buffer | string): Promise<boolean>;
 }
 
 /** Keys are fixed by the runner; this guards against ever building another. */
-const KEY = /^(jobs|plans|seen-jobs)\/[0-9a-f-]{36}(\.tfplan|\.tfplan\.json|\.json)?$/;
+const KEY =
+  /^(jobs|plans|seen-jobs)\/[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.tfplan|\.tfplan\.json|\.json)?$/;
 
 function checkKey(key: string): string {
   if (!KEY.test(key)) {
-    throw new Error(`not an artifact key: ${JSON.stringify(key.slice(0, 100))}`);
+    throw new Error(
+      `not an artifact key: ${JSON.stringify(key.slice(0, 100))}`,
+    );
   }
   return key;
 }
@@ -38,11 +44,11 @@ export class LocalArtifactStore implements ArtifactStore {
   constructor(private readonly dirs: { plans: string; 'seen-jobs': string }) {}
 
   private path(key: string): string {
-    const [prefix, name] = checkKey(key).split('/');
+    const [prefix, environment, name] = checkKey(key).split('/');
     if (prefix === 'jobs') {
       throw new Error('the local runner reads its job on stdin');
     }
-    return join(this.dirs[prefix as 'plans' | 'seen-jobs'], name);
+    return join(this.dirs[prefix as 'plans' | 'seen-jobs'], environment, name);
   }
 
   async read(key: string, maxBytes: number): Promise<Buffer | undefined> {
@@ -58,24 +64,26 @@ export class LocalArtifactStore implements ArtifactStore {
     return bytes;
   }
 
-  async write(key: string, data: Buffer | string): Promise<void> {
+  async create(
+    key: string,
+    data: Buffer | string = Buffer.alloc(0),
+  ): Promise<boolean> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(`${path}.partial`, data, { mode: 0o600 });
-    await rename(`${path}.partial`, path);
-  }
-
-  async createExclusive(key: string): Promise<boolean> {
-    const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    // Written whole under a private name, then linked into place: link()
+    // fails if the key exists, so an object appears complete or not at all.
+    const partial = `${path}.${randomUUID()}.partial`;
+    await writeFile(partial, data, { mode: 0o600, flag: 'wx' });
     try {
-      await (await open(path, 'wx', 0o600)).close();
+      await link(partial, path);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         return false;
       }
       throw error;
+    } finally {
+      await unlink(partial);
     }
   }
 }
@@ -92,10 +100,14 @@ export class S3ArtifactStore implements ArtifactStore {
     private readonly kmsKeyId: string,
   ) {}
 
-  static fromConfig(artifacts: NonNullable<RunnerConfig['artifacts']>): S3ArtifactStore {
+  static fromConfig(
+    artifacts: NonNullable<RunnerConfig['artifacts']>,
+  ): S3ArtifactStore {
     const client = new S3Client({
       region: artifacts.region,
-      ...(artifacts.endpoint ? { endpoint: artifacts.endpoint, forcePathStyle: true } : {}),
+      ...(artifacts.endpoint
+        ? { endpoint: artifacts.endpoint, forcePathStyle: true }
+        : {}),
     });
     return new S3ArtifactStore(client, artifacts.bucket, artifacts.kmsKeyId);
   }
@@ -119,26 +131,19 @@ export class S3ArtifactStore implements ArtifactStore {
     return Buffer.from(await response.Body!.transformToByteArray());
   }
 
-  async write(key: string, data: Buffer | string): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: checkKey(key),
-        Body: data,
-        ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: this.kmsKeyId,
-      }),
-    );
-  }
-
-  async createExclusive(key: string): Promise<boolean> {
+  async create(
+    key: string,
+    data: Buffer | string = Buffer.alloc(0),
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: checkKey(key),
-          Body: Buffer.alloc(0),
-          ContentLength: 0,
+          Body: data,
+          ContentLength: Buffer.byteLength(data),
+          // Create-only: the bucket policy refuses a plans/ or seen-jobs/
+          // write without it, so no identity can replace an object.
           IfNoneMatch: '*',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: this.kmsKeyId,
@@ -147,7 +152,7 @@ export class S3ArtifactStore implements ArtifactStore {
       return true;
     } catch (error) {
       // 412: the object exists. 409: a concurrent conditional write of the
-      // same key is in flight — the other copy of the job wins either way.
+      // same key is in flight — the other writer wins either way.
       const status = (error as S3ServiceException).$metadata?.httpStatusCode;
       if (status === 412 || status === 409) {
         return false;
@@ -161,5 +166,8 @@ export class S3ArtifactStore implements ArtifactStore {
 export function artifactStore(config: RunnerConfig): ArtifactStore {
   return config.artifacts
     ? S3ArtifactStore.fromConfig(config.artifacts)
-    : new LocalArtifactStore({ plans: config.planDir, 'seen-jobs': config.seenJobsDir });
+    : new LocalArtifactStore({
+        plans: config.planDir,
+        'seen-jobs': config.seenJobsDir,
+      });
 }

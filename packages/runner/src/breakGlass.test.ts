@@ -10,7 +10,11 @@ import {
   RunnerResult,
   SealedRunnerJob,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { DemoWorkspace, fixtureGit as git, prepareDemo } from '@sealed-runner/demo';
+import {
+  DemoWorkspace,
+  fixtureGit as git,
+  prepareDemo,
+} from '@sealed-runner/demo';
 import { RunnerConfigInput } from './config';
 import { jobSigningMessage } from './jobSignature';
 
@@ -39,14 +43,21 @@ let hotfixHead: string;
 function signed(payload: string): string {
   return JSON.stringify({
     payload,
-    signature: sign(null, jobSigningMessage(payload), JOB_KEYS.privateKey).toString('base64'),
+    signature: sign(
+      null,
+      jobSigningMessage(payload),
+      JOB_KEYS.privateKey,
+    ).toString('base64'),
   });
 }
 
 /** Runs the program once on a document (signed here unless `document` is given). */
 function runRunner(job: object, document?: string): Promise<Outcome> {
   const child = spawn(process.execPath, [RUNNER], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SEALED_RUNNER_CONFIG: JSON.stringify(config) },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      SEALED_RUNNER_CONFIG: JSON.stringify(config),
+    },
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
@@ -106,7 +117,10 @@ beforeAll(async () => {
   const work = join(root, 'hotfix-work');
   git(root, 'clone', '--quiet', ws.infrastructureLiveUrl, work);
   git(work, 'checkout', '--quiet', '-b', 'hotfix');
-  await writeFile(join(work, 'live/prod/payments/hotfix.tf'), 'resource "terraform_data" "hotfix" {}\n');
+  await writeFile(
+    join(work, 'live/prod/payments/hotfix.tf'),
+    'resource "terraform_data" "hotfix" {}\n',
+  );
   git(work, 'add', '--all');
   git(work, 'commit', '--quiet', '--message', 'hotfix');
   git(work, 'push', '--quiet', 'origin', 'hotfix');
@@ -119,7 +133,9 @@ beforeAll(async () => {
     stateDir: join(root, 'state'),
     providerMirrorDir: join(root, 'providers'),
     terraformPath: '/usr/local/bin/terraform',
-    jobPublicKey: JOB_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    jobPublicKey: JOB_KEYS.publicKey
+      .export({ type: 'spki', format: 'pem' })
+      .toString(),
     seenJobsDir: join(root, 'seen-jobs'),
   };
 });
@@ -143,7 +159,10 @@ describe('a break-glass grant', () => {
   it('is not needed to plan the branch', async () => {
     plan = planJob();
     const planned = await runRunner(plan);
-    expect(planned.result).toMatchObject({ status: 'succeeded', commitSha: hotfixHead });
+    expect(planned.result).toMatchObject({
+      status: 'succeeded',
+      commitSha: hotfixHead,
+    });
     planSha256 = planned.result.planSha256!;
   });
 
@@ -152,14 +171,17 @@ describe('a break-glass grant', () => {
     expect(outcome.result).toEqual({
       type: 'result',
       status: 'rejected',
-      error: 'branch "hotfix" may not be applied to prod (apply branches: main)',
+      error:
+        'branch "hotfix" may not be applied to prod (apply branches: main)',
     });
     expect(outcome.phases).toEqual(['validate']);
   });
 
   it('is refused once expired, with the reason', async () => {
     const expiresAt = new Date(Date.now() - 1000).toISOString();
-    const outcome = await runRunner(applyJob({ breakGlass: grant({ expiresAt }) }));
+    const outcome = await runRunner(
+      applyJob({ breakGlass: grant({ expiresAt }) }),
+    );
     expect(outcome.result).toEqual({
       type: 'result',
       status: 'rejected',
@@ -178,7 +200,9 @@ describe('a break-glass grant', () => {
     const outcome = await runRunner(applyJob({ breakGlass: value }));
     expect(outcome.result).toMatchObject({
       status: 'rejected',
-      error: expect.stringMatching(/^job document is invalid: [\s\S]*breakGlass/),
+      error: expect.stringMatching(
+        /^job document is invalid: [\s\S]*breakGlass/,
+      ),
     });
     expect(outcome.phases).toEqual(['validate']);
   });
@@ -187,14 +211,22 @@ describe('a break-glass grant', () => {
     const outcome = await runRunner({ ...planJob(), breakGlass: grant() });
     expect(outcome.result).toMatchObject({
       status: 'rejected',
-      error: expect.stringContaining('a plan job must not carry a break-glass grant'),
+      error: expect.stringContaining(
+        'a plan job must not carry a break-glass grant',
+      ),
     });
   });
 
   it('cannot be added to a job the gate signed without one', async () => {
     const document = JSON.parse(signed(JSON.stringify(applyJob())));
-    const payload = JSON.stringify({ ...JSON.parse(document.payload), breakGlass: grant() });
-    const outcome = await runRunner({}, JSON.stringify({ ...document, payload }));
+    const payload = JSON.stringify({
+      ...JSON.parse(document.payload),
+      breakGlass: grant(),
+    });
+    const outcome = await runRunner(
+      {},
+      JSON.stringify({ ...document, payload }),
+    );
     expect(outcome.result).toEqual({
       type: 'result',
       status: 'rejected',
@@ -205,11 +237,23 @@ describe('a break-glass grant', () => {
 
   it('lets the apply proceed, warning in the run log', async () => {
     const outcome = await runRunner(applyJob({ breakGlass: grant() }));
-    expect(outcome.result).toMatchObject({ status: 'succeeded', commitSha: hotfixHead });
-    expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check', 'init', 'code-check', 'apply']);
+    expect(outcome.result).toMatchObject({
+      status: 'succeeded',
+      commitSha: hotfixHead,
+    });
+    expect(outcome.phases).toEqual([
+      'validate',
+      'checkout',
+      'module-check',
+      'init',
+      'code-check',
+      'apply',
+    ]);
     expect(outcome.logs).toContain(
       `[sealed-runner] WARNING: break-glass session ${SESSION} opened by ${PAT}: applying hotfix, which is not an apply branch of prod`,
     );
-    expect(outcome.logs.some(l => /^Apply complete! Resources: 2 added/.test(l))).toBe(true);
+    expect(
+      outcome.logs.some(l => /^Apply complete! Resources: 2 added/.test(l)),
+    ).toBe(true);
   });
 });

@@ -24,7 +24,13 @@ function withChange(change: Record<string, unknown>): string {
 
 describe('parseRunnerConfig', () => {
   it('accepts a minimal config and applies the defaults', () => {
-    const noCodeNoProviders = { allowCodeExecution: false, providers: [], backends: [] };
+    const noCodeNoProviders = {
+      allowCodeExecution: false,
+      providers: [],
+      providerArguments: [],
+      backends: [],
+      allowNetwork: false,
+    };
     expect(parseRunnerConfig(JSON.stringify(minimal))).toEqual({
       ...minimal,
       environments: {
@@ -35,15 +41,87 @@ describe('parseRunnerConfig', () => {
       gitPath: 'git',
       timeoutSeconds: 1800,
       jobLifetimeSeconds: 300,
+      sandbox: {
+        type: 'bwrap',
+        bwrapPath: '/usr/bin/bwrap',
+        uid: 64100,
+        gid: 64100,
+      },
     });
   });
 
   it.each([
+    [false, false],
+    [
+      { type: 'uid', uid: 10002, gid: 10002 },
+      { type: 'uid', bwrapPath: '/usr/bin/bwrap', uid: 10002, gid: 10002 },
+    ],
+    [
+      { bwrapPath: '/opt/bin/bwrap' },
+      { type: 'bwrap', bwrapPath: '/opt/bin/bwrap', uid: 64100, gid: 64100 },
+    ],
+  ])('reads sandbox %j', (sandbox, expected) => {
+    expect(parseRunnerConfig(withChange({ sandbox })).sandbox).toEqual(
+      expected,
+    );
+  });
+
+  it.each([
+    ['an unknown type', { type: 'docker' }],
+    ['root as the sandbox user', { uid: 0 }],
+    ['a relative bubblewrap path', { bwrapPath: 'bwrap' }],
+    ['an unknown key', { privileged: true }],
+    ['true', true],
+  ])('refuses a sandbox with %s', (_, sandbox) => {
+    expect(() => parseRunnerConfig(withChange({ sandbox }))).toThrow(/sandbox/);
+  });
+
+  const role = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+  it('reads taskRoles per environment', () => {
+    const taskRoles = {
+      dev: { plan: role('dev-planner'), apply: role('dev-applier') },
+      prod: { plan: role('prod-planner'), apply: role('prod-applier') },
+    };
+    expect(parseRunnerConfig(withChange({ taskRoles })).taskRoles).toEqual(
+      taskRoles,
+    );
+  });
+
+  it.each([
+    ['miss an environment', { prod: { plan: role('p'), apply: role('a') } }],
+    [
+      'name an environment the runner does not serve',
+      {
+        dev: { plan: role('p'), apply: role('a') },
+        prod: { plan: role('p'), apply: role('a') },
+        stage: { plan: role('p'), apply: role('a') },
+      },
+    ],
+    ['be one pair for all environments', { plan: role('p'), apply: role('a') }],
+  ])('refuses taskRoles that %s', (_, taskRoles) => {
+    expect(() => parseRunnerConfig(withChange({ taskRoles }))).toThrow(
+      /taskRoles/,
+    );
+  });
+
+  it.each([
     ['not PEM', 'hello'],
-    ['an RSA key', generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()],
-    ['a private key', generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+    [
+      'an RSA key',
+      generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString(),
+    ],
+    [
+      'a private key',
+      generateKeyPairSync('ed25519')
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+    ],
   ])('refuses a job public key that is %s', (_, jobPublicKey) => {
-    expect(() => parseRunnerConfig(withChange({ jobPublicKey }))).toThrow(/jobPublicKey/);
+    expect(() => parseRunnerConfig(withChange({ jobPublicKey }))).toThrow(
+      /jobPublicKey/,
+    );
   });
 
   it('keeps explicit optional settings', () => {
@@ -63,20 +141,57 @@ describe('parseRunnerConfig', () => {
     });
   });
 
+  const defaults = {
+    allowCodeExecution: false,
+    providers: [],
+    providerArguments: [],
+    backends: [],
+    allowNetwork: false,
+  };
   it.each([
-    [{}, { allowCodeExecution: false, providers: [], backends: [] }],
-    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [], backends: [] }],
+    [{}, defaults],
+    [{ allowCodeExecution: true }, { ...defaults, allowCodeExecution: true }],
     [
-      { providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'] },
       {
-        allowCodeExecution: false,
-        providers: ['registry.terraform.io/hashicorp/aws', 'example.com:8443/acme/internal'],
-        backends: [],
+        providers: [
+          'registry.terraform.io/hashicorp/aws',
+          'example.com:8443/acme/internal',
+        ],
+      },
+      {
+        ...defaults,
+        providers: [
+          'registry.terraform.io/hashicorp/aws',
+          'example.com:8443/acme/internal',
+        ],
+      },
+    ],
+    [
+      {
+        providerArguments: [
+          {
+            provider: 'registry.terraform.io/hashicorp/aws',
+            arguments: ['skip_metadata_api_check'],
+          },
+        ],
+        allowNetwork: true,
+      },
+      {
+        ...defaults,
+        providerArguments: [
+          {
+            provider: 'registry.terraform.io/hashicorp/aws',
+            arguments: ['skip_metadata_api_check'],
+          },
+        ],
+        allowNetwork: true,
       },
     ],
   ])('reads planPolicy %j as %j', (planPolicy, expected) => {
     const config = parseRunnerConfig(
-      withChange({ environments: { sandbox: { applyBranches: ['*'], planPolicy } } }),
+      withChange({
+        environments: { sandbox: { applyBranches: ['*'], planPolicy } },
+      }),
     );
     expect(config.environments.sandbox.planPolicy).toEqual(expected);
   });
@@ -170,7 +285,14 @@ describe('parseRunnerConfig', () => {
     ],
     [
       'a provider address without its host',
-      { environments: { dev: { applyBranches: ['*'], planPolicy: { providers: ['hashicorp/aws'] } } } },
+      {
+        environments: {
+          dev: {
+            applyBranches: ['*'],
+            planPolicy: { providers: ['hashicorp/aws'] },
+          },
+        },
+      },
       /must be written in full and in lower case: registry\.terraform\.io\/hashicorp\/aws/,
       'environments.dev.planPolicy.providers[0]',
     ],
@@ -178,7 +300,10 @@ describe('parseRunnerConfig', () => {
       'a provider address in upper case',
       {
         environments: {
-          dev: { applyBranches: ['*'], planPolicy: { providers: ['registry.terraform.io/HashiCorp/aws'] } },
+          dev: {
+            applyBranches: ['*'],
+            planPolicy: { providers: ['registry.terraform.io/HashiCorp/aws'] },
+          },
         },
       },
       /must be written in full and in lower case/,
@@ -186,19 +311,37 @@ describe('parseRunnerConfig', () => {
     ],
     [
       'a provider wildcard',
-      { environments: { dev: { applyBranches: ['*'], planPolicy: { providers: ['registry.terraform.io/hashicorp/*'] } } } },
+      {
+        environments: {
+          dev: {
+            applyBranches: ['*'],
+            planPolicy: { providers: ['registry.terraform.io/hashicorp/*'] },
+          },
+        },
+      },
       /must be \[host\/\]namespace\/type/,
       'environments.dev.planPolicy.providers[0]',
     ],
     [
       'allowCodeExecution as a string',
-      { environments: { dev: { applyBranches: ['*'], planPolicy: { allowCodeExecution: 'yes' } } } },
+      {
+        environments: {
+          dev: {
+            applyBranches: ['*'],
+            planPolicy: { allowCodeExecution: 'yes' },
+          },
+        },
+      },
       /expected boolean/,
       'environments.dev.planPolicy.allowCodeExecution',
     ],
     [
       'an unknown planPolicy setting',
-      { environments: { dev: { applyBranches: ['*'], planPolicy: { allowProviders: '*' } } } },
+      {
+        environments: {
+          dev: { applyBranches: ['*'], planPolicy: { allowProviders: '*' } },
+        },
+      },
       /Unrecognized key: "allowProviders"/,
       'environments.dev.planPolicy',
     ],

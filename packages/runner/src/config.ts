@@ -17,14 +17,34 @@ const absolutePath = z
   .refine(isAbsolute, 'must be an absolute path')
   .refine(p => !hasControlCharacters(p), 'must not contain control characters')
   // Paths end up in generated Terraform JSON, where strings are templates.
-  .refine(p => !p.includes('${') && !p.includes('%{'), 'must not contain ${ or %{');
+  .refine(
+    p => !p.includes('${') && !p.includes('%{'),
+    'must not contain ${ or %{',
+  );
+
+const roleArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+    'must be an IAM role ARN',
+  );
+
+/**
+ * The sandbox user when the runner is root: a uid no other process uses
+ * (not `nobody`, which other daemons share).
+ *
+ * @public
+ */
+export const DEFAULT_SANDBOX_ID = 64100;
 
 const allowlistEntry = z
   .string()
   .max(2048)
   .refine(
     entry =>
-      checkRepositoryUrl(entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry).ok,
+      checkRepositoryUrl(
+        entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry,
+      ).ok,
     'must be a repository URL, or a URL prefix ending in /*',
   );
 
@@ -35,88 +55,161 @@ const allowlistEntry = z
  *
  * @public
  */
-export const runnerConfigSchema = z.strictObject({
-  /** Allowlisted repository URLs (exact, or `prefix/*`). */
-  repositories: z.array(allowlistEntry).max(1000),
-  /**
-   * Environments and the branches whose commits they may apply. A
-   * null-prototype record: `constructor` is a valid environment name and
-   * must never resolve to Object.prototype's.
-   */
-  environments: nullPrototypeRecord(
-    environmentSchema,
-    z.strictObject({
-      applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1).max(100),
-      /**
-       * What code may be planned and applied here. Default: no code
-       * execution and no provider but the built-in terraform provider.
-       */
-      planPolicy: planPolicySchema.prefault({}),
-    }),
-  ),
-  /** Where per-run temporary directories are created. */
-  workDir: absolutePath,
-  /** Where saved plan files are kept, keyed by plan run id. */
-  planDir: absolutePath,
-  /**
-   * Where local Terraform state lives for targets whose code declares no
-   * backend (the embedded default). Outside every checkout.
-   */
-  stateDir: absolutePath,
-  /** Filesystem provider mirror; providers are never downloaded directly. */
-  providerMirrorDir: absolutePath.optional(),
-  terraformPath: absolutePath.or(z.literal('terraform')).default('terraform'),
-  gitPath: absolutePath.or(z.literal('git')).default('git'),
-  /**
-   * The gate's Ed25519 public key (PEM): the runner runs only jobs signed
-   * with it. From the runner's own configuration, never from a job.
-   */
-  jobPublicKey: z
-    .string()
-    .max(4096)
-    .refine(pem => {
-      try {
-        readJobPublicKey(pem);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'must be an Ed25519 public key in PEM form'),
-  /** How long after the gate issued it a job may start. */
-  jobLifetimeSeconds: z.number().int().min(10).max(3600).default(300),
-  /** Where the runner records the jobs it accepted, so none runs twice. */
-  seenJobsDir: absolutePath,
-  /**
-   * The ECS runner's artifacts bucket: saved plans, single-use markers and
-   * the job document live there (SSE-KMS), because a Fargate task's disk
-   * dies with it. Unset: `planDir` and `seenJobsDir` on this host.
-   */
-  artifacts: z
-    .strictObject({
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
-      /** KMS key (id, ARN or alias) every object is encrypted with. */
-      kmsKeyId: z.string().regex(/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/, 'must be a KMS key id, ARN or alias'),
-      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
-      /** A VPC endpoint or, in tests, a local S3-compatible server. */
-      endpoint: z.url({ protocol: /^https?$/ }).max(2048).optional(),
-    })
-    .optional(),
-  /**
-   * On ECS: the IAM role each operation must run with. ECS lets a RunTask
-   * caller override a task's role, so a planner task could be started with
-   * the applier's deploy credentials; the runner reads its own role from
-   * the ECS agent's credentials endpoint and refuses a job whose operation
-   * does not match it.
-   */
-  taskRoles: z
-    .strictObject({
-      plan: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
-      apply: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN'),
-    })
-    .optional(),
-  /** Hard limit for the whole run. */
-  timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
-});
+export const runnerConfigSchema = z
+  .strictObject({
+    /** Allowlisted repository URLs (exact, or `prefix/*`). */
+    repositories: z.array(allowlistEntry).max(1000),
+    /**
+     * Environments and the branches whose commits they may apply. A
+     * null-prototype record: `constructor` is a valid environment name and
+     * must never resolve to Object.prototype's.
+     */
+    environments: nullPrototypeRecord(
+      environmentSchema,
+      z.strictObject({
+        applyBranches: z
+          .array(z.union([z.literal('*'), branchSchema]))
+          .min(1)
+          .max(100),
+        /**
+         * What code may be planned and applied here. Default: no code
+         * execution and no provider but the built-in terraform provider.
+         */
+        planPolicy: planPolicySchema.prefault({}),
+      }),
+    ),
+    /** Where per-run temporary directories are created. */
+    workDir: absolutePath,
+    /** Where saved plan files are kept, keyed by plan run id. */
+    planDir: absolutePath,
+    /**
+     * Where local Terraform state lives for targets whose code declares no
+     * backend (the embedded default). Outside every checkout.
+     */
+    stateDir: absolutePath,
+    /** Filesystem provider mirror; providers are never downloaded directly. */
+    providerMirrorDir: absolutePath.optional(),
+    terraformPath: absolutePath.or(z.literal('terraform')).default('terraform'),
+    gitPath: absolutePath.or(z.literal('git')).default('git'),
+    /**
+     * The gate's Ed25519 public key (PEM): the runner runs only jobs signed
+     * with it. From the runner's own configuration, never from a job.
+     */
+    jobPublicKey: z
+      .string()
+      .max(4096)
+      .refine(pem => {
+        try {
+          readJobPublicKey(pem);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be an Ed25519 public key in PEM form'),
+    /** How long after the gate issued it a job may start. */
+    jobLifetimeSeconds: z.number().int().min(10).max(3600).default(300),
+    /** Where the runner records the jobs it accepted, so none runs twice. */
+    seenJobsDir: absolutePath,
+    /**
+     * The ECS runner's artifacts bucket: saved plans, single-use markers and
+     * the job document live there (SSE-KMS), because a Fargate task's disk
+     * dies with it. Unset: `planDir` and `seenJobsDir` on this host.
+     */
+    artifacts: z
+      .strictObject({
+        bucket: z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+            'must be an S3 bucket name',
+          ),
+        /** KMS key (id, ARN or alias) every object is encrypted with. */
+        kmsKeyId: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9:/_+=,.@-]{1,2048}$/,
+            'must be a KMS key id, ARN or alias',
+          ),
+        region: z
+          .string()
+          .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
+        /** A VPC endpoint or, in tests, a local S3-compatible server. */
+        endpoint: z
+          .url({ protocol: /^https?$/ })
+          .max(2048)
+          .optional(),
+      })
+      .optional(),
+    /**
+     * On ECS: the IAM roles this runner serves, per environment and
+     * operation. One identity per environment: a task is started with the
+     * role of exactly one environment's planner or applier, and ECS lets a
+     * RunTask caller override a task's role, so the runner reads its own role
+     * from the ECS agent's credentials endpoint and refuses a job whose
+     * environment and operation do not match it. Every environment of the
+     * config must be listed.
+     */
+    taskRoles: nullPrototypeRecord(
+      environmentSchema,
+      z.strictObject({ plan: roleArn, apply: roleArn }),
+    ).optional(),
+    /**
+     * How git and Terraform run, isolated from the runner: `bwrap` (default)
+     * runs each command in a bubblewrap sandbox — its own mount, PID, IPC and
+     * (unless the environment allows it) network namespaces, a read-only
+     * system, only this run's work directories and this one target's state
+     * writable, nothing else of the runner visible — as the unprivileged
+     * `uid`/`gid` when the runner is root. `uid` (for ECS Fargate, which
+     * allows no user namespaces) runs them as that other user in the task and
+     * kills every process of that user after each command. `false` runs them
+     * unsandboxed, as the runner: for machines without bubblewrap only, and
+     * said loudly in every run's log.
+     */
+    sandbox: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          type: z.enum(['bwrap', 'uid']).default('bwrap'),
+          bwrapPath: absolutePath.default('/usr/bin/bwrap'),
+          uid: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 2)
+            .default(DEFAULT_SANDBOX_ID),
+          gid: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 2)
+            .default(DEFAULT_SANDBOX_ID),
+        }),
+      ])
+      .prefault({}),
+    /** Hard limit for the whole run. */
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(24 * 3600)
+      .default(1800),
+  })
+  .superRefine((config, ctx) => {
+    if (!config.taskRoles) {
+      return;
+    }
+    const environments = Object.keys(config.environments).sort();
+    const roles = Object.keys(config.taskRoles).sort();
+    if (environments.join() !== roles.join()) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['taskRoles'],
+        message: `must name the roles of exactly the runner's environments (${environments.join(
+          ', ',
+        )}), not ${roles.join(', ') || 'none'}`,
+      });
+    }
+  });
 
 /** @public */
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;

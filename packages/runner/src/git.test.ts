@@ -4,7 +4,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureGit as git } from '@sealed-runner/demo';
-import { gitEnvironment, gitProtocolsFor } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  gitEnvironment,
+  gitProtocolsFor,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { resolveBranch } from './git';
 
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
@@ -14,7 +17,6 @@ let home: string;
 let canary: string;
 let url: string;
 const heads: Record<string, string> = {};
-
 
 /** Runs git with exactly the given environment; resolves with its exit code and stderr. */
 function runGit(args: string[], env: Record<string, string>, cwd: string) {

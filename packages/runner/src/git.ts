@@ -3,12 +3,29 @@ import {
   checkBranchName,
   checkCommitSha,
   checkRepositoryUrl,
+  checkTagName,
   GIT_HARDENING_OPTIONS as HARDENING,
   gitEnvironment,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EventSink } from './events';
-import { runCommand } from './process';
+import { CommandResult, runCommand } from './process';
 
+/**
+ * Runs one git command: the backend runs git directly; the runner runs it
+ * in its sandbox. `cwd` is `'repository'` for the checkout being made.
+ *
+ * @public
+ */
+export type GitExecutor = (
+  args: string[],
+  options: {
+    cwd: 'home' | 'repository';
+    env: Record<string, string>;
+    signal: AbortSignal;
+    sink?: EventSink;
+    captureStdout?: boolean;
+  },
+) => Promise<CommandResult>;
 
 /** @public */
 export interface GitOptions {
@@ -18,6 +35,21 @@ export interface GitOptions {
   /** PATH for git itself (it runs its own helpers such as ssh). */
   path?: string;
   signal?: AbortSignal;
+  /** `GIT_CONFIG_GLOBAL` (default `/dev/null`: none). */
+  globalConfig?: string;
+  /** How git runs (default: directly, as this process). */
+  run?: GitExecutor;
+}
+
+function directExecutor(
+  options: GitOptions,
+  repositoryDir?: string,
+): GitExecutor {
+  return (args, { cwd, ...rest }) =>
+    runCommand(options.gitPath ?? 'git', args, {
+      ...rest,
+      cwd: cwd === 'home' ? options.home : repositoryDir!,
+    });
 }
 
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -45,18 +77,32 @@ export async function resolveBranch(
     assertChecked(checkBranchName(branch));
   }
   const refs = branch === undefined ? ['HEAD'] : [`refs/heads/${branch}`];
-  const result = await runCommand(
-    options.gitPath ?? 'git',
-    [...HARDENING, 'ls-remote', '--symref', '--end-of-options', repository, ...refs],
+  const run = options.run ?? directExecutor(options);
+  const result = await run(
+    [
+      ...HARDENING,
+      'ls-remote',
+      '--symref',
+      '--end-of-options',
+      repository,
+      ...refs,
+    ],
     {
-      cwd: options.home,
-      env: gitEnvironment(options.home, [repository], options.path ?? DEFAULT_PATH),
+      cwd: 'home',
+      env: gitEnvironment(
+        options.home,
+        [repository],
+        options.path ?? DEFAULT_PATH,
+        options.globalConfig,
+      ),
       signal: options.signal ?? new AbortController().signal,
       captureStdout: true,
     },
   );
   if (result.code !== 0) {
-    throw new Error(`git ls-remote of ${repository} failed (exit ${result.code})`);
+    throw new Error(
+      `git ls-remote of ${repository} failed (exit ${result.code})`,
+    );
   }
   let name = branch;
   for (const line of result.stdout.split('\n')) {
@@ -75,6 +121,35 @@ export async function resolveBranch(
 }
 
 /**
+ * The commit each tag of a repository points at (annotated tags peeled to
+ * their commit), with the same hardened `git ls-remote`.
+ *
+ * @public
+ */
+export async function resolveTags(repository: string, options: GitOptions): Promise<Map<string, string>> {
+  assertChecked(checkRepositoryUrl(repository));
+  const run = options.run ?? directExecutor(options);
+  const result = await run([...HARDENING, 'ls-remote', '--tags', '--end-of-options', repository], {
+    cwd: 'home',
+    env: gitEnvironment(options.home, [repository], options.path ?? DEFAULT_PATH, options.globalConfig),
+    signal: options.signal ?? new AbortController().signal,
+    captureStdout: true,
+  });
+  if (result.code !== 0) {
+    throw new Error(`git ls-remote --tags of ${repository} failed (exit ${result.code})`);
+  }
+  const direct = new Map<string, string>();
+  const peeled = new Map<string, string>();
+  for (const line of result.stdout.split('\n')) {
+    const match = /^([0-9a-f]{40})\trefs\/tags\/(\S+?)(\^\{\})?$/.exec(line);
+    if (match && checkTagName(match[2]).ok) {
+      (match[3] ? peeled : direct).set(match[2], match[1]);
+    }
+  }
+  return new Map([...direct].map(([tag, sha]) => [tag, peeled.get(tag) ?? sha]));
+}
+
+/**
  * Fetches exactly one commit (shallow) into a fresh repository at `dir` and
  * checks it out detached.
  */
@@ -87,33 +162,46 @@ export async function checkoutCommit(
   assertChecked(checkRepositoryUrl(repository));
   assertChecked(checkCommitSha(commitSha));
   await mkdir(dir, { recursive: true });
-  const git = options.gitPath ?? 'git';
+  const run = options.run ?? directExecutor(options, dir);
   const commandOptions = {
-    cwd: dir,
-    env: gitEnvironment(options.home, [repository], options.path ?? DEFAULT_PATH),
+    cwd: 'repository' as const,
+    env: gitEnvironment(
+      options.home,
+      [repository],
+      options.path ?? DEFAULT_PATH,
+      options.globalConfig,
+    ),
     signal: options.signal,
     sink: options.sink,
   };
   const steps: string[][] = [
     ['init', '--quiet', '--template=', '.'],
     [
-      'fetch', '--quiet', '--depth=1', '--no-tags', '--no-recurse-submodules',
-      '--end-of-options', repository, commitSha,
+      'fetch',
+      '--quiet',
+      '--depth=1',
+      '--no-tags',
+      '--no-recurse-submodules',
+      '--end-of-options',
+      repository,
+      commitSha,
     ],
     ['checkout', '--quiet', '--detach', '--force', commitSha],
   ];
   for (const step of steps) {
-    const result = await runCommand(git, [...HARDENING, ...step], commandOptions);
+    const result = await run([...HARDENING, ...step], commandOptions);
     if (result.code !== 0) {
       throw new Error(`git ${step[0]} failed (exit ${result.code})`);
     }
   }
-  const head = await runCommand(git, [...HARDENING, 'rev-parse', 'HEAD'], {
+  const head = await run([...HARDENING, 'rev-parse', 'HEAD'], {
     ...commandOptions,
     sink: undefined,
     captureStdout: true,
   });
   if (head.stdout.trim() !== commitSha) {
-    throw new Error(`checked out ${head.stdout.trim()} instead of ${commitSha}`);
+    throw new Error(
+      `checked out ${head.stdout.trim()} instead of ${commitSha}`,
+    );
   }
 }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 
 export { runMain, RUNNER_ENVIRONMENT } from './main';
 export {
+  DEFAULT_SANDBOX_ID,
   parseRunnerConfig,
   runnerConfigSchema,
   RUNNER_CONFIG_ENV,
@@ -19,12 +20,11 @@ export type { RunnerConfig, RunnerConfigInput } from './config';
 export { jobSigningMessage } from './jobSignature';
 export { assembleFrames, frameLine } from './logFrames';
 export type { PendingFrames } from './logFrames';
-export { resolveBranch } from './git';
+export { resolveBranch, resolveTags } from './git';
 export type { GitOptions } from './git';
-export { checkModuleSources } from './moduleSourceCheck';
-export type { ModuleSourceCheck } from './moduleSourceCheck';
-export { checkPlanPolicy } from './planPolicyCheck';
-export type { PlanPolicyCheck, PlanPolicyCheckOptions } from './planPolicyCheck';
+export { addInstalledModules, inspect, loadModuleGraph } from './inspection';
+export type { Inspection, InspectionContext, ModuleGraph } from './inspection';
+export { probeSandbox } from './sandbox';
 
 /**
  * Absolute path of the runner program, to start with `node`.

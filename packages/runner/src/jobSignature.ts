@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, KeyObject, verify } from 'node:crypto';
 import {
+  checkEnvironmentName,
   MAX_JOB_BYTES,
   signedJobDocumentSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -31,12 +32,16 @@ export function readJobPublicKey(pem: string): KeyObject {
   }
   const key = createPublicKey(pem);
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new Error(`must be an Ed25519 public key, not ${key.asymmetricKeyType}`);
+    throw new Error(
+      `must be an Ed25519 public key, not ${key.asymmetricKeyType}`,
+    );
   }
   return key;
 }
 
-export type VerifiedJob = { ok: true; payload: string } | { ok: false; reason: string };
+export type VerifiedJob =
+  | { ok: true; payload: string }
+  | { ok: false; reason: string };
 
 /**
  * Accepts a signed job document only if the gate's key signed exactly these
@@ -50,11 +55,13 @@ export async function verifyJobDocument(
   options: {
     publicKey: KeyObject;
     lifetimeSeconds: number;
+    /** Whether this runner serves the environment a job names. */
+    serves(environment: string): boolean;
     /**
      * Records that the job of this run was accepted: false if it already
      * was. Exclusive creation, so a replay fails even when two copies race.
      */
-    markSeen(runId: string): Promise<boolean>;
+    markSeen(job: { runId: string; environment: string }): Promise<boolean>;
     now?: number;
   },
 ): Promise<VerifiedJob> {
@@ -69,23 +76,39 @@ export async function verifyJobDocument(
     return { ok: false, reason: 'the job is not a signed job document' };
   }
   if (Buffer.byteLength(envelope.payload) > MAX_JOB_BYTES) {
-    return { ok: false, reason: `job document is larger than ${MAX_JOB_BYTES} bytes` };
+    return {
+      ok: false,
+      reason: `job document is larger than ${MAX_JOB_BYTES} bytes`,
+    };
   }
   const signature = Buffer.from(envelope.signature, 'base64');
-  if (!verify(null, jobSigningMessage(envelope.payload), options.publicKey, signature)) {
-    return { ok: false, reason: 'the job signature does not verify with the runner\'s job key' };
+  if (
+    !verify(
+      null,
+      jobSigningMessage(envelope.payload),
+      options.publicKey,
+      signature,
+    )
+  ) {
+    return {
+      ok: false,
+      reason: "the job signature does not verify with the runner's job key",
+    };
   }
 
   // Signed by the gate: read just enough to check freshness and single use.
   // A payload that is not a well-formed job is left to the job schema,
   // which refuses it before anything runs.
-  let header: { runId?: unknown; issuedAt?: unknown } | undefined;
+  let header:
+    | { runId?: unknown; issuedAt?: unknown; environment?: unknown }
+    | undefined;
   try {
     header = JSON.parse(envelope.payload);
   } catch {
     header = undefined;
   }
-  const issuedAt = typeof header?.issuedAt === 'string' ? Date.parse(header.issuedAt) : NaN;
+  const issuedAt =
+    typeof header?.issuedAt === 'string' ? Date.parse(header.issuedAt) : NaN;
   const now = options.now ?? Date.now();
   if (issuedAt > now + MAX_CLOCK_SKEW_MS) {
     return { ok: false, reason: 'the job was issued in the future' };
@@ -93,18 +116,45 @@ export async function verifyJobDocument(
   if (now - issuedAt > options.lifetimeSeconds * 1000) {
     return {
       ok: false,
-      reason: `the job expired (issued ${new Date(issuedAt).toISOString()}, lifetime ${options.lifetimeSeconds} s)`,
+      reason: `the job expired (issued ${new Date(
+        issuedAt,
+      ).toISOString()}, lifetime ${options.lifetimeSeconds} s)`,
     };
   }
   // Single use is keyed by the run id, so it must have exactly one
   // spelling: an upper-case copy of an id would be another marker. (A
   // payload without a string run id is refused by the job schema.)
-  if (typeof header?.runId === 'string') {
+  if (
+    typeof header?.runId === 'string' &&
+    typeof header.environment === 'string'
+  ) {
     if (!RUN_ID.test(header.runId)) {
-      return { ok: false, reason: 'the job\'s runId is not in canonical form (a lower-case UUID)' };
+      return {
+        ok: false,
+        reason: "the job's runId is not in canonical form (a lower-case UUID)",
+      };
     }
-    if (!(await options.markSeen(header.runId))) {
-      return { ok: false, reason: `the job of run ${header.runId} was already run (a replay)` };
+    // Markers are per environment; an environment this runner does not
+    // serve is refused before one is written.
+    const environment = checkEnvironmentName(header.environment);
+    if (!environment.ok || !options.serves(environment.value)) {
+      return {
+        ok: false,
+        reason: `environment ${JSON.stringify(
+          header.environment.slice(0, 64),
+        )} is not configured in the runner`,
+      };
+    }
+    if (
+      !(await options.markSeen({
+        runId: header.runId,
+        environment: environment.value,
+      }))
+    ) {
+      return {
+        ok: false,
+        reason: `the job of run ${header.runId} was already run (a replay)`,
+      };
     }
   }
   return { ok: true, payload: envelope.payload };

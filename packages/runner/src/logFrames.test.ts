@@ -1,4 +1,8 @@
-import { assembleFrames, frameLine, MAX_UNFRAMED_LINE_BYTES } from './logFrames';
+import {
+  assembleFrames,
+  frameLine,
+  MAX_UNFRAMED_LINE_BYTES,
+} from './logFrames';
 
 /** What CloudWatch Logs does to a line over 16 KiB: separate events. */
 const CLOUDWATCH_SPLIT_BYTES = 16 * 1024;
@@ -7,13 +11,19 @@ describe('log frames', () => {
   const result = JSON.stringify({
     type: 'result',
     status: 'succeeded',
-    changes: Array.from({ length: 2000 }, (_, i) => ({ address: `module.x.terraform_data.r${i}["ü→${i}"]`, actions: ['create'] })),
+    changes: Array.from({ length: 2000 }, (_, i) => ({
+      address: `module.x.terraform_data.r${i}["ü→${i}"]`,
+      actions: ['create'],
+    })),
   });
 
   it('passes short lines unchanged', () => {
     const line = '{"type":"log","line":"hello"}';
     expect(frameLine(line, 0)).toEqual([line]);
-    expect(assembleFrames([line], undefined)).toEqual({ lines: [line], pending: undefined });
+    expect(assembleFrames([line], undefined)).toEqual({
+      lines: [line],
+      pending: undefined,
+    });
   });
 
   it('frames a long line into pieces CloudWatch will not split, and reassembles it exactly', () => {
@@ -23,7 +33,9 @@ describe('log frames', () => {
     for (const frame of frames) {
       expect(Buffer.byteLength(frame)).toBeLessThan(CLOUDWATCH_SPLIT_BYTES);
     }
-    expect(assembleFrames(['before', ...frames, 'after'], undefined).lines).toEqual(['before', result, 'after']);
+    expect(
+      assembleFrames(['before', ...frames, 'after'], undefined).lines,
+    ).toEqual(['before', result, 'after']);
   });
 
   it('carries an incomplete line across polls', () => {
@@ -37,7 +49,10 @@ describe('log frames', () => {
 
   it('drops a line whose frames are missing or out of order, never inventing one', () => {
     const frames = frameLine(result, 2);
-    expect(assembleFrames([frames[0], frames[2], ...frames.slice(3)], undefined).lines).toEqual([]);
+    expect(
+      assembleFrames([frames[0], frames[2], ...frames.slice(3)], undefined)
+        .lines,
+    ).toEqual([]);
     expect(assembleFrames(frames.slice(1), undefined).lines).toEqual([]);
     const other = frameLine(result, 3);
     expect(assembleFrames([frames[0], other[1]], undefined).lines).toEqual([]);

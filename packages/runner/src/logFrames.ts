@@ -35,7 +35,9 @@ export function frameLine(line: string, id: number): string[] {
       id,
       part,
       parts,
-      data: bytes.subarray(part * FRAME_DATA_BYTES, (part + 1) * FRAME_DATA_BYTES).toString('base64'),
+      data: bytes
+        .subarray(part * FRAME_DATA_BYTES, (part + 1) * FRAME_DATA_BYTES)
+        .toString('base64'),
     };
     return JSON.stringify(frame);
   });
@@ -91,13 +93,22 @@ export function assembleFrames(
     if (frame.part === 0) {
       current = { id: frame.id, parts: frame.parts, data: [] };
     }
-    if (!current || current.id !== frame.id || current.parts !== frame.parts || current.data.length !== frame.part) {
+    if (
+      !current ||
+      current.id !== frame.id ||
+      current.parts !== frame.parts ||
+      current.data.length !== frame.part
+    ) {
       current = undefined;
       continue;
     }
     current.data.push(frame.data);
     if (current.data.length === current.parts) {
-      out.push(Buffer.concat(current.data.map(d => Buffer.from(d, 'base64'))).toString('utf8'));
+      out.push(
+        Buffer.concat(current.data.map(d => Buffer.from(d, 'base64'))).toString(
+          'utf8',
+        ),
+      );
       current = undefined;
     }
   }

@@ -1,7 +1,14 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, KeyObject, randomUUID, sign } from 'node:crypto';
+import {
+  createHash,
+  generateKeyPairSync,
+  KeyObject,
+  randomUUID,
+  sign,
+} from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
+  chmod,
   mkdir,
   mkdtemp,
   readdir,
@@ -20,7 +27,11 @@ import {
   SealedRunnerJob,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 // The demo builder makes the same repositories the demo deploys.
-import { DemoWorkspace, fixtureGit as git, prepareDemo } from '@sealed-runner/demo';
+import {
+  DemoWorkspace,
+  fixtureGit as git,
+  prepareDemo,
+} from '@sealed-runner/demo';
 import { RunnerConfigInput } from './config';
 import { jobSigningMessage } from './jobSignature';
 
@@ -36,43 +47,63 @@ const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 const JOB_KEYS = generateKeyPairSync('ed25519');
 
 /** Signs a job document (any text: the runner still validates what it signs) as the gate does. */
-function signJob(payload: string, key: KeyObject = JOB_KEYS.privateKey): string {
+function signJob(
+  payload: string,
+  key: KeyObject = JOB_KEYS.privateKey,
+): string {
   return JSON.stringify({
     payload,
     signature: sign(null, jobSigningMessage(payload), key).toString('base64'),
   });
 }
+const SLOW = '30.123';
+const SLOW_TIMEOUT = '30.456';
 const EXIT_CODES = { succeeded: 0, failed: 1, rejected: 2, cancelled: 3 };
-const PLAN_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'plan'];
-const APPLY_PHASES = ['validate', 'checkout', 'module-check', 'init', 'code-check', 'apply'];
+const PLAN_PHASES = [
+  'validate',
+  'checkout',
+  'module-check',
+  'init',
+  'code-check',
+  'plan',
+];
+const APPLY_PHASES = [
+  'validate',
+  'checkout',
+  'module-check',
+  'init',
+  'code-check',
+  'apply',
+];
 /**
- * A folder whose apply takes 30 s. The provisioner's shell records the pid
- * of its `sleep`, which is a grandchild of Terraform.
+ * A folder whose apply takes 30 s. The provisioner's shell says when it
+ * started, then becomes a `sleep` with a marker duration, which is how the
+ * tests find it on this machine (its pid inside the sandbox means nothing
+ * outside).
  */
-function slowFolder(pidFile: string): string {
+function slowFolder(marker: string): string {
   return `resource "terraform_data" "slow" {
   provisioner "local-exec" {
-    command = "sh -c 'echo $$ > ${pidFile}; exec sleep 30'"
+    command = "sh -c 'echo slow-started; exec sleep ${marker}'"
   }
 }
 `;
 }
 
-/** Whether a process is still running (a zombie has finished). */
-async function isRunning(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
-}
-
-/** Waits up to `ms` for a process to finish; true if it did. */
-async function finishes(pid: number, ms: number): Promise<boolean> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (!(await isRunning(pid))) {
-      return true;
+/** Pids of the processes on this machine running `sleep <marker>`. */
+async function sleepers(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (/^[0-9]+$/.test(entry)) {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(
+        () => '',
+      );
+      if (cmdline === `sleep\0${marker}\0`) {
+        pids.push(Number(entry));
+      }
     }
-    await new Promise(r => setTimeout(r, 100));
   }
-  return !(await isRunning(pid));
+  return pids;
 }
 
 interface RunOutcome {
@@ -87,6 +118,8 @@ interface RunOutcome {
 
 let root: string;
 let ws: DemoWorkspace;
+/** The commits the demo's vetted tags point at, as the gate pins them. */
+let demoCommits: Record<string, string>;
 let config: RunnerConfigInput;
 let liveHead: string;
 let extraUrl: string;
@@ -95,9 +128,9 @@ let extraHead: string;
 let featureHead: string;
 let otherUrl: string;
 let hostileModule: string;
+let hostileCommit: string;
 /** Written only if Terraform ran code the plan policy refuses. */
 let canaries: { external: string; module: string };
-
 
 async function writeFiles(dir: string, files: Record<string, string>) {
   for (const [path, content] of Object.entries(files)) {
@@ -134,7 +167,13 @@ function makeJob(overrides: Partial<SealedRunnerJob> = {}): SealedRunnerJob {
     ref: 'main',
     commitSha: liveHead,
     path: 'live/dev/payments',
-    modules: [{ source: ws.moduleSource, versions: ['v1.0.0', 'v1.1.0'] }],
+    modules: [
+      {
+        source: ws.moduleSource,
+        versions: ['v1.0.0', 'v1.1.0'],
+        commits: demoCommits,
+      },
+    ],
     issuedAt: new Date().toISOString(),
     ...overrides,
   };
@@ -253,7 +292,14 @@ function expectTerraformNeverRan(outcome: RunOutcome) {
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sealed-runner-e2e-'));
+  // The sandbox user reaches the run's folders through it.
+  await chmod(root, 0o711);
   ws = await prepareDemo(root);
+  const catalogRepo = ws.serviceCatalogUrl.slice('file://'.length);
+  demoCommits = {
+    'v1.0.0': git(root, '-C', catalogRepo, 'rev-parse', 'v1.0.0^{commit}'),
+    'v1.1.0': git(root, '-C', catalogRepo, 'rev-parse', 'v1.1.0^{commit}'),
+  };
   liveHead = git(
     root,
     'ls-remote',
@@ -286,15 +332,26 @@ resource "terraform_data" "x" {
   git(modulesWork, 'add', '--all');
   git(modulesWork, 'commit', '--quiet', '--message', 'module');
   git(modulesWork, 'tag', 'v1.0.0');
-  git(root, 'clone', '--quiet', '--bare', modulesWork, join(root, 'hostile-modules.git'));
-  hostileModule = `git::file://${join(root, 'hostile-modules.git')}//modules/web-service`;
+  hostileCommit = git(modulesWork, 'rev-parse', 'HEAD');
+  git(
+    root,
+    'clone',
+    '--quiet',
+    '--bare',
+    modulesWork,
+    join(root, 'hostile-modules.git'),
+  );
+  hostileModule = `git::file://${join(
+    root,
+    'hostile-modules.git',
+  )}//modules/web-service`;
 
   const work = join(root, 'extra-work');
   await mkdir(work);
   git(work, 'init', '--quiet', '--initial-branch=main');
   await writeFiles(work, {
-    'live/dev/slow/main.tf': slowFolder(join(root, 'slow.pid')),
-    'live/dev/slow-timeout/main.tf': slowFolder(join(root, 'slow-timeout.pid')),
+    'live/dev/slow/main.tf': slowFolder(SLOW),
+    'live/dev/slow-timeout/main.tf': slowFolder(SLOW_TIMEOUT),
     'live/dev/quick/main.tf': 'resource "terraform_data" "quick" {}\n',
     'live/dev/broken/main.tf': 'output "x" {\n  value = var.missing\n}\n',
     'live/dev/external/main.tf': `terraform {
@@ -362,7 +419,10 @@ data "external" "canary" {
     repositories: [ws.infrastructureLiveUrl, extraUrl],
     environments: {
       // Sandbox-like: the slow folders need their local-exec provisioner.
-      dev: { applyBranches: ['main'], planPolicy: { allowCodeExecution: true } },
+      dev: {
+        applyBranches: ['main'],
+        planPolicy: { allowCodeExecution: true },
+      },
       prod: { applyBranches: ['main'] },
     },
     workDir: join(root, 'work'),
@@ -370,7 +430,9 @@ data "external" "canary" {
     stateDir: join(root, 'state'),
     providerMirrorDir: join(root, 'providers'),
     terraformPath: '/usr/local/bin/terraform',
-    jobPublicKey: JOB_KEYS.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    jobPublicKey: JOB_KEYS.publicKey
+      .export({ type: 'spki', format: 'pem' })
+      .toString(),
     seenJobsDir: join(root, 'seen-jobs'),
   };
 });
@@ -404,7 +466,7 @@ describe('sealed-runner', () => {
       });
       expect(phases).toEqual(PLAN_PHASES);
       const saved = await readFile(
-        join(config.planDir, `${plan.runId}.tfplan`),
+        join(config.planDir, 'dev', `${plan.runId}.tfplan`),
       );
       expect(result.planSha256).toBe(sha256(saved));
       planSha256 = result.planSha256!;
@@ -659,9 +721,121 @@ describe('sealed-runner', () => {
     });
   });
 
+  describe('vetted versions are commits, not movable tags', () => {
+    it('refuses a module whose vetted tag was moved, naming the tag and both commits, before plan', async () => {
+      // The module author force-moves v1.1.0 of a copy of the catalog to a
+      // commit that adds a resource; the pin still says the vetted commit.
+      const catalog = join(root, 'moved-catalog.git');
+      const work = join(root, 'moved-catalog-work');
+      git(
+        root,
+        'clone',
+        '--quiet',
+        '--bare',
+        ws.serviceCatalogUrl.slice('file://'.length),
+        catalog,
+      );
+      git(root, 'clone', '--quiet', catalog, work);
+      await writeFile(
+        join(work, 'modules/web-service/extra.tf'),
+        'resource "terraform_data" "smuggled" {\n  input = "not vetted"\n}\n',
+      );
+      git(work, 'add', '--all');
+      git(
+        work,
+        '-c',
+        'user.name=Mallory',
+        '-c',
+        'user.email=m@example.com',
+        'commit',
+        '--quiet',
+        '--message',
+        'extra',
+      );
+      git(work, 'tag', '--force', 'v1.1.0');
+      git(work, 'push', '--quiet', '--force', 'origin', 'v1.1.0');
+      const moved = git(work, 'rev-parse', 'HEAD');
+      const source = `git::file://${catalog}//modules/web-service`;
+      const live = join(root, 'moved-live-work');
+      git(root, 'init', '--quiet', '--initial-branch=main', live);
+      await mkdir(join(live, 'live/dev/payments'), { recursive: true });
+      await writeFile(
+        join(live, 'live/dev/payments/main.tf'),
+        `module "payments" {\n  source = "${source}?ref=v1.1.0"\n  name = "payments"\n  environment = "dev"\n}\n`,
+      );
+      git(live, 'add', '--all');
+      git(
+        live,
+        '-c',
+        'user.name=Pat',
+        '-c',
+        'user.email=p@example.com',
+        'commit',
+        '--quiet',
+        '--message',
+        'live',
+      );
+      const liveBare = join(root, 'moved-live.git');
+      git(root, 'clone', '--quiet', '--bare', live, liveBare);
+      const outcome = await runRunner(
+        makeJob({
+          repository: `file://${liveBare}`,
+          commitSha: git(live, 'rev-parse', 'HEAD'),
+          modules: [
+            {
+              source,
+              versions: ['v1.1.0'],
+              commits: { 'v1.1.0': demoCommits['v1.1.0'] },
+            },
+          ],
+        }),
+        {
+          config: {
+            ...config,
+            repositories: [...config.repositories, `file://${liveBare}`],
+          },
+        },
+      );
+      expect(outcome.result).toEqual({
+        type: 'result',
+        status: 'rejected',
+        error: `module.payments: "${source}" tag "v1.1.0" is now commit ${moved}, but it was vetted as commit ${demoCommits['v1.1.0']}; the tag was moved (vet the new commit in the module's catalog entity to use it)`,
+      });
+      expect(outcome.phases).toEqual([
+        'validate',
+        'checkout',
+        'module-check',
+        'init',
+        'code-check',
+      ]);
+    });
+
+    it('refuses a vetted tag that has no pinned commit, before init', async () => {
+      const outcome = await runRunner(
+        makeJob({
+          modules: [
+            { source: ws.moduleSource, versions: ['v1.0.0', 'v1.1.0'] },
+          ],
+        }),
+      );
+      expect(outcome.result).toMatchObject({
+        status: 'rejected',
+        error: expect.stringContaining(
+          'vetted version "v1.1.0" is not pinned to a commit',
+        ),
+      });
+      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check']);
+    });
+  });
+
   describe('plan is privileged', () => {
     const externalJob = (environment: string) =>
-      makeJob({ repository: extraUrl, commitSha: extraHead, environment, path: 'live/dev/external' });
+      makeJob({
+        repository: extraUrl,
+        commitSha: extraHead,
+        environment,
+        path: 'live/dev/external',
+      });
 
     const expectNoCanary = () => {
       expect(existsSync(canaries.external)).toBe(false);
@@ -698,7 +872,7 @@ describe('sealed-runner', () => {
       expectNoCanary();
     });
 
-    it('installs an allowed provider only from the runner\'s mirror', async () => {
+    it("installs an allowed provider only from the runner's mirror", async () => {
       const permissive = {
         ...config,
         environments: {
@@ -712,7 +886,9 @@ describe('sealed-runner', () => {
           },
         },
       };
-      const { result, phases } = await runRunner(externalJob('dev'), { config: permissive });
+      const { result, phases } = await runRunner(externalJob('dev'), {
+        config: permissive,
+      });
       expect(result).toEqual({
         type: 'result',
         status: 'failed',
@@ -728,7 +904,13 @@ describe('sealed-runner', () => {
         commitSha: extraHead,
         environment: 'prod',
         path: 'live/dev/hostile-module',
-        modules: [{ source: hostileModule, versions: ['v1.0.0'] }],
+        modules: [
+          {
+            source: hostileModule,
+            versions: ['v1.0.0'],
+            commits: { 'v1.0.0': hostileCommit },
+          },
+        ],
       });
       const outcome = await runRunner(job);
       expect(outcome.result).toEqual({
@@ -737,8 +919,16 @@ describe('sealed-runner', () => {
         error:
           '.terraform/modules/hostile/modules/web-service/main.tf:3: provisioner "local-exec" in resource "terraform_data" "x" in module.hostile runs a command on the runner at apply time; refused in prod (planPolicy.allowCodeExecution is false)',
       });
-      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check', 'init', 'code-check']);
-      expect(existsSync(join(config.planDir, `${job.runId}.tfplan`))).toBe(false);
+      expect(outcome.phases).toEqual([
+        'validate',
+        'checkout',
+        'module-check',
+        'init',
+        'code-check',
+      ]);
+      expect(existsSync(join(config.planDir, `${job.runId}.tfplan`))).toBe(
+        false,
+      );
       expectNoCanary();
     });
 
@@ -747,29 +937,52 @@ describe('sealed-runner', () => {
         repository: extraUrl,
         commitSha: extraHead,
         path: 'live/dev/hostile-module',
-        modules: [{ source: hostileModule, versions: ['v1.0.0'] }],
+        modules: [
+          {
+            source: hostileModule,
+            versions: ['v1.0.0'],
+            commits: { 'v1.0.0': hostileCommit },
+          },
+        ],
       });
       const planned = await runRunner(plan);
       expect(planned.result.status).toBe('succeeded');
       const tightened = {
         ...config,
-        environments: { ...config.environments, dev: { applyBranches: ['main'] } },
+        environments: {
+          ...config.environments,
+          dev: { applyBranches: ['main'] },
+        },
       };
-      const outcome = await runRunner(applyOf(plan, planned.result.planSha256!), { config: tightened });
+      const outcome = await runRunner(
+        applyOf(plan, planned.result.planSha256!),
+        { config: tightened },
+      );
       expect(outcome.result).toEqual({
         type: 'result',
         status: 'rejected',
         error:
           '.terraform/modules/hostile/modules/web-service/main.tf:3: provisioner "local-exec" in resource "terraform_data" "x" in module.hostile runs a command on the runner at apply time; refused in dev (planPolicy.allowCodeExecution is false)',
       });
-      expect(outcome.phases).toEqual(['validate', 'checkout', 'module-check', 'init', 'code-check']);
+      expect(outcome.phases).toEqual([
+        'validate',
+        'checkout',
+        'module-check',
+        'init',
+        'code-check',
+      ]);
       // Applied, the provisioner would have written the canary.
       expectNoCanary();
     });
 
     it('still plans terraform_data in prod, reporting what it inspected', async () => {
-      const { result, phases, logs } = await runRunner(makeJob({ environment: 'prod' }));
-      expect(result).toMatchObject({ status: 'succeeded', plan: { add: 1, change: 0, destroy: 0 } });
+      const { result, phases, logs } = await runRunner(
+        makeJob({ environment: 'prod' }),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        plan: { add: 1, change: 0, destroy: 0 },
+      });
       expect(phases).toEqual(PLAN_PHASES);
       expect(logs).toContain(
         '[sealed-runner] plan policy of prod: 2 module folder(s) inspected; providers: built-in terraform only',
@@ -796,22 +1009,31 @@ describe('sealed-runner', () => {
       ['LD_PRELOAD', '/nonexistent/evil.so'],
       ['HTTPS_PROXY', 'http://127.0.0.1:9'],
       ['__proto__', 'x'],
-    ])('refuses to run with the unexpected environment variable %s', async (name, value) => {
-      const outcome = await runRunner(makeJob(), { env: { [name]: value } });
-      expect(outcome.result).toMatchObject({
-        type: 'result',
-        status: 'rejected',
-        error: expect.stringContaining(`unexpected environment variables: ${JSON.stringify(name)}`),
-      });
-      expect(outcome.phases).toEqual([]);
-    });
-
-    describe('signed, expiring, single-use jobs', () => {
-      const expectRejectedBeforeAnything = (outcome: RunOutcome, error: string | RegExp) => {
+    ])(
+      'refuses to run with the unexpected environment variable %s',
+      async (name, value) => {
+        const outcome = await runRunner(makeJob(), { env: { [name]: value } });
         expect(outcome.result).toMatchObject({
           type: 'result',
           status: 'rejected',
-          error: typeof error === 'string' ? error : expect.stringMatching(error),
+          error: expect.stringContaining(
+            `unexpected environment variables: ${JSON.stringify(name)}`,
+          ),
+        });
+        expect(outcome.phases).toEqual([]);
+      },
+    );
+
+    describe('signed, expiring, single-use jobs', () => {
+      const expectRejectedBeforeAnything = (
+        outcome: RunOutcome,
+        error: string | RegExp,
+      ) => {
+        expect(outcome.result).toMatchObject({
+          type: 'result',
+          status: 'rejected',
+          error:
+            typeof error === 'string' ? error : expect.stringMatching(error),
         });
         expect(outcome.phases).toEqual([]);
       };
@@ -824,7 +1046,10 @@ describe('sealed-runner', () => {
       });
 
       it('refuses a job signed with another key', async () => {
-        const forged = signJob(JSON.stringify(makeJob()), generateKeyPairSync('ed25519').privateKey);
+        const forged = signJob(
+          JSON.stringify(makeJob()),
+          generateKeyPairSync('ed25519').privateKey,
+        );
         expectRejectedBeforeAnything(
           await runRunner(forged, { unsigned: true }),
           "the job signature does not verify with the runner's job key",
@@ -835,7 +1060,10 @@ describe('sealed-runner', () => {
         const signed = JSON.parse(signJob(JSON.stringify(makeJob())));
         const altered = JSON.stringify({
           ...signed,
-          payload: signed.payload.replace('"environment":"dev"', '"environment":"prod"'),
+          payload: signed.payload.replace(
+            '"environment":"dev"',
+            '"environment":"prod"',
+          ),
         });
         expect(altered).not.toEqual(JSON.stringify(signed));
         expectRejectedBeforeAnything(
@@ -850,14 +1078,19 @@ describe('sealed-runner', () => {
       ])('refuses an envelope with %s', async (_, change) => {
         const signed = JSON.parse(signJob(JSON.stringify(makeJob())));
         expectRejectedBeforeAnything(
-          await runRunner(JSON.stringify({ ...signed, ...change }), { unsigned: true }),
+          await runRunner(JSON.stringify({ ...signed, ...change }), {
+            unsigned: true,
+          }),
           'the job is not a signed job document',
         );
       });
 
       it('refuses an expired job and one issued in the future', async () => {
         const old = new Date(Date.now() - 3600_000).toISOString();
-        expectRejectedBeforeAnything(await runRunner(makeJob({ issuedAt: old })), /^the job expired/);
+        expectRejectedBeforeAnything(
+          await runRunner(makeJob({ issuedAt: old })),
+          /^the job expired/,
+        );
         const future = new Date(Date.now() + 3600_000).toISOString();
         expectRejectedBeforeAnything(
           await runRunner(makeJob({ issuedAt: future })),
@@ -866,7 +1099,9 @@ describe('sealed-runner', () => {
       });
 
       it('runs a job once: a replay of the same signed document is refused', async () => {
-        const document = signJob(JSON.stringify(makeJob({ ref: 'no-such-branch' })));
+        const document = signJob(
+          JSON.stringify(makeJob({ ref: 'no-such-branch' })),
+        );
         const first = await runRunner(document, { unsigned: true });
         expect(first.result).toMatchObject({
           status: 'rejected',
@@ -1050,20 +1285,11 @@ describe('sealed-runner', () => {
             if (
               !signalled &&
               event.type === 'log' &&
-              /Provisioning with 'local-exec'/.test(event.line)
+              /slow-started/.test(event.line)
             ) {
+              // The provisioner's shell is running: interrupt the runner.
               signalled = true;
-              // Once the provisioner is really running (it wrote its pid).
-              void (async () => {
-                for (
-                  let i = 0;
-                  i < 100 && !existsSync(join(root, 'slow.pid'));
-                  i++
-                ) {
-                  await new Promise(r => setTimeout(r, 50));
-                }
-                child.kill('SIGTERM');
-              })();
+              child.kill('SIGTERM');
             }
           },
         },
@@ -1081,17 +1307,13 @@ describe('sealed-runner', () => {
     });
 
     // Terraform kills a provisioner's shell on interrupt, but not what the
-    // shell started: the runner sweeps its session after every command.
+    // shell started: the sandbox's PID namespace dies with the command.
     it('leaves no process of the cancelled run running', async () => {
-      const pid = Number(await readFile(join(root, 'slow.pid'), 'utf8'));
-      expect(pid).toBeGreaterThan(1);
-      try {
-        expect(await finishes(pid, 3000)).toBe(true);
-      } finally {
-        if (await isRunning(pid)) {
-          process.kill(pid, 'SIGKILL');
-        }
+      const left = await sleepers(SLOW);
+      for (const pid of left) {
+        process.kill(pid, 'SIGKILL');
       }
+      expect(left).toEqual([]);
     });
 
     it('fails a run that exceeds timeoutSeconds', async () => {
@@ -1113,12 +1335,11 @@ describe('sealed-runner', () => {
         error: 'timed out after 10 s during apply',
       });
       expect(outcome.seconds).toBeLessThan(25);
-      const pid = Number(
-        await readFile(join(root, 'slow-timeout.pid'), 'utf8').catch(() => '0'),
-      );
-      if (pid > 1 && (await isRunning(pid))) {
-        process.kill(pid, 'SIGKILL'); // clean up if the sweep regressed
+      const left = await sleepers(SLOW_TIMEOUT);
+      for (const pid of left) {
+        process.kill(pid, 'SIGKILL');
       }
+      expect(left).toEqual([]);
       expect(
         existsSync(config.workDir) && (await readdir(config.workDir)),
       ).toEqual([]);

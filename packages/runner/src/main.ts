@@ -5,7 +5,12 @@ import {
   RunnerResult,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ArtifactStore, artifactStore } from './artifacts';
-import { parseRunnerConfig, RunnerConfig, RUNNER_CONFIG_ENV, RUNNER_JOB_KEY_ENV } from './config';
+import {
+  parseRunnerConfig,
+  RunnerConfig,
+  RUNNER_CONFIG_ENV,
+  RUNNER_JOB_KEY_ENV,
+} from './config';
 import { EventSink, framedStdoutSink, stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
 import { Rejection } from './rejection';
@@ -85,16 +90,25 @@ async function readStdin(limit: number): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A signed payload's operation, if it has one (the job schema checks the rest). */
-function operationOf(payload: string): unknown {
+/** A signed payload's operation and environment, if it has them (the job schema checks the rest). */
+function headerOf(payload: string): {
+  operation?: unknown;
+  environment?: unknown;
+} {
   try {
-    return (JSON.parse(payload) as { operation?: unknown } | null)?.operation;
+    return (
+      (JSON.parse(payload) as {
+        operation?: unknown;
+        environment?: unknown;
+      } | null) ?? {}
+    );
   } catch {
-    return undefined;
+    return {};
   }
 }
 
-const JOB_KEY = /^jobs\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
+const JOB_KEY =
+  /^jobs\/([a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?)\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
 
 /**
  * The job document: on stdin (local runner), or — on ECS, whose overrides
@@ -110,10 +124,22 @@ async function readJob(
     return readStdin(MAX_SIGNED_JOB_BYTES);
   }
   if (!config.artifacts) {
-    throw new Rejection(`${RUNNER_JOB_KEY_ENV} is set, but the runner has no artifacts bucket to read it from`);
+    throw new Rejection(
+      `${RUNNER_JOB_KEY_ENV} is set, but the runner has no artifacts bucket to read it from`,
+    );
   }
-  if (!JOB_KEY.test(key)) {
-    throw new Rejection(`${RUNNER_JOB_KEY_ENV} must be jobs/<run id>.json, not ${JSON.stringify(key.slice(0, 100))}`);
+  const environment = JOB_KEY.exec(key)?.[1];
+  if (environment === undefined) {
+    throw new Rejection(
+      `${RUNNER_JOB_KEY_ENV} must be jobs/<environment>/<run id>.json, not ${JSON.stringify(
+        key.slice(0, 100),
+      )}`,
+    );
+  }
+  if (!config.environments[environment]) {
+    throw new Rejection(
+      `${key} is a job of ${environment}, which this runner does not serve`,
+    );
   }
   let bytes: Buffer | undefined;
   try {
@@ -122,7 +148,9 @@ async function readJob(
     if (/larger than/.test((error as Error).message)) {
       return undefined;
     }
-    throw new Error(`could not read the job document ${key}: ${(error as Error).message}`);
+    throw new Error(
+      `could not read the job document ${key}: ${(error as Error).message}`,
+    );
   }
   if (bytes === undefined) {
     throw new Rejection(`the job document ${key} does not exist`);
@@ -154,13 +182,20 @@ export async function runMain(): Promise<number> {
     return EXIT_CODES[result.status];
   };
   if (process.argv.length > 2) {
-    return finish({ status: 'rejected', error: 'the runner takes no command-line arguments' });
+    return finish({
+      status: 'rejected',
+      error: 'the runner takes no command-line arguments',
+    });
   }
   const unexpected = unexpectedEnvironment(process.env);
   if (unexpected.length > 0) {
     return finish({
       status: 'rejected',
-      error: `unexpected environment variables: ${unexpected.join(', ')} (the runner accepts only ${[...RUNNER_ENVIRONMENT].sort().join(', ')})`,
+      error: `unexpected environment variables: ${unexpected.join(
+        ', ',
+      )} (the runner accepts only ${[...RUNNER_ENVIRONMENT]
+        .sort()
+        .join(', ')})`,
     });
   }
   // The AWS SDK warns on stderr about Node versions it will drop: noise in
@@ -170,7 +205,10 @@ export async function runMain(): Promise<number> {
   try {
     config = parseRunnerConfig(process.env[RUNNER_CONFIG_ENV]);
   } catch (error) {
-    return finish({ status: 'failed', error: `runner configuration: ${(error as Error).message}` });
+    return finish({
+      status: 'failed',
+      error: `runner configuration: ${(error as Error).message}`,
+    });
   }
   if (config.artifacts) {
     sink = framedStdoutSink();
@@ -187,35 +225,50 @@ export async function runMain(): Promise<number> {
     });
   }
   if (document === undefined) {
-    return finish({ status: 'rejected', error: `job document is larger than ${MAX_JOB_BYTES} bytes` });
+    return finish({
+      status: 'rejected',
+      error: `job document is larger than ${MAX_JOB_BYTES} bytes`,
+    });
   }
   let verified;
   try {
     verified = await verifyJobDocument(document, {
       publicKey: readJobPublicKey(config.jobPublicKey),
       lifetimeSeconds: config.jobLifetimeSeconds,
-      markSeen: runId => store.createExclusive(`seen-jobs/${runId}`),
+      serves: environment => config.environments[environment] !== undefined,
+      markSeen: ({ runId, environment }) =>
+        store.create(`seen-jobs/${environment}/${runId}`),
     });
   } catch (error) {
-    return finish({ status: 'failed', error: `could not record the job as run: ${(error as Error).message}` });
+    return finish({
+      status: 'failed',
+      error: `could not record the job as run: ${(error as Error).message}`,
+    });
   }
   if (!verified.ok) {
     return finish({ status: 'rejected', error: verified.reason });
   }
   const raw = verified.payload;
-  const roleProblem = await checkTaskRole(operationOf(raw), config, process.env);
+  const roleProblem = await checkTaskRole(headerOf(raw), config, process.env);
   if (roleProblem) {
     return finish({ status: 'rejected', error: roleProblem });
   }
   if (controller.signal.aborted) {
-    return finish({ status: 'cancelled', error: 'cancelled before the job started' });
+    return finish({
+      status: 'cancelled',
+      error: 'cancelled before the job started',
+    });
   }
 
   const timer = setTimeout(
     () => controller.abort(new Error('timeout')),
     config.timeoutSeconds * 1000,
   );
-  const outcome = await runJob(raw, { config, sink, signal: controller.signal });
+  const outcome = await runJob(raw, {
+    config,
+    sink,
+    signal: controller.signal,
+  });
   clearTimeout(timer);
   return finish(outcome);
 }

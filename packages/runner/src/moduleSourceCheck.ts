@@ -34,14 +34,18 @@ interface ParsedFile {
 
 /** The module calls and backend declaration of one parsed file. */
 function readModuleCalls(body: TerraformBody): ParsedFile {
-  const modules = labelledBlocks(body.module, 1).map(({ labels, body: block }) => ({
-    name: labels[0],
-    source: block.source,
-  }));
-  const backends = labelledBlocks(body.terraform, 0).flatMap(({ body: block }) => [
-    ...labelledBlocks(block.backend, 1).map(({ labels }) => labels[0]),
-    ...(block.cloud !== undefined ? ['cloud'] : []),
-  ]);
+  const modules = labelledBlocks(body.module, 1).map(
+    ({ labels, body: block }) => ({
+      name: labels[0],
+      source: block.source,
+    }),
+  );
+  const backends = labelledBlocks(body.terraform, 0).flatMap(
+    ({ body: block }) => [
+      ...labelledBlocks(block.backend, 1).map(({ labels }) => labels[0]),
+      ...(block.cloud !== undefined ? ['cloud'] : []),
+    ],
+  );
   return { modules, backends };
 }
 
@@ -71,19 +75,27 @@ export async function checkModuleSources(
     }
     visited.add(current);
     if (visited.size > MAX_FOLDERS) {
-      return { ok: false, reason: `more than ${MAX_FOLDERS} local module folders` };
+      return {
+        ok: false,
+        reason: `more than ${MAX_FOLDERS} local module folders`,
+      };
     }
     const dir = current === '.' ? root : join(root, current);
     const info = await lstat(dir).catch(() => undefined);
     if (!info?.isDirectory()) {
       return {
         ok: false,
-        reason: `folder ${JSON.stringify(current)} does not exist in the commit`,
+        reason: `folder ${JSON.stringify(
+          current,
+        )} does not exist in the commit`,
       };
     }
     const real = await realpath(dir);
     if (real !== root && !real.startsWith(root + sep)) {
-      return { ok: false, reason: `folder ${JSON.stringify(current)} leaves the checkout` };
+      return {
+        ok: false,
+        reason: `folder ${JSON.stringify(current)} leaves the checkout`,
+      };
     }
     const files = await readTerraformFiles(
       dir,
@@ -96,7 +108,9 @@ export async function checkModuleSources(
     for (const { shown, body } of files.value) {
       const parsed = readModuleCalls(body);
       if (current === folder) {
-        rootBackends.push(...parsed.backends.map(type => ({ type, file: shown })));
+        rootBackends.push(
+          ...parsed.backends.map(type => ({ type, file: shown })),
+        );
       }
       for (const { name, source } of parsed.modules) {
         const where = `${shown}: module "${name}"`;

@@ -1,10 +1,12 @@
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { CatalogModule } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
-  CatalogModule,
-} from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { checkPlanPolicy, PlanPolicyCheck, PlanPolicyCheckOptions } from './planPolicyCheck';
+  checkPlanPolicy,
+  PlanPolicyCheck,
+  PlanPolicyCheckOptions,
+} from './planPolicyCheck';
 
 type Policy = PlanPolicyCheckOptions['policy'];
 

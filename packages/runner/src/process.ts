@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { EventSink, log } from './events';
@@ -13,6 +13,14 @@ export interface CommandOptions {
   sink?: EventSink;
   /** Capture stdout instead of logging it (it may hold sensitive data). */
   captureStdout?: boolean;
+  /** Run as this user and group (the runner is root). */
+  uid?: number;
+  gid?: number;
+  /**
+   * How an abort reaches the program gracefully: by default SIGINT to the
+   * child itself; a sandbox whose child is a launcher delivers it inside.
+   */
+  interrupt?: (child: ChildProcess) => void;
 }
 
 export interface CommandResult {
@@ -42,12 +50,15 @@ export function runCommand(
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       shell: false,
+      ...(options.uid !== undefined
+        ? { uid: options.uid, gid: options.gid }
+        : {}),
     });
     let stdout = '';
     let captured = 0;
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      child.kill('SIGINT');
+      (options.interrupt ?? (c => c.kill('SIGINT')))(child);
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
     };
     options.signal.addEventListener('abort', onAbort, { once: true });
@@ -93,7 +104,9 @@ export function runCommand(
 
 /** Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, … */
 async function procStat(pid: string): Promise<string[] | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(
+    () => undefined,
+  );
   return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 

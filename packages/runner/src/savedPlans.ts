@@ -13,8 +13,8 @@ export function sha256(data: Buffer): string {
 const MAX_PLAN_BYTES = 1024 * 1024 * 1024;
 
 /** Where the plan file of a plan run is kept, in the runner's artifact store. */
-export function planKey(planRunId: string): string {
-  return `plans/${planRunId}.tfplan`;
+export function planKey(environment: string, planRunId: string): string {
+  return `plans/${environment}/${planRunId}.tfplan`;
 }
 
 /**
@@ -35,10 +35,25 @@ const planBindingSchema = z.strictObject({
 
 type PlanBinding = z.infer<typeof planBindingSchema>;
 
-const BOUND_FIELDS = ['repository', 'environment', 'path', 'ref', 'commitSha'] as const;
+const BOUND_FIELDS = [
+  'repository',
+  'environment',
+  'path',
+  'ref',
+  'commitSha',
+] as const;
 
-/** Saves a plan file and its binding; returns the plan's sha256. */
-export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes: Buffer): Promise<string> {
+/**
+ * Saves the plan file Terraform wrote, and its binding, once: both are
+ * created exclusively, so nothing — not another run, not code that ran in
+ * this one — can replace them. Written by the runner alone, after every
+ * process of the plan is gone. Returns the plan's sha256.
+ */
+export async function savePlan(
+  config: RunnerConfig,
+  job: SealedRunnerJob,
+  bytes: Buffer,
+): Promise<string> {
   const store = artifactStore(config);
   const binding: PlanBinding = {
     planRunId: job.runId,
@@ -49,8 +64,15 @@ export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes
     commitSha: job.commitSha,
     sha256: sha256(bytes),
   };
-  await store.write(`${planKey(job.runId)}.json`, JSON.stringify(binding));
-  await store.write(planKey(job.runId), bytes);
+  const key = planKey(job.environment, job.runId);
+  if (
+    !(await store.create(`${key}.json`, JSON.stringify(binding))) ||
+    !(await store.create(key, bytes))
+  ) {
+    throw new Error(
+      `a saved plan of run ${job.runId} already exists; it is never replaced`,
+    );
+  }
   return binding.sha256;
 }
 
@@ -59,30 +81,44 @@ export async function savePlan(config: RunnerConfig, job: SealedRunnerJob, bytes
  * match the recorded sha256 and it was made for exactly this job's
  * repository, environment, folder, branch and commit.
  */
-export async function readBoundPlan(config: RunnerConfig, job: SealedRunnerJob): Promise<Buffer> {
+export async function readBoundPlan(
+  config: RunnerConfig,
+  job: SealedRunnerJob,
+): Promise<Buffer> {
   const { runId, sha256: expected } = job.plan!;
   const store = artifactStore(config);
-  const bytes = await store.read(planKey(runId), MAX_PLAN_BYTES);
-  const rawBinding = await store.read(`${planKey(runId)}.json`, 64 * 1024);
+  // An apply applies a plan of its own environment: the key says so, and
+  // on ECS only that environment's identities can reach it.
+  const key = planKey(job.environment, runId);
+  const bytes = await store.read(key, MAX_PLAN_BYTES);
+  const rawBinding = await store.read(`${key}.json`, 64 * 1024);
   if (!bytes || rawBinding === undefined) {
     throw new Rejection(`the saved plan of run ${runId} does not exist`);
   }
   if (sha256(bytes) !== expected) {
-    throw new Rejection(`the saved plan of run ${runId} does not match its recorded sha256`);
+    throw new Rejection(
+      `the saved plan of run ${runId} does not match its recorded sha256`,
+    );
   }
   let binding: PlanBinding;
   try {
     binding = planBindingSchema.parse(JSON.parse(rawBinding.toString('utf8')));
   } catch {
-    throw new Rejection(`the saved plan of run ${runId} has an unreadable binding`);
+    throw new Rejection(
+      `the saved plan of run ${runId} has an unreadable binding`,
+    );
   }
   if (binding.sha256 !== expected || binding.planRunId !== runId) {
-    throw new Rejection(`the saved plan of run ${runId} does not match its binding`);
+    throw new Rejection(
+      `the saved plan of run ${runId} does not match its binding`,
+    );
   }
   const mismatch = BOUND_FIELDS.filter(field => binding[field] !== job[field]);
   if (mismatch.length > 0) {
     throw new Rejection(
-      `the saved plan of run ${runId} was made for another ${mismatch.join(', ')} (${mismatch
+      `the saved plan of run ${runId} was made for another ${mismatch.join(
+        ', ',
+      )} (${mismatch
         .map(field => `${binding[field]} ≠ ${job[field]}`)
         .join('; ')})`,
     );

@@ -10,8 +10,9 @@ const TIMEOUT_MS = 5_000;
  * network beyond the task's own metadata endpoint is needed.
  */
 export async function readTaskRoleArn(env: NodeJS.ProcessEnv): Promise<string> {
-  const url = env.AWS_CONTAINER_CREDENTIALS_FULL_URI
-    ?? (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+  const url =
+    env.AWS_CONTAINER_CREDENTIALS_FULL_URI ??
+    (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       ? `${ECS_CREDENTIALS_HOST}${env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`
       : undefined);
   if (!url) {
@@ -34,19 +35,33 @@ export async function readTaskRoleArn(env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 /**
- * Refuses a job whose operation is not the one this task's role is for:
- * a plan job must run with the planner role and an apply job with the
- * applier role. Undefined when it may run; otherwise the reason.
+ * Refuses a job this task's role is not for: one identity per environment
+ * and operation, so a plan job of prod must run with prod's planner role
+ * and an apply job of dev with dev's applier role — never with a role of
+ * another environment. Undefined when it may run; otherwise the reason.
  */
 export async function checkTaskRole(
-  operation: unknown,
+  job: { operation?: unknown; environment?: unknown },
   config: RunnerConfig,
   env: NodeJS.ProcessEnv,
   readRole: typeof readTaskRoleArn = readTaskRoleArn,
 ): Promise<string | undefined> {
-  if (!config.taskRoles || (operation !== 'plan' && operation !== 'apply')) {
-    // Without taskRoles this is not an ECS runner; a job with another
-    // operation is refused by the job schema.
+  if (!config.taskRoles) {
+    // Without taskRoles this is not an ECS runner.
+    return undefined;
+  }
+  const { operation, environment } = job;
+  const roles =
+    typeof environment === 'string' && Object.hasOwn(config.taskRoles, environment)
+      ? config.taskRoles[environment]
+      : undefined;
+  if (!roles) {
+    return `this runner serves only ${Object.keys(config.taskRoles).join(
+      ', ',
+    )}, not ${JSON.stringify(String(environment).slice(0, 64))}`;
+  }
+  if (operation !== 'plan' && operation !== 'apply') {
+    // Refused by the job schema.
     return undefined;
   }
   let roleArn: string;
@@ -55,9 +70,12 @@ export async function checkTaskRole(
   } catch (error) {
     return `could not read this task's IAM role: ${(error as Error).message}`;
   }
-  const expected = config.taskRoles[operation];
+  const expected = roles[operation];
   if (roleArn !== expected) {
-    return `a ${operation} job runs only with the role ${expected}, but this task holds ${roleArn.slice(0, 600)} (was the task role overridden at RunTask?)`;
+    return `a ${operation} job of ${environment} runs only with the role ${expected}, but this task holds ${roleArn.slice(
+      0,
+      600,
+    )} (was the task role overridden at RunTask, or the task started for another environment?)`;
   }
   return undefined;
 }

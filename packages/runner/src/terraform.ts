@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   PlanSummary,
@@ -8,27 +8,26 @@ import {
 
 /**
  * A Terraform CLI configuration the runner owns: providers come only from a
- * filesystem mirror the runner controls, never from a direct download.
+ * filesystem mirror the runner controls (`mirror`, as Terraform sees it),
+ * never from a direct download.
  */
 export async function writeCliConfig(
-  runDir: string,
-  providerMirrorDir: string,
-): Promise<string> {
-  await mkdir(providerMirrorDir, { recursive: true });
-  const path = join(runDir, 'terraform.rc');
+  path: string,
+  mirror: string,
+): Promise<void> {
   await writeFile(
     path,
     [
       'disable_checkpoint = true',
       'provider_installation {',
       '  filesystem_mirror {',
-      `    path = ${JSON.stringify(providerMirrorDir)}`,
+      `    path = ${JSON.stringify(mirror)}`,
       '  }',
       '}',
       '',
     ].join('\n'),
+    { mode: 0o644 },
   );
-  return path;
 }
 
 /**
@@ -57,7 +56,13 @@ function boundedAddress(address: string): string {
     : address;
 }
 
-const ACTIONS = new Set<ResourceAction>(['create', 'update', 'delete', 'read', 'no-op']);
+const ACTIONS = new Set<ResourceAction>([
+  'create',
+  'update',
+  'delete',
+  'read',
+  'no-op',
+]);
 
 /**
  * Reads the resource changes of `terraform show -json <plan>`: addresses
@@ -68,7 +73,10 @@ export function summarisePlan(showJson: string): {
   changes: ResourceChange[];
 } {
   const document = JSON.parse(showJson) as {
-    resource_changes?: Array<{ address?: unknown; change?: { actions?: unknown } }>;
+    resource_changes?: Array<{
+      address?: unknown;
+      change?: { actions?: unknown };
+    }>;
   };
   const plan: PlanSummary = { add: 0, change: 0, destroy: 0 };
   const changes: ResourceChange[] = [];
@@ -79,7 +87,9 @@ export function summarisePlan(showJson: string): {
       !Array.isArray(actions) ||
       !actions.every(a => ACTIONS.has(a))
     ) {
-      throw new Error('terraform show -json returned an unexpected resource change');
+      throw new Error(
+        'terraform show -json returned an unexpected resource change',
+      );
     }
     const typed = actions as ResourceAction[];
     if (typed.includes('create')) plan.add += 1;

@@ -16,3 +16,5 @@ export { SealedRunnerEntityProcessor } from './processor/SealedRunnerEntityProce
 export type { SealedRunnerEntityProcessorOptions } from './processor/SealedRunnerEntityProcessor';
 export { GateModuleUsageSource } from './services/ModuleUsageSource/GateModuleUsageSource';
 export type { ModuleUsageSource } from './services/ModuleUsageSource/types';
+export { GateTargetOwnerSource } from './services/TargetOwnerSource/GateTargetOwnerSource';
+export type { TargetOwnerSource } from './services/TargetOwnerSource/types';

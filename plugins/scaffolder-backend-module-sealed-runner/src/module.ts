@@ -6,7 +6,7 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import {
   DefaultSealedRunnerGateClient,
-  resolveModuleLocation,
+  resolveLocationRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { createPublishBranchAction } from './actions/publishBranch';
 import { createRenderModuleAction } from './actions/renderModule';
@@ -41,7 +41,7 @@ export const scaffolderModuleSealedRunner = createBackendModule({
               owners: sealedRunner?.getOptionalStringArray('modules.owners'),
               locations: sealedRunner
                 ?.getOptionalStringArray('modules.locations')
-                ?.map(resolveModuleLocation),
+                ?.map(resolveLocationRef),
             },
           }),
           createPlanAction({ gate, appBaseUrl }),

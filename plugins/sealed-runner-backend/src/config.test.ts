@@ -26,11 +26,32 @@ describe('readSealedRunnerConfig: environments.<name>.planPolicy', () => {
     ).toBeUndefined();
   });
 
+  const defaults = {
+    allowCodeExecution: false,
+    providers: [],
+    providerArguments: [],
+    backends: [],
+    allowNetwork: false,
+  };
   it.each([
-    [{}, { allowCodeExecution: false, providers: [], backends: [] }],
-    [{ allowCodeExecution: true }, { allowCodeExecution: true, providers: [], backends: [] }],
-    [{ providers: [AWS] }, { allowCodeExecution: false, providers: [AWS], backends: [] }],
-    [{ backends: ['s3'] }, { allowCodeExecution: false, providers: [], backends: ['s3'] }],
+    [{}, defaults],
+    [{ allowCodeExecution: true }, { ...defaults, allowCodeExecution: true }],
+    [{ providers: [AWS] }, { ...defaults, providers: [AWS] }],
+    [{ backends: ['s3'] }, { ...defaults, backends: ['s3'] }],
+    [{ allowNetwork: true }, { ...defaults, allowNetwork: true }],
+    [
+      {
+        providerArguments: [
+          { provider: AWS, arguments: ['skip_metadata_api_check'] },
+        ],
+      },
+      {
+        ...defaults,
+        providerArguments: [
+          { provider: AWS, arguments: ['skip_metadata_api_check'] },
+        ],
+      },
+    ],
   ])('reads %j as %j', (planPolicy, expected) => {
     const config = read({
       sandbox: { applyBranches: ['*'], requiredApprovals: 0, planPolicy },
@@ -63,6 +84,28 @@ describe('readSealedRunnerConfig: environments.<name>.planPolicy', () => {
       'Unrecognized key: "allowProviders"',
       'environments.prod.planPolicy',
     ],
+    [
+      "a backend that names a path of the code's choosing",
+      { backends: ['local'] },
+      'Invalid option',
+      'environments.prod.planPolicy.backends[0]',
+    ],
+    [
+      'HCP Terraform as a backend',
+      { backends: ['cloud'] },
+      'Invalid option',
+      'environments.prod.planPolicy.backends[0]',
+    ],
+    [
+      'a provider argument that is not an argument name',
+      {
+        providerArguments: [
+          { provider: AWS, arguments: ['shared_config_files; rm'] },
+        ],
+      },
+      'must be an argument name',
+      'environments.prod.planPolicy.providerArguments[0].arguments[0]',
+    ],
   ])('fails startup on %s, naming the key', (_, planPolicy, message, path) => {
     const attempt = () =>
       read({
@@ -78,11 +121,17 @@ describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
   const ECS = {
     region: 'eu-west-1',
     cluster: 'arn:aws:ecs:eu-west-1:123456789012:cluster/sealed-runner',
-    taskDefinitions: { plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' },
+    taskDefinitions: {
+      prod: {
+        plan: 'sealed-runner-prod-plan',
+        apply: 'sealed-runner-prod-apply',
+      },
+    },
     subnets: ['subnet-0a1b2c3d'],
     logGroup: '/sealed-runner/runner',
     artifactsBucket: 'acme-sealed-runner-artifacts',
-    artifactsKmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    artifactsKmsKeyId:
+      'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   };
 
   function readRunner(runner: JsonObject, jobSigning?: JsonObject) {
@@ -90,7 +139,9 @@ describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
       new ConfigReader({
         sealedRunner: {
           repositories: ['https://git.example.com/acme/live.git'],
-          environments: { prod: { applyBranches: ['main'], requiredApprovals: 1 } },
+          environments: {
+            prod: { applyBranches: ['main'], requiredApprovals: 1 },
+          },
           runner,
           ...(jobSigning ? { jobSigning } : {}),
         },
@@ -112,21 +163,58 @@ describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
   });
 
   it.each([
-    ['a subnet that is not a subnet id', { subnets: ['subnet-0a; rm -rf /'] }, 'subnets'],
+    [
+      'a subnet that is not a subnet id',
+      { subnets: ['subnet-0a; rm -rf /'] },
+      'subnets',
+    ],
     ['no subnet', { subnets: [] }, 'subnets'],
-    ['a bucket name with a path', { artifactsBucket: 'bucket/../other' }, 'artifactsBucket'],
-    ['a task definition with spaces', { taskDefinitions: { plan: 'a b', apply: 'x' } }, 'taskDefinitions'],
+    [
+      'a bucket name with a path',
+      { artifactsBucket: 'bucket/../other' },
+      'artifactsBucket',
+    ],
+    [
+      'a task definition with spaces',
+      { taskDefinitions: { prod: { plan: 'a b', apply: 'x' } } },
+      'taskDefinitions',
+    ],
+    [
+      'one pair of task definitions for every environment',
+      { taskDefinitions: { plan: 'p', apply: 'a' } },
+      'taskDefinitions',
+    ],
+    ['no task definitions for prod', { taskDefinitions: {} }, 'missing: prod'],
+    [
+      'task definitions of an environment that is not configured',
+      {
+        taskDefinitions: {
+          prod: { plan: 'p', apply: 'a' },
+          stage: { plan: 'p', apply: 'a' },
+        },
+      },
+      'not configured: stage',
+    ],
     ['a region that is not one', { region: 'mars' }, 'region'],
-    ['an endpoint that is not http(s)', { endpoint: 'file:///etc/passwd' }, 'endpoint'],
+    [
+      'an endpoint that is not http(s)',
+      { endpoint: 'file:///etc/passwd' },
+      'endpoint',
+    ],
     ['unbounded retries', { startAttempts: 1000 }, 'startAttempts'],
     ['an unknown key', { command: ['sh'] }, 'command'],
   ])('refuses %s', (_, change, key) => {
-    expect(() => readRunner({ type: 'ecs', ecs: { ...ECS, ...change } })).toThrow(key);
+    expect(() =>
+      readRunner({ type: 'ecs', ecs: { ...ECS, ...change } }),
+    ).toThrow(key);
   });
 
   it('refuses both a private key and a KMS key for signing', () => {
     expect(() =>
-      readRunner({ type: 'ecs', ecs: ECS }, { privateKey: 'x', kms: { keyId: 'alias/jobs', region: 'eu-west-1' } }),
+      readRunner(
+        { type: 'ecs', ecs: ECS },
+        { privateKey: 'x', kms: { keyId: 'alias/jobs', region: 'eu-west-1' } },
+      ),
     ).toThrow('either privateKey or kms');
   });
 
@@ -138,14 +226,32 @@ describe('readSealedRunnerConfig: the ECS runner and KMS signing', () => {
       SEALED_RUNNER_SECURITY_GROUP_ID: 'sg-0a1b2c3d',
       SEALED_RUNNER_ARTIFACTS_BUCKET: ECS.artifactsBucket,
       SEALED_RUNNER_ARTIFACTS_KEY_ARN: ECS.artifactsKmsKeyId,
-      SEALED_RUNNER_SIGNING_KEY_ARN: 'arn:aws:kms:eu-west-1:123456789012:key/abcd1234-12ab-34cd-56ef-1234567890ab',
+      SEALED_RUNNER_SIGNING_KEY_ARN:
+        'arn:aws:kms:eu-west-1:123456789012:key/abcd1234-12ab-34cd-56ef-1234567890ab',
     };
-    const text = readFileSync(resolve(__dirname, '../../../app-config.production.yaml'), 'utf8')
-      .replace(/\$\{(\w+)\}/g, (_: string, name: string) => values[name] ?? name);
+    const text = readFileSync(
+      resolve(__dirname, '../../../app-config.production.yaml'),
+      'utf8',
+    ).replace(
+      /\$\{(\w+)\}/g,
+      (_: string, name: string) => values[name] ?? name,
+    );
     const config = readSealedRunnerConfig(new ConfigReader(yaml.parse(text)));
     expect(config.runner.type).toBe('ecs');
-    expect(config.runner.ecs?.taskDefinitions).toEqual({ plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' });
-    expect(config.jobSigning.kms?.keyId).toBe(values.SEALED_RUNNER_SIGNING_KEY_ARN);
+    expect(config.runner.ecs?.taskDefinitions).toEqual({
+      dev: { plan: 'sealed-runner-dev-plan', apply: 'sealed-runner-dev-apply' },
+      stage: {
+        plan: 'sealed-runner-stage-plan',
+        apply: 'sealed-runner-stage-apply',
+      },
+      prod: {
+        plan: 'sealed-runner-prod-plan',
+        apply: 'sealed-runner-prod-apply',
+      },
+    });
+    expect(config.jobSigning.kms?.keyId).toBe(
+      values.SEALED_RUNNER_SIGNING_KEY_ARN,
+    );
   });
 });
 
@@ -155,16 +261,22 @@ describe('readSealedRunnerConfig: breakGlass', () => {
       new ConfigReader({
         sealedRunner: {
           repositories: ['https://git.example.com/acme/live.git'],
-          environments: { prod: { applyBranches: ['main'], requiredApprovals: 1 } },
+          environments: {
+            prod: { applyBranches: ['main'], requiredApprovals: 1 },
+          },
           ...(breakGlass === undefined ? {} : { breakGlass }),
         } as JsonObject,
       }),
     );
 
   it('defaults maxDurationMinutes to 240', () => {
-    expect(withBreakGlass(undefined).breakGlass).toEqual({ maxDurationMinutes: 240 });
+    expect(withBreakGlass(undefined).breakGlass).toEqual({
+      maxDurationMinutes: 240,
+    });
     expect(withBreakGlass({}).breakGlass).toEqual({ maxDurationMinutes: 240 });
-    expect(withBreakGlass({ maxDurationMinutes: 15 }).breakGlass).toEqual({ maxDurationMinutes: 15 });
+    expect(withBreakGlass({ maxDurationMinutes: 15 }).breakGlass).toEqual({
+      maxDurationMinutes: 15,
+    });
   });
 
   it.each([
@@ -174,13 +286,19 @@ describe('readSealedRunnerConfig: breakGlass', () => {
     [{ maxDurationMinutes: '60' }],
     [{ maxDuration: 60 }],
   ])('fails startup for %j, naming the key', breakGlass => {
-    expect(() => withBreakGlass(breakGlass)).toThrow(/Invalid sealedRunner configuration:[\s\S]*breakGlass/);
+    expect(() => withBreakGlass(breakGlass)).toThrow(
+      /Invalid sealedRunner configuration:[\s\S]*breakGlass/,
+    );
   });
 
   it('is set in the demo app-config.yaml', () => {
-    const demo = yaml.parse(readFileSync(resolve(__dirname, '../../../app-config.yaml'), 'utf8'));
+    const demo = yaml.parse(
+      readFileSync(resolve(__dirname, '../../../app-config.yaml'), 'utf8'),
+    );
     expect(demo.sealedRunner.breakGlass).toEqual({ maxDurationMinutes: 240 });
-    expect(demo.sealedRunnerPolicy.breakGlassGroups).toEqual(['group:default/platform-team']);
+    expect(demo.sealedRunnerPolicy.breakGlassGroups).toEqual([
+      'group:default/platform-team',
+    ]);
   });
 });
 

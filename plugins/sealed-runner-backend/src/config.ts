@@ -9,14 +9,16 @@ import {
   nullPrototypeRecord,
   planPolicySchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { resolveModuleLocation } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { resolveLocationRef } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
 
 const allowlistEntry = z
   .string()
   .refine(
     entry =>
-      checkRepositoryUrl(entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry).ok,
+      checkRepositoryUrl(
+        entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry,
+      ).ok,
     'must be a repository URL (https://, ssh://, user@host:path, file://), or such a URL prefix ending in /*',
   );
 
@@ -28,7 +30,9 @@ const environmentConfigSchema = z.strictObject({
   planPolicy: planPolicySchema.optional(),
 });
 
-const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region');
+const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region');
 const awsEndpoint = z.url({ protocol: /^https?$/ }).max(2048);
 const awsId = z.string().regex(/^[A-Za-z0-9:/_.@-]{1,2048}$/);
 
@@ -41,17 +45,41 @@ const ecsRunnerConfigSchema = z.strictObject({
   region: awsRegion,
   /** Cluster name or ARN. */
   cluster: awsId,
-  /** Separate task definitions, so only apply gets deploy credentials. */
-  taskDefinitions: z.strictObject({ plan: awsId, apply: awsId }),
-  containerName: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/).default('runner'),
-  subnets: z.array(z.string().regex(/^subnet-[0-9a-f]{1,32}$/, 'must be a subnet id')).min(1).max(16),
-  securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]{1,32}$/, 'must be a security group id')).max(5).default([]),
+  /**
+   * The planner and applier task definitions of each environment: one
+   * identity per environment, so a dev apply never holds credentials prod
+   * is changed with, and only apply tasks hold deploy credentials. Every
+   * environment in sealedRunner.environments must be listed.
+   */
+  taskDefinitions: nullPrototypeRecord(
+    environmentSchema,
+    z.strictObject({ plan: awsId, apply: awsId }),
+  ),
+  containerName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/)
+    .default('runner'),
+  subnets: z
+    .array(z.string().regex(/^subnet-[0-9a-f]{1,32}$/, 'must be a subnet id'))
+    .min(1)
+    .max(16),
+  securityGroups: z
+    .array(
+      z.string().regex(/^sg-[0-9a-f]{1,32}$/, 'must be a security group id'),
+    )
+    .max(5)
+    .default([]),
   assignPublicIp: z.boolean().default(false),
   /** The runner container's awslogs group and stream prefix. */
   logGroup: z.string().regex(/^[A-Za-z0-9_/.#-]{1,512}$/),
-  logStreamPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).default('runner'),
+  logStreamPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+    .default('runner'),
   /** Where the backend leaves the signed job for the task (ECS overrides hold 8 KiB). */
-  artifactsBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  artifactsBucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
   artifactsKmsKeyId: awsId,
   /** VPC endpoints, or a local AWS-compatible server in tests. */
   endpoint: awsEndpoint.optional(),
@@ -68,64 +96,135 @@ const ecsRunnerConfigSchema = z.strictObject({
 /** @public */
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
-const sealedRunnerConfigSchema = z.strictObject({
-  repositories: z.array(allowlistEntry),
-  environments: nullPrototypeRecord(environmentSchema, environmentConfigSchema).refine(
-    envs => Object.keys(envs).length > 0,
-    'configure at least one environment',
-  ),
-  modules: z
-    .strictObject({
-      owners: z.array(entityRefSchema).min(1).optional(),
-      locations: z
-        .array(z.string().regex(/^(url|file):[^\s]{1,2000}$/, 'must be a catalog location ref (url:… or file:…)'))
-        .min(1)
-        .optional(),
-    })
-    .optional(),
-  jobSigning: z
-    .strictObject({
-      privateKey: z.string().max(4096).optional(),
-      /** An AWS KMS ECC_NIST_EDWARDS25519 key signs instead: the private key never leaves KMS. */
-      kms: z
-        .strictObject({
-          keyId: z.string().regex(/^[A-Za-z0-9:/_+=,.@-]{1,2048}$/, 'must be a KMS key id, ARN or alias'),
-          region: awsRegion,
-          endpoint: awsEndpoint.optional(),
-        })
-        .optional(),
-      lifetimeSeconds: z.number().int().min(10).max(3600).default(300),
-    })
-    .refine(s => !(s.privateKey && s.kms), 'set either privateKey or kms, not both')
-    .prefault({}),
-  breakGlass: z
-    .strictObject({
-      /** The longest break-glass session a holder may open, in minutes. */
-      maxDurationMinutes: z
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_BREAK_GLASS_DURATION_MINUTES)
-        .default(240),
-    })
-    .prefault({}),
-  runner: z
-    .strictObject({
-      type: z.string().regex(/^[a-z][a-z0-9-]*$/).default('local'),
-      timeoutSeconds: z.number().int().min(30).max(86400).default(1800),
-      heartbeatTimeoutSeconds: z.number().int().min(2).max(3600).default(30),
-      reconcileIntervalSeconds: z.number().int().min(1).max(3600).default(10),
-      local: z
-        .strictObject({
-          directory: z.string().min(1),
-          terraformPath: z.string().startsWith('/').optional(),
-          providerMirror: z.string().min(1).optional(),
-        })
-        .optional(),
-      ecs: ecsRunnerConfigSchema.optional(),
-    })
-    .prefault({}),
-});
+const locationRefs = z
+  .array(
+    z
+      .string()
+      .regex(
+        /^(url|file):[^\s]{1,2000}$/,
+        'must be a catalog location ref (url:… or file:…)',
+      ),
+  )
+  .min(1);
+
+const sealedRunnerConfigSchema = z
+  .strictObject({
+    repositories: z.array(allowlistEntry),
+    environments: nullPrototypeRecord(
+      environmentSchema,
+      environmentConfigSchema,
+    ).refine(
+      envs => Object.keys(envs).length > 0,
+      'configure at least one environment',
+    ),
+    modules: z
+      .strictObject({
+        owners: z.array(entityRefSchema).min(1).optional(),
+        locations: locationRefs.optional(),
+      })
+      .optional(),
+    /**
+     * Where deployable entities may come from: only entities whose origin
+     * location (recorded by the catalog; an entity's YAML cannot claim one)
+     * is one of these location refs, or under one ending in `*`, have
+     * deployable targets. Unset: any location (a warning at startup).
+     */
+    targets: z.strictObject({ locations: locationRefs.optional() }).optional(),
+    jobSigning: z
+      .strictObject({
+        privateKey: z.string().max(4096).optional(),
+        /** An AWS KMS ECC_NIST_EDWARDS25519 key signs instead: the private key never leaves KMS. */
+        kms: z
+          .strictObject({
+            keyId: z
+              .string()
+              .regex(
+                /^[A-Za-z0-9:/_+=,.@-]{1,2048}$/,
+                'must be a KMS key id, ARN or alias',
+              ),
+            region: awsRegion,
+            endpoint: awsEndpoint.optional(),
+          })
+          .optional(),
+        lifetimeSeconds: z.number().int().min(10).max(3600).default(300),
+      })
+      .refine(
+        s => !(s.privateKey && s.kms),
+        'set either privateKey or kms, not both',
+      )
+      .prefault({}),
+    breakGlass: z
+      .strictObject({
+        /** The longest break-glass session a holder may open, in minutes. */
+        maxDurationMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_BREAK_GLASS_DURATION_MINUTES)
+          .default(240),
+      })
+      .prefault({}),
+    runner: z
+      .strictObject({
+        type: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*$/)
+          .default('local'),
+        timeoutSeconds: z.number().int().min(30).max(86400).default(1800),
+        heartbeatTimeoutSeconds: z.number().int().min(2).max(3600).default(30),
+        reconcileIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+        local: z
+          .strictObject({
+            directory: z.string().min(1),
+            terraformPath: z.string().startsWith('/').optional(),
+            providerMirror: z.string().min(1).optional(),
+            /**
+             * The bubblewrap sandbox git and Terraform run in (default on).
+             * `false` runs them unsandboxed, as the backend's user: only for
+             * machines without bubblewrap (macOS laptops); logged loudly at
+             * startup, in every run's log, and shown on every target.
+             */
+            sandbox: z
+              .union([
+                z.literal(false),
+                z.strictObject({
+                  bwrapPath: z.string().startsWith('/').optional(),
+                  /** The unprivileged user git and Terraform run as when the backend is root. */
+                  uid: z.number().int().min(1).max(2147483646).optional(),
+                  gid: z.number().int().min(1).max(2147483646).optional(),
+                }),
+              ])
+              .optional(),
+          })
+          .optional(),
+        ecs: ecsRunnerConfigSchema.optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const ecs = config.runner.ecs;
+    if (config.runner.type !== 'ecs' || !ecs) {
+      return;
+    }
+    const missing = Object.keys(config.environments).filter(
+      env => !ecs.taskDefinitions[env],
+    );
+    const extra = Object.keys(ecs.taskDefinitions).filter(
+      env => !config.environments[env],
+    );
+    if (missing.length > 0 || extra.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['runner', 'ecs', 'taskDefinitions'],
+        message: `must name the planner and applier task definitions of exactly the configured environments (${[
+          missing.length > 0 ? `missing: ${missing.join(', ')}` : '',
+          extra.length > 0 ? `not configured: ${extra.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ')})`,
+      });
+    }
+  });
 
 /**
  * The validated `sealedRunner` configuration.
@@ -160,24 +259,40 @@ export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
   }
   // Backstage's config reader drops a `__proto__` key when it copies a
   // value out, so the schema would never see it: refuse it here, by name.
-  const prototypeKeys = findPrototypeKeys(config.getConfig('sealedRunner'), 'sealedRunner');
+  const prototypeKeys = findPrototypeKeys(
+    config.getConfig('sealedRunner'),
+    'sealedRunner',
+  );
   if (prototypeKeys.length > 0) {
     throw new Error(
-      `Invalid sealedRunner configuration:\n${prototypeKeys.map(key => `✖ "__proto__" is not a valid name\n  → at ${key}`).join('\n')}`,
+      `Invalid sealedRunner configuration:\n${prototypeKeys
+        .map(key => `✖ "__proto__" is not a valid name\n  → at ${key}`)
+        .join('\n')}`,
     );
   }
   const parsed = sealedRunnerConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Error(`Invalid sealedRunner configuration:\n${z.prettifyError(parsed.error)}`);
+    throw new Error(
+      `Invalid sealedRunner configuration:\n${z.prettifyError(parsed.error)}`,
+    );
   }
   const result = parsed.data;
   if (result.modules?.locations) {
-    result.modules.locations = result.modules.locations.map(resolveModuleLocation);
+    result.modules.locations = result.modules.locations.map(
+      resolveLocationRef,
+    );
+  }
+  if (result.targets?.locations) {
+    result.targets.locations = result.targets.locations.map(
+      resolveLocationRef,
+    );
   }
   if (result.runner.local) {
     result.runner.local.directory = resolve(result.runner.local.directory);
     if (result.runner.local.providerMirror) {
-      result.runner.local.providerMirror = resolve(result.runner.local.providerMirror);
+      result.runner.local.providerMirror = resolve(
+        result.runner.local.providerMirror,
+      );
     }
   }
   return result;

@@ -370,6 +370,7 @@ describe('openapi.yaml', () => {
     applyBranches: 'required',
     requiredApprovals: 'required',
     approvers: 'optional',
+    sandboxed: 'required',
     deployable: 'required',
     reason: 'optional',
     locked: 'required',

@@ -15,10 +15,13 @@ import {
   sealedRunnerTargetRules,
   TargetCheck,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { resolveBranch } from '@sealed-runner/runner';
+import { resolveBranch, resolveTags } from '@sealed-runner/runner';
 import { readSealedRunnerConfig } from './config';
 import { DatabaseRunStore } from './database/DatabaseRunStore';
 import { DatabaseBreakGlassStore } from './database/DatabaseBreakGlassStore';
+import { DatabaseModulePinStore } from './database/DatabaseModulePinStore';
+import { DatabaseTargetClaimStore } from './database/DatabaseTargetClaimStore';
+import { createModulePinService } from './services/ModulePins/createModulePinService';
 import { createBreakGlassService } from './services/BreakGlassService/createBreakGlassService';
 import { builtInDispatcher } from './dispatch/builtInDispatcher';
 import { createJobSigner } from './services/JobSigner/createJobSigner';
@@ -41,7 +44,9 @@ export const sealedRunnerPlugin = createBackendPlugin({
     env.registerExtensionPoint(sealedRunnerDispatchExtensionPoint, {
       addDispatcher(type, dispatcher) {
         if (dispatchers.has(type)) {
-          throw new Error(`A sealed-runner dispatcher for runner type '${type}' is already registered`);
+          throw new Error(
+            `A sealed-runner dispatcher for runner type '${type}' is already registered`,
+          );
         }
         dispatchers.set(type, dispatcher);
       },
@@ -76,13 +81,26 @@ export const sealedRunnerPlugin = createBackendPlugin({
             'sealedRunner.modules.locations is not set: a module entity from any catalog location can be vetted (an entity claims its own owner)',
           );
         }
-        const store = await DatabaseRunStore.create({ database: deps.database });
+        const store = await DatabaseRunStore.create({
+          database: deps.database,
+        });
 
-        const awsCredentials = DefaultAwsCredentialsManager.fromConfig(deps.rootConfig);
-        const signer = await createJobSigner({ config: config.jobSigning, awsCredentials, logger });
+        const awsCredentials = DefaultAwsCredentialsManager.fromConfig(
+          deps.rootConfig,
+        );
+        const signer = await createJobSigner({
+          config: config.jobSigning,
+          awsCredentials,
+          logger,
+        });
         const runnerType = config.runner.type;
         if (!dispatchers.has(runnerType)) {
-          const builtIn = await builtInDispatcher({ config, signer, awsCredentials, logger });
+          const builtIn = await builtInDispatcher({
+            config,
+            signer,
+            awsCredentials,
+            logger,
+          });
           if (builtIn) {
             dispatchers.set(runnerType, builtIn);
           }
@@ -90,7 +108,9 @@ export const sealedRunnerPlugin = createBackendPlugin({
         const dispatcher = dispatchers.get(runnerType);
         if (!dispatcher) {
           throw new Error(
-            `sealedRunner.runner.type is '${runnerType}', but no module provides that runner type (available: ${[...dispatchers.keys()].join(', ') || 'none'})`,
+            `sealedRunner.runner.type is '${runnerType}', but no module provides that runner type (available: ${
+              [...dispatchers.keys()].join(', ') || 'none'
+            })`,
           );
         }
 
@@ -104,9 +124,25 @@ export const sealedRunnerPlugin = createBackendPlugin({
           timeoutSeconds: config.runner.timeoutSeconds,
           signer,
         });
-        const targets = createTargetResolver({ catalog, auth, logger, config, targetChecks });
+        if (!config.targets?.locations) {
+          logger.warn(
+            'sealedRunner.targets.locations is not set: an entity from any catalog location can declare deployable targets (the first to declare a folder owns it)',
+          );
+        }
+        const targets = createTargetResolver({
+          catalog,
+          auth,
+          logger,
+          config,
+          targetChecks,
+          claims: await DatabaseTargetClaimStore.create({
+            database: deps.database,
+          }),
+        });
         const breakGlassService = createBreakGlassService({
-          store: await DatabaseBreakGlassStore.create({ database: deps.database }),
+          store: await DatabaseBreakGlassStore.create({
+            database: deps.database,
+          }),
           targets,
           permissions: deps.permissions,
           auth,
@@ -119,7 +155,8 @@ export const sealedRunnerPlugin = createBackendPlugin({
           supervisor,
           // git ls-remote as the backend's service account (its ssh keys);
           // global and system git config are ignored.
-          resolveBranch: (repository, branch) => resolveBranch(repository, branch, { home: homedir() }),
+          resolveBranch: (repository, branch) =>
+            resolveBranch(repository, branch, { home: homedir() }),
           permissions: deps.permissions,
           auth,
           userInfo: deps.userInfo,
@@ -127,6 +164,16 @@ export const sealedRunnerPlugin = createBackendPlugin({
           logger,
           config,
           breakGlass: breakGlassService,
+          sandboxed: dispatcher.sandboxed !== false,
+          modulePins: createModulePinService({
+            store: await DatabaseModulePinStore.create({
+              database: deps.database,
+            }),
+            resolveTags: repository =>
+              resolveTags(repository, { home: homedir() }),
+            auditor: deps.auditor,
+            logger,
+          }),
         });
 
         deps.permissionsRegistry.addResourceType({
@@ -136,9 +183,16 @@ export const sealedRunnerPlugin = createBackendPlugin({
           getResources: createTargetResourceLoader({ catalog, auth }),
         });
         deps.httpRouter.use(
-          await createRouter({ httpAuth: deps.httpAuth, runService, breakGlassService }),
+          await createRouter({
+            httpAuth: deps.httpAuth,
+            runService,
+            breakGlassService,
+          }),
         );
-        deps.httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
+        deps.httpRouter.addAuthPolicy({
+          path: '/health',
+          allow: 'unauthenticated',
+        });
 
         await deps.scheduler.scheduleTask({
           id: 'sealed-runner-reconcile',

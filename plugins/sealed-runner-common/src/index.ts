@@ -12,4 +12,5 @@ export * from './permissions';
 export * from './schemas';
 export * from './validation';
 export * from './git';
+export * from './terraformPolicy';
 export * from './errors';

@@ -12,6 +12,7 @@ import {
   hasControlCharacters,
   parseModuleSource,
 } from './validation';
+import { STATE_BACKEND_TYPES } from './terraformPolicy';
 
 /**
  * Lifts a validation primitive into a zod string schema, so the primitive's
@@ -43,7 +44,9 @@ export const entityRefSchema = z
   .transform(ref => {
     const colon = ref.indexOf(':');
     const rest = ref.slice(colon + 1);
-    return `${ref.slice(0, colon).toLocaleLowerCase('en-US')}:${rest.includes('/') ? rest : `default/${rest}`}`;
+    return `${ref.slice(0, colon).toLocaleLowerCase('en-US')}:${
+      rest.includes('/') ? rest : `default/${rest}`
+    }`;
   });
 
 /** @public */
@@ -72,7 +75,7 @@ export const providerAddressSchema = fromCheck(checkProviderAddress);
 export const planPolicySchema = z.strictObject({
   /**
    * Lets `data "external"` and provisioners through: for sandbox-like
-   * environments only, since they run programs with the runner's credentials.
+   * environments only, since they run programs (in the runner's sandbox).
    */
   allowCodeExecution: z.boolean().default(false),
   /**
@@ -80,21 +83,57 @@ export const planPolicySchema = z.strictObject({
    */
   providers: z.array(providerAddressSchema).max(200).default([]),
   /**
-   * State backends the code may declare, such as `s3`. Default none: the
-   * runner keeps the state itself. `local` (a path the code chooses) and
-   * `cloud` (HCP Terraform runs the plan elsewhere) are never allowed.
+   * Provider configuration arguments allowed beyond the built-in lists
+   * (`PROVIDER_ARGUMENTS`), per provider address, as dotted paths
+   * (`assume_role.role_arn`). A list, since provider addresses are not
+   * valid app-config keys. An argument that names a file, a command or a
+   * profile here lets the code reach it.
    */
-  backends: z
-    .array(z.enum(['s3', 'gcs', 'azurerm', 'http', 'consul', 'pg', 'kubernetes', 'oss', 'cos']))
-    .max(10)
+  providerArguments: z
+    .array(
+      z.strictObject({
+        provider: providerAddressSchema,
+        arguments: z
+          .array(
+            z
+              .string()
+              .max(200)
+              .regex(
+                /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/,
+                'must be an argument name or a dotted path (assume_role.role_arn)',
+              ),
+          )
+          .min(1)
+          .max(200),
+      }),
+    )
+    .max(200)
     .default([]),
+  /**
+   * State backend types the code may declare, in a `backend` block or a
+   * `terraform_remote_state` data source, such as `s3`. Default none: the
+   * runner keeps the state itself. `local` (a path the code chooses),
+   * `remote` and `cloud` (HCP Terraform runs the plan elsewhere) are never
+   * allowed. Each type's configuration keys are fixed
+   * (`STATE_BACKEND_CONFIG`).
+   */
+  backends: z.array(z.enum(STATE_BACKEND_TYPES)).max(10).default([]),
+  /**
+   * Gives Terraform's sandbox the network (provider APIs, a remote backend,
+   * module repositories over https or ssh). Default false: Terraform runs
+   * with no network at all, and reaches only the runner's provider mirror
+   * and `file://` module repositories.
+   */
+  allowNetwork: z.boolean().default(false),
 });
 
 /** @public */
 export type PlanPolicy = z.infer<typeof planPolicySchema>;
 
 const runIdSchema = z.uuid();
-const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
+const sha256Schema = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
 
 /**
  * `POST /runs`. Strict: unknown fields are refused.
@@ -135,6 +174,11 @@ export const listTargetsQuerySchema = z.strictObject({
   entityRef: entityRefSchema,
 });
 
+/** `GET /target-owners` query: the repository whose targets' owners to list. @public */
+export const listTargetOwnersQuerySchema = z.strictObject({
+  repository: repositoryUrlSchema,
+});
+
 /** `GET /runs/:id/logs` query. @public */
 export const logsQuerySchema = z.strictObject({
   after: z
@@ -153,7 +197,8 @@ export const emptyBodySchema = z.strictObject({});
 // A reason is read by other people (a run's history, the banner on a
 // target, the audit trail): nothing in it may reorder the text around it (bidi
 // controls, Trojan Source) or break it into lines that look like others.
-const TEXT_FORMATTING = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const TEXT_FORMATTING =
+  /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 function humanText(min: number, max: number, tooShort: string) {
   return z
@@ -162,8 +207,14 @@ function humanText(min: number, max: number, tooShort: string) {
     .trim()
     .min(min, tooShort)
     .max(max, `must be at most ${max} characters`)
-    .refine(value => !hasControlCharacters(value), 'must not contain control characters (also no line breaks or tabs)')
-    .refine(value => !TEXT_FORMATTING.test(value), 'must not contain bidirectional or line-separator characters');
+    .refine(
+      value => !hasControlCharacters(value),
+      'must not contain control characters (also no line breaks or tabs)',
+    )
+    .refine(
+      value => !TEXT_FORMATTING.test(value),
+      'must not contain bidirectional or line-separator characters',
+    );
 }
 
 /** `POST /runs/:id/release-lock`: why an admin ends a run to free its target. @public */
@@ -190,7 +241,10 @@ export const breakGlassTicketSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z0-9._#:/-]+$/, 'may contain only letters, digits and . _ # : / -');
+  .regex(
+    /^[A-Za-z0-9._#:/-]+$/,
+    'may contain only letters, digits and . _ # : / -',
+  );
 
 /**
  * `POST /break-glass`: open a time-limited break-glass session on one
@@ -204,7 +258,12 @@ export const openBreakGlassRequestSchema = z.strictObject({
   environment: environmentSchema,
   reason: humanText(10, 2000, 'give a reason of at least 10 characters'),
   ticket: breakGlassTicketSchema.optional(),
-  durationMinutes: z.number().int().min(1).max(MAX_BREAK_GLASS_DURATION_MINUTES).optional(),
+  durationMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_BREAK_GLASS_DURATION_MINUTES)
+    .optional(),
 });
 
 /** @public */
@@ -246,17 +305,32 @@ const catalogModuleSourceSchema = fromCheck(value => {
   if (source.ok && source.value.ref !== undefined) {
     return {
       ok: false,
-      reason: 'a catalog module source must not include ?ref=; list vetted tags in versions',
+      reason:
+        'a catalog module source must not include ?ref=; list vetted tags in versions',
     };
   }
   return source;
 });
 
 /** @public */
-export const catalogModuleSchema = z.strictObject({
-  source: catalogModuleSourceSchema,
-  versions: z.array(tagSchema).max(100),
-});
+export const catalogModuleSchema = z
+  .strictObject({
+    source: catalogModuleSourceSchema,
+    versions: z.array(tagSchema).max(100),
+    /** The commit each vetted tag is pinned to. */
+    commits: nullPrototypeRecord(tagSchema, commitShaSchema).optional(),
+  })
+  .superRefine((module, ctx) => {
+    for (const tag of Object.keys(module.commits ?? {})) {
+      if (!module.versions.includes(tag)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['commits', tag],
+          message: `pins ${tag}, which is not a vetted version`,
+        });
+      }
+    }
+  });
 
 /** @public */
 export const MAX_JOB_BYTES = 256 * 1024;
@@ -329,13 +403,22 @@ export const jobSchema = z
   })
   .superRefine((job, ctx) => {
     if (job.operation === 'apply' && !job.plan) {
-      ctx.addIssue({ code: 'custom', message: 'an apply job must name its plan' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an apply job must name its plan',
+      });
     }
     if (job.operation === 'plan' && job.plan) {
-      ctx.addIssue({ code: 'custom', message: 'a plan job must not name a plan' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a plan job must not name a plan',
+      });
     }
     if (job.operation === 'plan' && job.breakGlass) {
-      ctx.addIssue({ code: 'custom', message: 'a plan job must not carry a break-glass grant' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a plan job must not carry a break-glass grant',
+      });
     }
   });
 
@@ -419,12 +502,28 @@ export function nullPrototypeRecord<V extends z.ZodType>(
   const schema = z
     .unknown()
     .superRefine((raw, ctx) => {
-      if (raw !== null && typeof raw === 'object' && Object.prototype.hasOwnProperty.call(raw, '__proto__')) {
-        ctx.addIssue({ code: 'custom', message: '"__proto__" is not a valid name' });
+      if (
+        raw !== null &&
+        typeof raw === 'object' &&
+        Object.prototype.hasOwnProperty.call(raw, '__proto__')
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: '"__proto__" is not a valid name',
+        });
       }
     })
     .pipe(z.record(key, value))
-    .transform(record => Object.assign(Object.create(null), record) as Record<string, z.output<V>>);
+    .transform(
+      record =>
+        Object.assign(Object.create(null), record) as Record<
+          string,
+          z.output<V>
+        >,
+    );
   // The refusal above narrows nothing about valid input: keep the record's input type.
-  return schema as unknown as z.ZodType<Record<string, z.output<V>>, Record<string, z.input<V>>>;
+  return schema as unknown as z.ZodType<
+    Record<string, z.output<V>>,
+    Record<string, z.input<V>>
+  >;
 }

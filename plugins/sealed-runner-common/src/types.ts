@@ -143,6 +143,12 @@ export interface Target {
   /** The id of the run holding the lock, while `locked` is true. */
   lockedBy?: string;
   lastRun?: Run;
+  /**
+   * False when the runner runs git and Terraform without its sandbox
+   * (`runner.local.sandbox: false`): code in the target can reach what the
+   * runner can. Extension beyond the v1 contract.
+   */
+  sandboxed: boolean;
 }
 
 /**
@@ -154,6 +160,13 @@ export interface CatalogModule {
   /** `git::<url>//<subdir>` without `?ref=`. */
   source: string;
   versions: string[];
+  /**
+   * The commit each vetted tag is pinned to, by tag: a tag can be moved, a
+   * commit cannot. From the module entity's annotation (`v1.1.0@<commit>`),
+   * or recorded by the gate the first time it saw the tag vetted. A tag
+   * without a commit here cannot be used.
+   */
+  commits?: Record<string, string>;
 }
 
 /**
@@ -171,8 +184,22 @@ export interface ModuleUsage {
   source: string;
   /** The tag it was pinned to. */
   version: string;
+  /** The commit that tag was vetted at, which the runner verified it is. */
+  pinnedCommit?: string;
   /** Entity refs of the catalog modules vetting this source at this version. */
   moduleRefs: string[];
+}
+
+/**
+ * The entity a target (one folder of one repository in one environment)
+ * belongs to: the first deployable entity the gate saw declaring it.
+ *
+ * @public
+ */
+export interface TargetOwner {
+  environment: string;
+  path: string;
+  entityRef: string;
 }
 
 /**

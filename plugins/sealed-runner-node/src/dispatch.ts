@@ -36,6 +36,12 @@ export interface DispatchPoll {
  */
 export interface RunDispatcher {
   /**
+   * Whether the code a runner runs is isolated from the runner (a sandbox,
+   * another user): false for a runner configured to run it unsandboxed,
+   * which every target then shows. Unset means isolated.
+   */
+  readonly sandboxed?: boolean;
+  /**
    * Starts one runner for one job and returns a handle that identifies it
    * (for example a process id or a task ARN). `document` is what the runner
    * must receive, unchanged, as its job: the job signed by the gate. `job`

@@ -8,6 +8,7 @@ import {
   ModuleUsage,
   Run,
   Target,
+  TargetOwner,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -22,7 +23,15 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  */
 export interface SealedRunnerGateClient {
   listTargets(entityRef: string, options: GateCallOptions): Promise<Target[]>;
-  listModuleUsage(entityRef: string, options: GateCallOptions): Promise<ModuleUsage[]>;
+  listModuleUsage(
+    entityRef: string,
+    options: GateCallOptions,
+  ): Promise<ModuleUsage[]>;
+  /** Who owns each target of a repository (service principals only). */
+  listTargetOwners(
+    repository: string,
+    options: GateCallOptions,
+  ): Promise<TargetOwner[]>;
   requestPlan(
     request: { entityRef: string; environment: string; ref?: string },
     options: GateCallOptions,
@@ -59,26 +68,61 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
     },
   ) {}
 
-  async listTargets(entityRef: string, options: GateCallOptions): Promise<Target[]> {
-    const body = await this.call<{ items: Target[] }>('GET', '/targets', options, { entityRef });
+  async listTargets(
+    entityRef: string,
+    options: GateCallOptions,
+  ): Promise<Target[]> {
+    const body = await this.call<{ items: Target[] }>(
+      'GET',
+      '/targets',
+      options,
+      { entityRef },
+    );
     return body.items;
   }
 
-  async listModuleUsage(entityRef: string, options: GateCallOptions): Promise<ModuleUsage[]> {
-    const body = await this.call<{ items: ModuleUsage[] } | null>('GET', '/modules', options, {
-      entityRef,
-    });
+  async listModuleUsage(
+    entityRef: string,
+    options: GateCallOptions,
+  ): Promise<ModuleUsage[]> {
+    const body = await this.call<{ items: ModuleUsage[] } | null>(
+      'GET',
+      '/modules',
+      options,
+      {
+        entityRef,
+      },
+    );
     return body?.items as ModuleUsage[];
+  }
+
+  async listTargetOwners(
+    repository: string,
+    options: GateCallOptions,
+  ): Promise<TargetOwner[]> {
+    const body = await this.call<{ items: TargetOwner[] }>(
+      'GET',
+      '/target-owners',
+      options,
+      { repository },
+    );
+    return body.items;
   }
 
   async requestPlan(
     request: { entityRef: string; environment: string; ref?: string },
     options: GateCallOptions,
   ): Promise<Run> {
-    const body = await this.call<{ run: Run }>('POST', '/runs', options, undefined, {
-      ...request,
-      operation: 'plan',
-    });
+    const body = await this.call<{ run: Run }>(
+      'POST',
+      '/runs',
+      options,
+      undefined,
+      {
+        ...request,
+        operation: 'plan',
+      },
+    );
     return body.run;
   }
 
@@ -94,7 +138,11 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
   }
 
   async getRun(runId: string, options: GateCallOptions): Promise<Run> {
-    const body = await this.call<{ run: Run }>('GET', `/runs/${encodeURIComponent(runId)}`, options);
+    const body = await this.call<{ run: Run }>(
+      'GET',
+      `/runs/${encodeURIComponent(runId)}`,
+      options,
+    );
     return body.run;
   }
 
@@ -140,7 +188,9 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new Error(`the sealed-runner gate answered ${path} with malformed JSON`);
+      throw new Error(
+        `the sealed-runner gate answered ${path} with malformed JSON`,
+      );
     }
   }
 }

@@ -11,3 +11,4 @@ export * from './targetChecks';
 export * from './permissions';
 export * from './gateClient';
 export * from './modules';
+export * from './locations';

@@ -1,9 +1,4 @@
-import { resolve } from 'node:path';
-import {
-  ANNOTATION_ORIGIN_LOCATION,
-  Entity,
-  stringifyEntityRef,
-} from '@backstage/catalog-model';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   ANNOTATION_MODULE_SOURCE,
   ANNOTATION_MODULE_VERSIONS,
@@ -11,6 +6,7 @@ import {
   MODULE_ENTITY_SPEC_TYPE,
   parseCatalogModule,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { isFromLocation } from './locations';
 
 /**
  * A vetted service-catalog module and the catalog entity that declares it.
@@ -42,29 +38,6 @@ export interface ModuleVetting {
 }
 
 /**
- * A `modules.locations` entry as the catalog spells origin locations: a
- * relative `file:` target resolves against the working directory, as the
- * catalog resolves the app-config's file locations.
- *
- * @public
- */
-export function resolveModuleLocation(entry: string): string {
-  return entry.startsWith('file:') && !entry.startsWith('file:/')
-    ? `file:${resolve(entry.slice('file:'.length))}${entry.endsWith('/*') ? '/*' : ''}`
-    : entry;
-}
-
-function fromAllowedLocation(entity: Entity, locations: string[]): boolean {
-  const origin = entity.metadata.annotations?.[ANNOTATION_ORIGIN_LOCATION];
-  return (
-    typeof origin === 'string' &&
-    locations.some(location =>
-      location.endsWith('*') ? origin.startsWith(location.slice(0, -1)) : origin === location,
-    )
-  );
-}
-
-/**
  * The `terraform-module` entities that count as vetted: with
  * `modules.owners` set, only entities owned by those refs; with
  * `modules.locations` set, only entities from those catalog locations —
@@ -83,7 +56,10 @@ export function readVettedModuleEntities(
   const locations = vetting?.locations;
   const vetted: VettedModuleEntity[] = [];
   for (const entity of entities) {
-    if ((entity.spec as { type?: unknown } | undefined)?.type !== MODULE_ENTITY_SPEC_TYPE) {
+    if (
+      (entity.spec as { type?: unknown } | undefined)?.type !==
+      MODULE_ENTITY_SPEC_TYPE
+    ) {
       continue;
     }
     if (owners) {
@@ -94,7 +70,7 @@ export function readVettedModuleEntities(
         continue;
       }
     }
-    if (locations && !fromAllowedLocation(entity, locations)) {
+    if (locations && !isFromLocation(entity, locations)) {
       continue;
     }
     const annotations = entity.metadata.annotations ?? {};
@@ -106,7 +82,10 @@ export function readVettedModuleEntities(
       annotations[ANNOTATION_MODULE_VERSIONS],
     );
     if (module.ok) {
-      vetted.push({ entityRef: stringifyEntityRef(entity), module: module.value });
+      vetted.push({
+        entityRef: stringifyEntityRef(entity),
+        module: module.value,
+      });
     } else {
       onInvalid(stringifyEntityRef(entity), module.reason);
     }

@@ -42,12 +42,15 @@ const createTargetRule = makeCreatePermissionRule<
 
 const isTargetOwner = createTargetRule({
   name: 'IS_TARGET_OWNER',
-  description: 'Allow when the user (or a group they belong to) owns the entity',
+  description:
+    'Allow when the user (or a group they belong to) owns the entity',
   resourceType: SEALED_RUNNER_TARGET_RESOURCE_TYPE,
   paramsSchema: z.object({
     claims: z
       .array(z.string())
-      .describe('Ownership entity refs of the user, e.g. from user.info.ownershipEntityRefs'),
+      .describe(
+        'Ownership entity refs of the user, e.g. from user.info.ownershipEntityRefs',
+      ),
   }),
   apply: (resource, { claims }) =>
     resource.owners.some(owner => claims.includes(owner)),
@@ -61,7 +64,8 @@ const isEnvironment = createTargetRule({
   paramsSchema: z.object({
     environments: z.array(z.string()).describe('Environment names'),
   }),
-  apply: (resource, { environments }) => environments.includes(resource.environment),
+  apply: (resource, { environments }) =>
+    environments.includes(resource.environment),
   toQuery: ({ environments }) => ({ environments }),
 });
 
@@ -90,4 +94,5 @@ export const sealedRunnerTargetConditions = conditions;
  *
  * @public
  */
-export const createSealedRunnerTargetConditionalDecision = createConditionalDecision;
+export const createSealedRunnerTargetConditionalDecision =
+  createConditionalDecision;

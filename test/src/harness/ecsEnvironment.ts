@@ -5,10 +5,25 @@ import { FakeAws } from './fakeAws';
 import { IsolatedRoot } from './isolatedRoot';
 
 export const ECS_CLUSTER = 'sealed-runner';
-export const PLANNER_ROLE = 'arn:aws:iam::123456789012:role/sealed-runner-planner';
-export const APPLIER_ROLE = 'arn:aws:iam::123456789012:role/sealed-runner-applier';
+/** The demo's environments and their apply branches. */
+const ENVIRONMENTS = { dev: ['*'], prod: ['main'] } as const;
+type Environment = keyof typeof ENVIRONMENTS;
+/** One identity per environment and operation, as deploy/terraform names them. */
+export const TASK_ROLES: Record<Environment, { plan: string; apply: string }> = {
+  dev: {
+    plan: 'arn:aws:iam::123456789012:role/sealed-runner-dev-planner',
+    apply: 'arn:aws:iam::123456789012:role/sealed-runner-dev-applier',
+  },
+  prod: {
+    plan: 'arn:aws:iam::123456789012:role/sealed-runner-prod-planner',
+    apply: 'arn:aws:iam::123456789012:role/sealed-runner-prod-applier',
+  },
+};
 /** The task definition families, as deploy/terraform names them. */
-export const TASK_FAMILIES = { plan: 'sealed-runner-plan', apply: 'sealed-runner-apply' } as const;
+export const TASK_FAMILIES: Record<Environment, { plan: string; apply: string }> = {
+  dev: { plan: 'sealed-runner-dev-plan', apply: 'sealed-runner-dev-apply' },
+  prod: { plan: 'sealed-runner-prod-plan', apply: 'sealed-runner-prod-apply' },
+};
 export const ARTIFACTS_BUCKET = 'sealed-runner-artifacts';
 const LOG_GROUP = '/sealed-runner/runner';
 
@@ -49,11 +64,11 @@ export async function startEcsEnvironment(
   const signingKey = fake.createSigningKey('alias/sealed-runner-jobs');
   const artifactsKey = fake.createEncryptionKey('alias/sealed-runner-artifacts');
 
-  const runnerConfig = (applyBranches: Record<string, string[]>): RunnerConfigInput => ({
+  // Each task definition's runner serves exactly one environment, with
+  // that environment's roles (deploy/terraform does the same).
+  const runnerConfig = (environment: Environment): RunnerConfigInput => ({
     repositories: [root.demo.infrastructureLiveUrl, root.demo.serviceCatalogUrl],
-    environments: Object.fromEntries(
-      Object.entries(applyBranches).map(([env, branches]) => [env, { applyBranches: branches }]),
-    ),
+    environments: { [environment]: { applyBranches: [...ENVIRONMENTS[environment]] } },
     // A Fargate task's disk dies with it: everything that must outlive the
     // task is in the bucket. Terraform state is the exception here — real
     // targets declare a remote backend; the demo's local state lives in a
@@ -67,7 +82,10 @@ export async function startEcsEnvironment(
     jobPublicKey: signingKey.publicKeyPem,
     jobLifetimeSeconds: 300,
     timeoutSeconds: 600,
-    taskRoles: { plan: PLANNER_ROLE, apply: APPLIER_ROLE },
+    taskRoles: { [environment]: TASK_ROLES[environment] },
+    // The fake's tasks share one machine, so they keep the bubblewrap
+    // sandbox (a Fargate task is its own machine and uses `uid`).
+    sandbox: { type: 'bwrap' },
     artifacts: {
       bucket: ARTIFACTS_BUCKET,
       kmsKeyId: artifactsKey.keyArn,
@@ -75,17 +93,18 @@ export async function startEcsEnvironment(
       endpoint: fake.endpoint,
     },
   });
-  const environments = { dev: ['*'], prod: ['main'] };
-  for (const operation of ['plan', 'apply'] as const) {
-    taskDefinitions.push({
-      family: TASK_FAMILIES[operation],
-      taskRoleArn: operation === 'plan' ? PLANNER_ROLE : APPLIER_ROLE,
-      containerName: 'runner',
-      command: [process.execPath, RUNNER_ENTRY_POINT],
-      environment: { SEALED_RUNNER_CONFIG: JSON.stringify(runnerConfig(environments)) },
-      logGroup: LOG_GROUP,
-      logStreamPrefix: 'runner',
-    });
+  for (const environment of Object.keys(ENVIRONMENTS) as Environment[]) {
+    for (const operation of ['plan', 'apply'] as const) {
+      taskDefinitions.push({
+        family: TASK_FAMILIES[environment][operation],
+        taskRoleArn: TASK_ROLES[environment][operation],
+        containerName: 'runner',
+        command: [process.execPath, RUNNER_ENTRY_POINT],
+        environment: { SEALED_RUNNER_CONFIG: JSON.stringify(runnerConfig(environment)) },
+        logGroup: LOG_GROUP,
+        logStreamPrefix: 'runner',
+      });
+    }
   }
 
   return {

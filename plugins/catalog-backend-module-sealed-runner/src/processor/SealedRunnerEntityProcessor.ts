@@ -20,7 +20,12 @@ import {
   LocationSpec,
   processingResult,
 } from '@backstage/plugin-catalog-node';
-import { ANNOTATION_TARGET_PREFIX } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  ANNOTATION_REPOSITORY,
+  ANNOTATION_TARGET_PREFIX,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { GateTargetOwnerSource } from '../services/TargetOwnerSource/GateTargetOwnerSource';
+import type { TargetOwnerSource } from '../services/TargetOwnerSource/types';
 import { GateModuleUsageSource } from '../services/ModuleUsageSource/GateModuleUsageSource';
 import {
   MAX_MODULE_REFS,
@@ -42,6 +47,8 @@ export interface SealedRunnerEntityProcessorOptions {
   rules: SealedRunnerAnnotationRules;
   /** Where module usage comes from; the gate in production. */
   moduleUsage: ModuleUsageSource;
+  /** Who owns each target; the gate in production. Unset: not checked. */
+  targetOwners?: TargetOwnerSource;
   logger: LoggerService;
   /** How long a module usage answer is kept. Default 60 s. */
   cacheTtlMs?: number;
@@ -87,17 +94,20 @@ export class SealedRunnerEntityProcessor implements CatalogProcessor {
     return new SealedRunnerEntityProcessor({
       rules: readAnnotationRules(config),
       moduleUsage: GateModuleUsageSource.create(options),
+      targetOwners: GateTargetOwnerSource.create(options),
       logger: options.logger,
     });
   }
 
   private readonly rules: SealedRunnerAnnotationRules;
   private readonly moduleUsage: ModuleUsageCache;
+  private readonly targetOwners?: TargetOwnerSource;
   private readonly logger: LoggerService;
 
   constructor(options: SealedRunnerEntityProcessorOptions) {
     this.rules = options.rules;
     this.logger = options.logger;
+    this.targetOwners = options.targetOwners;
     this.moduleUsage = new ModuleUsageCache({
       source: options.moduleUsage,
       logger: options.logger,
@@ -118,6 +128,9 @@ export class SealedRunnerEntityProcessor implements CatalogProcessor {
     cache: CatalogProcessorCache,
   ): Promise<Entity> {
     const problems = checkSealedRunnerAnnotations(entity, this.rules);
+    if (problems.length === 0 && hasTargets(entity)) {
+      problems.push(...(await this.ownershipProblems(entity)));
+    }
     for (const problem of problems) {
       emit(processingResult.inputError(location, problem));
     }
@@ -137,6 +150,49 @@ export class SealedRunnerEntityProcessor implements CatalogProcessor {
       );
     }
     return entity;
+  }
+
+  /**
+   * One folder, one owner: a target another entity owns is a processing
+   * error on this one, naming the owner. A new entity with such an error
+   * never enters the catalog; a changed one keeps its last good version.
+   * When the gate cannot answer, nothing is reported (the gate refuses the
+   * target itself when it is planned).
+   */
+  private async ownershipProblems(entity: Entity): Promise<string[]> {
+    const annotations = entity.metadata.annotations ?? {};
+    const repository = annotations[ANNOTATION_REPOSITORY];
+    if (!this.targetOwners || typeof repository !== 'string') {
+      return [];
+    }
+    const self = stringifyEntityRef(entity).toLocaleLowerCase('en-US');
+    let owners;
+    try {
+      owners = await this.targetOwners.listTargetOwners(repository);
+    } catch (error) {
+      this.logger.warn(
+        `Could not check who owns the targets of ${self}: ${stringifyError(
+          error,
+        )}`,
+      );
+      return [];
+    }
+    const problems: string[] = [];
+    for (const [key, path] of Object.entries(annotations)) {
+      if (!key.startsWith(ANNOTATION_TARGET_PREFIX)) {
+        continue;
+      }
+      const environment = key.slice(ANNOTATION_TARGET_PREFIX.length);
+      const owner = owners.find(
+        o => o.environment === environment && o.path === path,
+      );
+      if (owner && owner.entityRef.toLocaleLowerCase('en-US') !== self) {
+        problems.push(
+          `${key}: ${path} of ${repository} in ${environment} is already the target of ${owner.entityRef}; a folder belongs to one entity`,
+        );
+      }
+    }
+    return problems;
   }
 
   private async emitModuleRelations(

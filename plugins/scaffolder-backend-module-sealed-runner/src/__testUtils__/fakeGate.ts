@@ -36,6 +36,7 @@ export function aTarget(changes: Partial<Target> = {}): Target {
     requiredApprovals: 0,
     deployable: true,
     locked: false,
+    sandboxed: true,
     ...changes,
   };
 }
@@ -94,6 +95,7 @@ export function fakeGate(): FakeGate {
   const gate: SealedRunnerGateClient = {
     listTargets: async () => [aTarget()],
     listModuleUsage: async () => [],
+    listTargetOwners: async () => [],
     requestPlan: async () => aRun({ status: 'queued' }),
     apply: async () =>
       aRun({

@@ -3,7 +3,14 @@ import { BreakGlassSession } from '@sealed-runner/backstage-plugin-sealed-runner
 /** What opening a session records; the rest of a session comes later. */
 export type NewBreakGlassSession = Pick<
   BreakGlassSession,
-  'id' | 'entityRef' | 'environment' | 'openedBy' | 'reason' | 'ticket' | 'openedAt' | 'expiresAt'
+  | 'id'
+  | 'entityRef'
+  | 'environment'
+  | 'openedBy'
+  | 'reason'
+  | 'ticket'
+  | 'openedAt'
+  | 'expiresAt'
 >;
 
 export interface BreakGlassFilter {
@@ -39,7 +46,11 @@ export interface BreakGlassStore {
   /** Newest first. */
   listSessions(filter: BreakGlassFilter): Promise<BreakGlassSession[]>;
   /** The target's session that is open and not expired at `now`, if any. */
-  activeSession(entityRef: string, environment: string, now: string): Promise<BreakGlassSession | undefined>;
+  activeSession(
+    entityRef: string,
+    environment: string,
+    now: string,
+  ): Promise<BreakGlassSession | undefined>;
   /**
    * Closes an open session. Throws NotFoundError for an unknown id and
    * ConflictError if it is already closed or has expired at `now`.

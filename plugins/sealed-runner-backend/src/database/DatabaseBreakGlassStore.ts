@@ -7,7 +7,11 @@ import {
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
 import { migratedClient } from './migrations';
-import { BreakGlassFilter, BreakGlassStore, NewBreakGlassSession } from './BreakGlassStore';
+import {
+  BreakGlassFilter,
+  BreakGlassStore,
+  NewBreakGlassSession,
+} from './BreakGlassStore';
 
 interface SessionRow {
   id: string;
@@ -43,7 +47,11 @@ export function openTargetKey(entityRef: string, environment: string): string {
 
 function isUniqueViolation(error: unknown): boolean {
   const { code, message } = error as { code?: string; message?: string };
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || /unique/i.test(message ?? '');
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    /unique/i.test(message ?? '')
+  );
 }
 
 /**
@@ -51,7 +59,11 @@ function isUniqueViolation(error: unknown): boolean {
  * if the expiry task has not marked it yet: it reads exactly as it will
  * once marked.
  */
-function toSession(row: SessionRow, uses: UseRow[], now: string): BreakGlassSession {
+function toSession(
+  row: SessionRow,
+  uses: UseRow[],
+  now: string,
+): BreakGlassSession {
   const session: BreakGlassSession = {
     id: row.id,
     entityRef: row.entity_ref,
@@ -84,7 +96,9 @@ const now = () => new Date().toISOString();
 
 /** The knex implementation of {@link BreakGlassStore}, for SQLite and PostgreSQL. */
 export class DatabaseBreakGlassStore implements BreakGlassStore {
-  static async create(options: { database: DatabaseService }): Promise<DatabaseBreakGlassStore> {
+  static async create(options: {
+    database: DatabaseService;
+  }): Promise<DatabaseBreakGlassStore> {
     return new DatabaseBreakGlassStore(await migratedClient(options.database));
   }
 
@@ -126,7 +140,11 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
       const updated = await db('break_glass_sessions')
         .where({ id: row.id })
         .whereNull('closed_at')
-        .update({ closed_at: row.expires_at, close_reason: 'expired', open_target: null });
+        .update({
+          closed_at: row.expires_at,
+          close_reason: 'expired',
+          open_target: null,
+        });
       if (updated > 0) {
         marked.push({
           ...row,
@@ -152,7 +170,9 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
             .where({ open_target: key })
             .where('expires_at', '<=', session.openedAt),
         );
-        const open = await tx<SessionRow>('break_glass_sessions').where({ open_target: key }).first();
+        const open = await tx<SessionRow>('break_glass_sessions')
+          .where({ open_target: key })
+          .first();
         if (open) {
           throw new ConflictError(
             `${session.entityRef} in ${session.environment} already has an open break-glass session (${open.id}, opened by ${open.opened_by} until ${open.expires_at})`,
@@ -186,7 +206,9 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
   }
 
   async getSession(id: string): Promise<BreakGlassSession | undefined> {
-    const row = await this.knex<SessionRow>('break_glass_sessions').where({ id }).first();
+    const row = await this.knex<SessionRow>('break_glass_sessions')
+      .where({ id })
+      .first();
     return row ? (await this.hydrate(this.knex, [row], now()))[0] : undefined;
   }
 
@@ -199,13 +221,17 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
       .limit(filter.limit)
       .offset(filter.offset ?? 0);
     if (filter.entityRef) {
-      query.whereRaw('LOWER(entity_ref) = ?', [filter.entityRef.toLocaleLowerCase('en-US')]);
+      query.whereRaw('LOWER(entity_ref) = ?', [
+        filter.entityRef.toLocaleLowerCase('en-US'),
+      ]);
     }
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.active === true) {
       query.whereNull('closed_at').where('expires_at', '>', filter.now);
     } else if (filter.active === false) {
-      query.where(q => q.whereNotNull('closed_at').orWhere('expires_at', '<=', filter.now));
+      query.where(q =>
+        q.whereNotNull('closed_at').orWhere('expires_at', '<=', filter.now),
+      );
     }
     return this.hydrate(this.knex, await query, filter.now);
   }
@@ -229,17 +255,24 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
   ): Promise<BreakGlassSession> {
     await this.knex.transaction(async tx => {
       const query = tx<SessionRow>('break_glass_sessions').where({ id });
-      const row = await (tx.client.config.client === 'pg' ? query.forUpdate() : query).first();
+      const row = await (tx.client.config.client === 'pg'
+        ? query.forUpdate()
+        : query
+      ).first();
       if (!row) {
         throw new NotFoundError(`break-glass session ${id} does not exist`);
       }
       if (row.closed_at !== null) {
         throw new ConflictError(
-          `break-glass session ${id} is already ${row.close_reason === 'expired' ? 'expired' : 'closed'} (at ${row.closed_at})`,
+          `break-glass session ${id} is already ${
+            row.close_reason === 'expired' ? 'expired' : 'closed'
+          } (at ${row.closed_at})`,
         );
       }
       if (row.expires_at <= closed.now) {
-        throw new ConflictError(`break-glass session ${id} is already expired (at ${row.expires_at})`);
+        throw new ConflictError(
+          `break-glass session ${id} is already expired (at ${row.expires_at})`,
+        );
       }
       await tx('break_glass_sessions')
         .where({ id })
@@ -260,6 +293,10 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
       .where('expires_at', '<=', at)
       .orderBy('expires_at', 'asc')
       .limit(500);
-    return this.hydrate(this.knex, await this.markExpired(this.knex, candidates), at);
+    return this.hydrate(
+      this.knex,
+      await this.markExpired(this.knex, candidates),
+      at,
+    );
   }
 }

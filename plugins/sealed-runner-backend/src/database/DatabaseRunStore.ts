@@ -68,8 +68,15 @@ function optional<T>(value: T | null): T | undefined {
   return value === null ? undefined : value;
 }
 
-function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunRecord {
-  const hasPlan = row.plan_add !== null && row.plan_change !== null && row.plan_destroy !== null;
+function toRecord(
+  row: RunRow,
+  approvals: Approval[],
+  applyRunId?: string,
+): RunRecord {
+  const hasPlan =
+    row.plan_add !== null &&
+    row.plan_change !== null &&
+    row.plan_destroy !== null;
   return {
     id: row.id,
     entityRef: row.entity_ref,
@@ -84,7 +91,11 @@ function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunR
     finishedAt: optional(row.finished_at),
     planRunId: optional(row.plan_run_id),
     plan: hasPlan
-      ? { add: row.plan_add!, change: row.plan_change!, destroy: row.plan_destroy! }
+      ? {
+          add: row.plan_add!,
+          change: row.plan_change!,
+          destroy: row.plan_destroy!,
+        }
       : undefined,
     changes: row.changes ? JSON.parse(row.changes) : undefined,
     approvals,
@@ -96,9 +107,13 @@ function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunR
     lockKey: row.lock_key,
     phase: optional(row.phase),
     planSha256: optional(row.plan_sha256),
-    moduleSources: row.module_sources ? JSON.parse(row.module_sources) : undefined,
+    moduleSources: row.module_sources
+      ? JSON.parse(row.module_sources)
+      : undefined,
     job: JSON.parse(row.job),
-    dispatchHandle: row.dispatch_handle ? JSON.parse(row.dispatch_handle) : undefined,
+    dispatchHandle: row.dispatch_handle
+      ? JSON.parse(row.dispatch_handle)
+      : undefined,
     dispatchCursor: optional(row.dispatch_cursor),
     attachedBy: optional(row.attached_by),
     heartbeatAt: optional(row.heartbeat_at),
@@ -110,14 +125,19 @@ function toRecord(row: RunRow, approvals: Approval[], applyRunId?: string): RunR
 
 /** The knex implementation of {@link RunStore}, for SQLite and PostgreSQL. */
 export class DatabaseRunStore implements RunStore {
-  static async create(options: { database: DatabaseService }): Promise<DatabaseRunStore> {
+  static async create(options: {
+    database: DatabaseService;
+  }): Promise<DatabaseRunStore> {
     return new DatabaseRunStore(await migratedClient(options.database));
   }
 
   private constructor(private readonly knex: Knex) {}
 
   /** Loads runs with their approvals and the apply each plan led to. */
-  private async hydrate(db: Knex | Knex.Transaction, rows: RunRow[]): Promise<RunRecord[]> {
+  private async hydrate(
+    db: Knex | Knex.Transaction,
+    rows: RunRow[],
+  ): Promise<RunRecord[]> {
     if (rows.length === 0) {
       return [];
     }
@@ -164,9 +184,15 @@ export class DatabaseRunStore implements RunStore {
    * Reads a plan inside a transaction, locking its row on PostgreSQL so an
    * approval, an apply and a superseding plan cannot interleave.
    */
-  private async snapshot(tx: Knex.Transaction, planRunId: string): Promise<PlanSnapshot> {
+  private async snapshot(
+    tx: Knex.Transaction,
+    planRunId: string,
+  ): Promise<PlanSnapshot> {
     const query = tx<RunRow>('runs').where({ id: planRunId });
-    const row = await (tx.client.config.client === 'pg' ? query.forUpdate() : query).first();
+    const row = await (tx.client.config.client === 'pg'
+      ? query.forUpdate()
+      : query
+    ).first();
     if (!row) {
       throw new NotFoundError(`run ${planRunId} does not exist`);
     }
@@ -216,13 +242,19 @@ export class DatabaseRunStore implements RunStore {
           : null,
       });
       const locked = await tx('target_locks')
-        .insert({ lock_key: run.lockKey, run_id: run.id, acquired_at: run.createdAt })
+        .insert({
+          lock_key: run.lockKey,
+          run_id: run.id,
+          acquired_at: run.createdAt,
+        })
         .onConflict('lock_key')
         .ignore()
         .returning('lock_key');
       if (locked.length === 0) {
         // Throwing rolls back the run row: the target belongs to another run.
-        const holder = await tx('target_locks').where({ lock_key: run.lockKey }).first();
+        const holder = await tx('target_locks')
+          .where({ lock_key: run.lockKey })
+          .first();
         throw new ConflictError(
           holder
             ? `target is locked by run ${holder.run_id}`
@@ -239,7 +271,9 @@ export class DatabaseRunStore implements RunStore {
           .whereNull('superseded_by');
         for (const { id } of older) {
           await tx('runs').where({ id }).update({ superseded_by: run.id });
-          await this.history(tx, id, run.requestedBy, 'superseded', { by: run.id });
+          await this.history(tx, id, run.requestedBy, 'superseded', {
+            by: run.id,
+          });
         }
       }
       await this.history(tx, run.id, run.requestedBy, 'requested', {
@@ -273,14 +307,18 @@ export class DatabaseRunStore implements RunStore {
   private async verifyBreakGlass(tx: Knex.Transaction, run: NewRun) {
     const { sessionId } = run.breakGlass!;
     const query = tx('break_glass_sessions').where({ id: sessionId });
-    const session = await (tx.client.config.client === 'pg' ? query.forUpdate() : query).first();
+    const session = await (tx.client.config.client === 'pg'
+      ? query.forUpdate()
+      : query
+    ).first();
     const at = new Date().toISOString();
     if (
       !session ||
       session.closed_at !== null ||
       session.expires_at <= at ||
       session.open_target !== openTargetKey(run.entityRef, run.environment) ||
-      session.opened_by.toLocaleLowerCase('en-US') !== run.requestedBy.toLocaleLowerCase('en-US')
+      session.opened_by.toLocaleLowerCase('en-US') !==
+        run.requestedBy.toLocaleLowerCase('en-US')
     ) {
       throw new ConflictError(
         `break-glass session ${sessionId} is no longer open for ${run.requestedBy} on ${run.entityRef} in ${run.environment}`,
@@ -327,24 +365,36 @@ export class DatabaseRunStore implements RunStore {
       .limit(filter.limit)
       .offset(filter.offset ?? 0);
     // Entity refs compare case-insensitively in Backstage.
-    if (filter.entityRef) query.whereRaw('LOWER(entity_ref) = ?', [filter.entityRef.toLocaleLowerCase('en-US')]);
+    if (filter.entityRef)
+      query.whereRaw('LOWER(entity_ref) = ?', [
+        filter.entityRef.toLocaleLowerCase('en-US'),
+      ]);
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.status) query.where('status', filter.status);
     if (filter.operation) query.where('operation', filter.operation);
     return this.hydrate(this.knex, await query);
   }
 
-  async latestRun(entityRef: string, environment: string): Promise<RunRecord | undefined> {
+  async latestRun(
+    entityRef: string,
+    environment: string,
+  ): Promise<RunRecord | undefined> {
     const [run] = await this.listRuns({ entityRef, environment, limit: 1 });
     return run;
   }
 
   async lockHolder(lockKey: string): Promise<string | undefined> {
-    const row = await this.knex('target_locks').where({ lock_key: lockKey }).first();
+    const row = await this.knex('target_locks')
+      .where({ lock_key: lockKey })
+      .first();
     return row?.run_id;
   }
 
-  async markRunning(id: string, handle: JsonObject, instanceId: string): Promise<boolean> {
+  async markRunning(
+    id: string,
+    handle: JsonObject,
+    instanceId: string,
+  ): Promise<boolean> {
     const at = now();
     const updated = await this.knex('runs')
       .where({ id, status: 'queued' })
@@ -371,12 +421,21 @@ export class DatabaseRunStore implements RunStore {
   ): Promise<void> {
     await this.knex.transaction(async tx => {
       const query = tx<RunRow>('runs').where({ id, attached_by: instanceId });
-      const row = await (tx.client.config.client === 'pg' ? query.forUpdate() : query).first();
+      const row = await (tx.client.config.client === 'pg'
+        ? query.forUpdate()
+        : query
+      ).first();
       if (!row) {
-        throw new RunDetachedError(`run ${id} is supervised by another replica`);
+        throw new RunDetachedError(
+          `run ${id} is supervised by another replica`,
+        );
       }
       const first = Number(row.log_count) + 1;
-      const rows = output.lines.map((line, i) => ({ run_id: id, seq: first + i, line }));
+      const rows = output.lines.map((line, i) => ({
+        run_id: id,
+        seq: first + i,
+        line,
+      }));
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         await tx('run_logs').insert(rows.slice(i, i + INSERT_CHUNK));
       }
@@ -399,18 +458,30 @@ export class DatabaseRunStore implements RunStore {
     return updated > 0;
   }
 
-  async claimStaleRun(id: string, instanceId: string, staleBefore: string): Promise<boolean> {
+  async claimStaleRun(
+    id: string,
+    instanceId: string,
+    staleBefore: string,
+  ): Promise<boolean> {
     const updated = await this.knex('runs')
       .where({ id, status: 'running' })
-      .where(q => q.whereNull('heartbeat_at').orWhere('heartbeat_at', '<', staleBefore))
+      .where(q =>
+        q.whereNull('heartbeat_at').orWhere('heartbeat_at', '<', staleBefore),
+      )
       .update({ attached_by: instanceId, heartbeat_at: now() });
     if (updated > 0) {
-      await this.history(this.knex, id, 'sealed-runner', 'reattached', { instanceId });
+      await this.history(this.knex, id, 'sealed-runner', 'reattached', {
+        instanceId,
+      });
     }
     return updated > 0;
   }
 
-  async finishRun(id: string, outcome: RunOutcome, actor: string): Promise<RunRecord | undefined> {
+  async finishRun(
+    id: string,
+    outcome: RunOutcome,
+    actor: string,
+  ): Promise<RunRecord | undefined> {
     const finished = await this.knex.transaction(async tx => {
       const updated = await tx('runs')
         .where({ id })
@@ -424,7 +495,9 @@ export class DatabaseRunStore implements RunStore {
           plan_destroy: outcome.plan?.destroy ?? null,
           changes: outcome.changes ? JSON.stringify(outcome.changes) : null,
           plan_sha256: outcome.planSha256 ?? null,
-          module_sources: outcome.moduleSources ? JSON.stringify(outcome.moduleSources) : null,
+          module_sources: outcome.moduleSources
+            ? JSON.stringify(outcome.moduleSources)
+            : null,
         });
       if (updated === 0) {
         return false;
@@ -450,16 +523,25 @@ export class DatabaseRunStore implements RunStore {
     }
   }
 
-  async listRunsToReconcile(staleBefore: string, queuedBefore: string): Promise<RunRecord[]> {
+  async listRunsToReconcile(
+    staleBefore: string,
+    queuedBefore: string,
+  ): Promise<RunRecord[]> {
     const rows = await this.knex<RunRow>('runs')
       .where(q =>
         q
           .where(r =>
             r
               .where('status', 'running')
-              .where(h => h.whereNull('heartbeat_at').orWhere('heartbeat_at', '<', staleBefore)),
+              .where(h =>
+                h
+                  .whereNull('heartbeat_at')
+                  .orWhere('heartbeat_at', '<', staleBefore),
+              ),
           )
-          .orWhere(r => r.where('status', 'queued').where('created_at', '<', queuedBefore)),
+          .orWhere(r =>
+            r.where('status', 'queued').where('created_at', '<', queuedBefore),
+          ),
       )
       .orderBy('created_at', 'asc')
       .limit(100);
@@ -468,7 +550,10 @@ export class DatabaseRunStore implements RunStore {
 
   async releaseOrphanLocks(): Promise<number> {
     return this.knex('target_locks')
-      .whereIn('run_id', this.knex('runs').select('id').whereIn('status', TERMINAL))
+      .whereIn(
+        'run_id',
+        this.knex('runs').select('id').whereIn('status', TERMINAL),
+      )
       .delete();
   }
 
@@ -482,12 +567,19 @@ export class DatabaseRunStore implements RunStore {
     return rows.map(r => ({ seq: Number(r.seq), line: r.line as string }));
   }
 
-  async addHistory(id: string, actor: string, action: string, detail?: JsonObject) {
+  async addHistory(
+    id: string,
+    actor: string,
+    action: string,
+    detail?: JsonObject,
+  ) {
     await this.history(this.knex, id, actor, action, detail);
   }
 
   async listHistory(id: string): Promise<RunHistoryEntry[]> {
-    const rows = await this.knex('run_history').where({ run_id: id }).orderBy('id', 'asc');
+    const rows = await this.knex('run_history')
+      .where({ run_id: id })
+      .orderBy('id', 'asc');
     return rows.map(r => ({
       at: r.at,
       actor: r.actor,

@@ -113,11 +113,18 @@ export interface RunStore {
   getPlanSnapshot(planRunId: string): Promise<PlanSnapshot>;
   getRun(id: string): Promise<RunRecord | undefined>;
   listRuns(filter: RunFilter): Promise<RunRecord[]>;
-  latestRun(entityRef: string, environment: string): Promise<RunRecord | undefined>;
+  latestRun(
+    entityRef: string,
+    environment: string,
+  ): Promise<RunRecord | undefined>;
   lockHolder(lockKey: string): Promise<string | undefined>;
 
   /** queued → running, recording how to find the runner. */
-  markRunning(id: string, handle: JsonObject, instanceId: string): Promise<boolean>;
+  markRunning(
+    id: string,
+    handle: JsonObject,
+    instanceId: string,
+  ): Promise<boolean>;
   /** Appends runner output; throws RunDetachedError if another replica took the run. */
   appendOutput(
     id: string,
@@ -126,18 +133,38 @@ export interface RunStore {
   ): Promise<void>;
   heartbeat(id: string, instanceId: string): Promise<boolean>;
   /** Takes over supervision of a running run whose heartbeat is older than `staleBefore`. */
-  claimStaleRun(id: string, instanceId: string, staleBefore: string): Promise<boolean>;
+  claimStaleRun(
+    id: string,
+    instanceId: string,
+    staleBefore: string,
+  ): Promise<boolean>;
   /** Records the end of a run and releases its lock; undefined if it had already ended. */
-  finishRun(id: string, outcome: RunOutcome, actor: string): Promise<RunRecord | undefined>;
+  finishRun(
+    id: string,
+    outcome: RunOutcome,
+    actor: string,
+  ): Promise<RunRecord | undefined>;
   requestCancel(id: string, actor: string): Promise<void>;
 
   /** Running runs with a stale heartbeat, and queued runs created before `queuedBefore`. */
-  listRunsToReconcile(staleBefore: string, queuedBefore: string): Promise<RunRecord[]>;
+  listRunsToReconcile(
+    staleBefore: string,
+    queuedBefore: string,
+  ): Promise<RunRecord[]>;
   /** Deletes locks whose run has ended (a safety net; returns how many). */
   releaseOrphanLocks(): Promise<number>;
 
-  getLogs(id: string, after: number, limit: number): Promise<{ seq: number; line: string }[]>;
-  addHistory(id: string, actor: string, action: string, detail?: JsonObject): Promise<void>;
+  getLogs(
+    id: string,
+    after: number,
+    limit: number,
+  ): Promise<{ seq: number; line: string }[]>;
+  addHistory(
+    id: string,
+    actor: string,
+    action: string,
+    detail?: JsonObject,
+  ): Promise<void>;
   listHistory(id: string): Promise<RunHistoryEntry[]>;
 }
 

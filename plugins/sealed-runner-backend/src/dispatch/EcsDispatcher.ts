@@ -15,8 +15,15 @@ import { AwsCredentialProvider } from '@backstage/integration-aws-node';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { DispatchPoll, RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { assembleFrames, PendingFrames, RUNNER_JOB_KEY_ENV } from '@sealed-runner/runner';
+import {
+  DispatchPoll,
+  RunDispatcher,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import {
+  assembleFrames,
+  PendingFrames,
+  RUNNER_JOB_KEY_ENV,
+} from '@sealed-runner/runner';
 import { z } from 'zod';
 import { SealedRunnerConfig } from '../config';
 
@@ -41,7 +48,11 @@ const cursorSchema = z.strictObject({
   /** When DescribeTasks first answered MISSING for the task (ms). */
   missingSince: z.number().optional(),
   pending: z
-    .strictObject({ id: z.number(), parts: z.number(), data: z.array(z.string()) })
+    .strictObject({
+      id: z.number(),
+      parts: z.number(),
+      data: z.array(z.string()),
+    })
     .optional(),
 });
 
@@ -51,11 +62,17 @@ type EcsCursor = z.infer<typeof cursorSchema>;
 function stopDetail(task: Task): string {
   const container = task.containers?.[0];
   const parts = [
-    task.stopCode === 'SpotInterruption' ? 'the Fargate Spot capacity was reclaimed' : undefined,
-    task.stopCode === 'TaskFailedToStart' ? 'the task failed to start' : undefined,
+    task.stopCode === 'SpotInterruption'
+      ? 'the Fargate Spot capacity was reclaimed'
+      : undefined,
+    task.stopCode === 'TaskFailedToStart'
+      ? 'the task failed to start'
+      : undefined,
     task.stoppedReason,
     container?.reason,
-    container?.exitCode !== undefined ? `exit code ${container.exitCode}` : undefined,
+    container?.exitCode !== undefined
+      ? `exit code ${container.exitCode}`
+      : undefined,
     task.stopCode ? `stop code ${task.stopCode}` : undefined,
   ].filter(Boolean);
   return `ECS task ${task.taskArn?.split('/').pop()}: ${parts.join('; ')}`;
@@ -78,6 +95,20 @@ function isRetryable(error: unknown): boolean {
 /** Throttled or refused: certainly no task started, so a new idempotency token is safe. */
 function certainlyNotStarted(error: unknown): boolean {
   return (error as { $fault?: string }).$fault === 'client';
+}
+
+/** The task definition of a job's environment and operation; never another environment's. */
+function taskDefinitionFor(
+  config: EcsRunnerOptions,
+  job: SealedRunnerJob,
+): string {
+  const definitions = config.taskDefinitions[job.environment];
+  if (!definitions) {
+    throw new Error(
+      `sealedRunner.runner.ecs.taskDefinitions has no task definitions for ${job.environment}`,
+    );
+  }
+  return definitions[job.operation];
 }
 
 const RESULT_LINE = /^\{"type":"result"/;
@@ -111,24 +142,36 @@ export class EcsDispatcher implements RunDispatcher {
     },
   ) {
     const { region, endpoint } = options.config;
-    const common = { region, credentials: options.credentials, ...(endpoint ? { endpoint } : {}) };
+    const common = {
+      region,
+      credentials: options.credentials,
+      ...(endpoint ? { endpoint } : {}),
+    };
     // RunTask is retried here, with our own bound and idempotency tokens;
     // the other calls keep the SDK's standard retries.
     this.ecsStart = new ECSClient({ ...common, maxAttempts: 1 });
     this.ecs = new ECSClient(common);
     this.logs = new CloudWatchLogsClient(common);
-    this.s3 = new S3Client({ ...common, ...(endpoint ? { forcePathStyle: true } : {}) });
+    this.s3 = new S3Client({
+      ...common,
+      ...(endpoint ? { forcePathStyle: true } : {}),
+    });
   }
 
   async dispatch(job: SealedRunnerJob, document: string): Promise<JsonObject> {
+    // Before anything is written: an environment without its own task
+    // definitions never borrows another's.
+    taskDefinitionFor(this.options.config, job);
     const { config } = this.options;
-    const jobKey = `jobs/${job.runId}.json`;
+    const jobKey = `jobs/${job.environment}/${job.runId}.json`;
     await this.s3.send(
       new PutObjectCommand({
         Bucket: config.artifactsBucket,
         Key: jobKey,
         Body: document,
         ContentType: 'application/json',
+        // A run's job is written once: nothing replaces a job a task may be reading.
+        IfNoneMatch: '*',
         ServerSideEncryption: 'aws:kms',
         SSEKMSKeyId: config.artifactsKmsKeyId,
       }),
@@ -147,7 +190,9 @@ export class EcsDispatcher implements RunDispatcher {
   private async runTask(job: SealedRunnerJob, jobKey: string): Promise<Task> {
     const { config, logger } = this.options;
     const random = this.options.random ?? Math.random;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise(r => setTimeout(r, ms)));
+    const sleep =
+      this.options.sleep ??
+      ((ms: number) => new Promise(r => setTimeout(r, ms)));
     // Same token after an ambiguous failure (a 5xx may have started the
     // task: ECS then returns that task instead of a second one); a new one
     // once ECS has said for certain that nothing started.
@@ -163,14 +208,18 @@ export class EcsDispatcher implements RunDispatcher {
         const response = await this.ecsStart.send(
           new RunTaskCommand({
             cluster: config.cluster,
-            taskDefinition:
-              job.operation === 'plan' ? config.taskDefinitions.plan : config.taskDefinitions.apply,
+            // One identity per environment: each environment's planner and
+            // applier are task definitions (and roles) of their own.
+            taskDefinition: taskDefinitionFor(config, job),
             launchType: 'FARGATE',
             count: 1,
             networkConfiguration: {
               awsvpcConfiguration: {
                 subnets: config.subnets,
-                securityGroups: config.securityGroups.length > 0 ? config.securityGroups : undefined,
+                securityGroups:
+                  config.securityGroups.length > 0
+                    ? config.securityGroups
+                    : undefined,
                 assignPublicIp: config.assignPublicIp ? 'ENABLED' : 'DISABLED',
               },
             },
@@ -196,35 +245,50 @@ export class EcsDispatcher implements RunDispatcher {
         if (task?.taskArn) {
           return task;
         }
-        lastReason = (response.failures ?? [])
-          .map(f => [f.reason, f.detail].filter(Boolean).join(': '))
-          .join('; ') || 'RunTask started no task';
+        lastReason =
+          (response.failures ?? [])
+            .map(f => [f.reason, f.detail].filter(Boolean).join(': '))
+            .join('; ') || 'RunTask started no task';
         token++;
       } catch (error) {
         if (!isRetryable(error)) {
-          throw new Error(`ECS refused to start the runner: ${(error as Error).name}: ${(error as Error).message}`);
+          throw new Error(
+            `ECS refused to start the runner: ${(error as Error).name}: ${
+              (error as Error).message
+            }`,
+          );
         }
         lastReason = `${(error as Error).name}: ${(error as Error).message}`;
         if (certainlyNotStarted(error)) {
           token++;
         }
       }
-      logger.warn(`RunTask for run ${job.runId} failed (attempt ${attempt} of ${config.startAttempts}): ${lastReason}`);
+      logger.warn(
+        `RunTask for run ${job.runId} failed (attempt ${attempt} of ${config.startAttempts}): ${lastReason}`,
+      );
     }
     throw new Error(
       `ECS could not start the runner after ${config.startAttempts} attempts: ${lastReason}`,
     );
   }
 
-  async poll(rawHandle: JsonObject, rawCursor: string | undefined): Promise<DispatchPoll> {
+  async poll(
+    rawHandle: JsonObject,
+    rawCursor: string | undefined,
+  ): Promise<DispatchPoll> {
     const handle = handleSchema.parse(rawHandle);
-    const cursor: EcsCursor = rawCursor ? cursorSchema.parse(JSON.parse(rawCursor)) : {};
+    const cursor: EcsCursor = rawCursor
+      ? cursorSchema.parse(JSON.parse(rawCursor))
+      : {};
     const { config } = this.options;
 
     // The task's state first: if it had stopped, the logs read next are as
     // complete as CloudWatch has them.
     const described = await this.ecs.send(
-      new DescribeTasksCommand({ cluster: config.cluster, tasks: [handle.taskArn] }),
+      new DescribeTasksCommand({
+        cluster: config.cluster,
+        tasks: [handle.taskArn],
+      }),
     );
     const task = described.tasks?.[0];
 
@@ -247,10 +311,14 @@ export class EcsDispatcher implements RunDispatcher {
         throw error;
       }
     }
-    const assembled = assembleFrames(raw, cursor.pending as PendingFrames | undefined);
+    const assembled = assembleFrames(
+      raw,
+      cursor.pending as PendingFrames | undefined,
+    );
     const next: EcsCursor = {
       token,
-      result: cursor.result || assembled.lines.some(line => RESULT_LINE.test(line)),
+      result:
+        cursor.result || assembled.lines.some(line => RESULT_LINE.test(line)),
       stoppedSeenAt: cursor.stoppedSeenAt,
       pending: assembled.pending,
     };
@@ -261,7 +329,12 @@ export class EcsDispatcher implements RunDispatcher {
       next.missingSince = cursor.missingSince ?? Date.now();
       return Date.now() - next.missingSince < MISSING_GRACE_MS
         ? this.finishPoll(assembled.lines, next, 'running')
-        : this.finishPoll(assembled.lines, next, 'lost', `ECS does not know task ${handle.taskArn}`);
+        : this.finishPoll(
+            assembled.lines,
+            next,
+            'lost',
+            `ECS does not know task ${handle.taskArn}`,
+          );
     }
     if (task.lastStatus !== 'STOPPED') {
       return this.finishPoll(assembled.lines, next, 'running');
@@ -271,8 +344,14 @@ export class EcsDispatcher implements RunDispatcher {
     next.stoppedSeenAt ??= Date.now();
     const waiting =
       !next.result &&
-      (raw.length > 0 || Date.now() - next.stoppedSeenAt < config.logGraceSeconds * 1000);
-    return this.finishPoll(assembled.lines, next, waiting ? 'running' : 'exited', stopDetail(task));
+      (raw.length > 0 ||
+        Date.now() - next.stoppedSeenAt < config.logGraceSeconds * 1000);
+    return this.finishPoll(
+      assembled.lines,
+      next,
+      waiting ? 'running' : 'exited',
+      stopDetail(task),
+    );
   }
 
   private finishPoll(
@@ -281,7 +360,12 @@ export class EcsDispatcher implements RunDispatcher {
     state: DispatchPoll['state'],
     detail?: string,
   ): DispatchPoll {
-    return { lines, cursor: JSON.stringify(cursor), state, ...(state !== 'running' && detail ? { detail } : {}) };
+    return {
+      lines,
+      cursor: JSON.stringify(cursor),
+      state,
+      ...(state !== 'running' && detail ? { detail } : {}),
+    };
   }
 
   async cancel(rawHandle: JsonObject): Promise<void> {

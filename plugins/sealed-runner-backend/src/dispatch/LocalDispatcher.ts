@@ -5,7 +5,10 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
-import { DispatchPoll, RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import {
+  DispatchPoll,
+  RunDispatcher,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RUNNER_CONFIG_ENV, RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
 import { localRunnerConfig, LocalRunnerOptions } from './localRunnerConfig';
@@ -37,7 +40,9 @@ function parseHandle(handle: JsonObject): LocalHandle {
 }
 
 /** Field 22 of /proc/<pid>/stat, or null where /proc does not exist. */
-async function processStartTime(pid: number): Promise<string | null | undefined> {
+async function processStartTime(
+  pid: number,
+): Promise<string | null | undefined> {
   let procStat: string;
   try {
     procStat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -88,14 +93,18 @@ async function isAlive(handle: LocalHandle): Promise<boolean> {
  */
 export class LocalDispatcher implements RunDispatcher {
   private readonly runnerConfigJson: string;
+  readonly sandboxed: boolean;
 
   constructor(
     private readonly options: {
       config: LocalRunnerOptions;
       logger: LoggerService;
+      /** False when git and Terraform run unsandboxed (`runner.local.sandbox: false`). */
+      sandboxed?: boolean;
     },
   ) {
     this.runnerConfigJson = JSON.stringify(localRunnerConfig(options.config));
+    this.sandboxed = options.sandboxed ?? true;
   }
 
   private get runsDir() {
@@ -139,7 +148,10 @@ export class LocalDispatcher implements RunDispatcher {
     }
   }
 
-  async poll(rawHandle: JsonObject, cursor: string | undefined): Promise<DispatchPoll> {
+  async poll(
+    rawHandle: JsonObject,
+    cursor: string | undefined,
+  ): Promise<DispatchPoll> {
     const handle = parseHandle(rawHandle);
     const offset = Number(cursor ?? 0);
     // Liveness first: if the runner was already gone, the file is complete.
@@ -185,7 +197,9 @@ export class LocalDispatcher implements RunDispatcher {
   }
 
   private async stderrTail(handle: LocalHandle): Promise<string | undefined> {
-    const text = await readFile(join(handle.dir, 'stderr.log'), 'utf8').catch(() => '');
+    const text = await readFile(join(handle.dir, 'stderr.log'), 'utf8').catch(
+      () => '',
+    );
     const tail = text.trim().split('\n').slice(-3).join(' | ');
     return tail ? `runner stderr: ${tail.slice(0, 1000)}` : undefined;
   }
@@ -199,7 +213,9 @@ export class LocalDispatcher implements RunDispatcher {
     process.kill(handle.pid, 'SIGTERM');
     setTimeout(async () => {
       if (await isAlive(handle)) {
-        this.options.logger.warn(`Runner ${handle.pid} ignored SIGTERM; killing its process group`);
+        this.options.logger.warn(
+          `Runner ${handle.pid} ignored SIGTERM; killing its process group`,
+        );
         try {
           process.kill(-handle.pid, 'SIGKILL');
         } catch {

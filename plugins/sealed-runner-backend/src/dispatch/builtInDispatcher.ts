@@ -1,11 +1,13 @@
+import { chmod, mkdir } from 'node:fs/promises';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { AwsCredentialsManager } from '@backstage/integration-aws-node';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { probeSandbox } from '@sealed-runner/runner';
 import { SealedRunnerConfig } from '../config';
 import { JobSigner } from '../services/JobSigner/JobSigner';
 import { EcsDispatcher } from './EcsDispatcher';
 import { LocalDispatcher } from './LocalDispatcher';
-import { localDispatcherConfig } from './localRunnerConfig';
+import { localDispatcherConfig, localRunnerConfig } from './localRunnerConfig';
 
 /**
  * The runner types the gate ships: `local` (embedded default) and `ecs`.
@@ -19,20 +21,46 @@ export async function builtInDispatcher(options: {
 }): Promise<RunDispatcher | undefined> {
   const { config, signer, logger } = options;
   switch (config.runner.type) {
-    case 'local':
+    case 'local': {
+      const local = localDispatcherConfig(config, await signer.publicKeyPem());
+      const sandbox = localRunnerConfig(local).sandbox;
+      if (sandbox === false) {
+        logger.warn(
+          "SECURITY: sealedRunner.runner.local.sandbox is false — git and Terraform run UNSANDBOXED, as the backend's user: code in a target can read and change everything this backend can (its database, keys, config, every target's state and saved plan). Never use this on a shared or production machine; every run and target says so.",
+        );
+      } else {
+        // Before anything runs: the directories the sandbox mounts must be
+        // reachable for its user, and bubblewrap must work here.
+        await mkdir(local.directory, { recursive: true });
+        await chmod(local.directory, 0o711);
+        const problem = await probeSandbox(sandbox, [local.directory]);
+        if (problem) {
+          throw new Error(
+            `The local runner's sandbox cannot start: ${problem}. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or — only on a machine of your own, such as a macOS laptop — set sealedRunner.runner.local.sandbox: false to run git and Terraform unsandboxed.`,
+          );
+        }
+      }
       return new LocalDispatcher({
-        config: localDispatcherConfig(config, await signer.publicKeyPem()),
+        config: local,
         logger,
+        sandboxed: sandbox !== false,
       });
+    }
     case 'ecs': {
       const ecs = config.runner.ecs;
       if (!ecs) {
-        throw new Error('sealedRunner.runner.ecs must be set for the ECS runner (sealedRunner.runner.type: ecs)');
+        throw new Error(
+          'sealedRunner.runner.ecs must be set for the ECS runner (sealedRunner.runner.type: ecs)',
+        );
       }
       const credentials = await options.awsCredentials.getCredentialProvider(
         ecs.cluster.startsWith('arn:') ? { arn: ecs.cluster } : undefined,
       );
-      return new EcsDispatcher({ config: ecs, credentials: credentials.sdkCredentialProvider, logger });
+      return new EcsDispatcher({
+        config: ecs,
+        credentials: credentials.sdkCredentialProvider,
+        logger,
+      });
     }
     default:
       return undefined;

@@ -16,7 +16,13 @@ describe('localRunnerConfig', () => {
         sandbox: {
           applyBranches: ['*'],
           requiredApprovals: 0,
-          planPolicy: { allowCodeExecution: true, providers: [AWS], backends: [] },
+          planPolicy: {
+            allowCodeExecution: true,
+            providers: [AWS],
+            providerArguments: [],
+            backends: [],
+            allowNetwork: false,
+          },
         },
         prod: { applyBranches: ['main'], requiredApprovals: 1 },
       },
@@ -28,11 +34,11 @@ describe('localRunnerConfig', () => {
     const runner = parseRunnerConfig(JSON.stringify(config));
     expect(runner.environments.sandbox).toEqual({
       applyBranches: ['*'],
-      planPolicy: { allowCodeExecution: true, providers: [AWS], backends: [] },
+      planPolicy: { allowCodeExecution: true, providers: [AWS], providerArguments: [], backends: [], allowNetwork: false },
     });
     expect(runner.environments.prod).toEqual({
       applyBranches: ['main'],
-      planPolicy: { allowCodeExecution: false, providers: [], backends: [] },
+      planPolicy: { allowCodeExecution: false, providers: [], providerArguments: [], backends: [], allowNetwork: false },
     });
     // The runner verifies jobs with the gate's key and keeps its own record of them.
     expect(runner).toMatchObject({

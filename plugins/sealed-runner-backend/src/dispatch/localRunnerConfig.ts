@@ -8,6 +8,7 @@ export interface LocalRunnerOptions {
   directory: string;
   terraformPath?: string;
   providerMirror?: string;
+  sandbox?: false | { bwrapPath?: string; uid?: number; gid?: number };
   repositories: string[];
   environments: SealedRunnerConfig['environments'];
   timeoutSeconds: number;
@@ -37,9 +38,10 @@ export function localDispatcherConfig(
 }
 
 /**
- * The runner's own policy for the embedded default. Backend and runner run
- * as one OS user here, so the boundary is a process, not a privilege: the
- * runner still re-checks every job against this copy of the rules.
+ * The runner's own policy for the embedded default. Backend and runner are
+ * one OS user here; git and Terraform run in the runner's bubblewrap
+ * sandbox (as another, unprivileged user when the backend is root), and the
+ * runner re-checks every job against this copy of the rules.
  */
 export function localRunnerConfig(input: LocalRunnerOptions): RunnerConfig {
   const parsed = runnerConfigSchema.safeParse({
@@ -53,15 +55,20 @@ export function localRunnerConfig(input: LocalRunnerOptions): RunnerConfig {
     workDir: join(input.directory, 'work'),
     planDir: join(input.directory, 'plans'),
     stateDir: join(input.directory, 'state'),
-    providerMirrorDir: input.providerMirror ?? join(input.directory, 'provider-mirror'),
+    providerMirrorDir:
+      input.providerMirror ?? join(input.directory, 'provider-mirror'),
     terraformPath: input.terraformPath ?? 'terraform',
     timeoutSeconds: input.timeoutSeconds,
     jobPublicKey: input.jobPublicKey,
     jobLifetimeSeconds: input.jobLifetimeSeconds,
     seenJobsDir: join(input.directory, 'seen-jobs'),
+    sandbox:
+      input.sandbox === false ? false : { type: 'bwrap', ...input.sandbox },
   });
   if (!parsed.success) {
-    throw new Error(`Invalid local runner configuration:\n${z.prettifyError(parsed.error)}`);
+    throw new Error(
+      `Invalid local runner configuration:\n${z.prettifyError(parsed.error)}`,
+    );
   }
   return parsed.data;
 }

@@ -7,6 +7,7 @@ import {
   emptyBodySchema,
   listBreakGlassQuerySchema,
   listRunsQuerySchema,
+  listTargetOwnersQuerySchema,
   listTargetsQuerySchema,
   logsQuerySchema,
   openBreakGlassRequestSchema,
@@ -43,13 +44,19 @@ export async function createRouter(options: {
   const parseJson = express.json({ limit: MAX_BODY });
   router.use((req, res, next) =>
     parseJson(req, res, error =>
-      next(error ? new InputError(`Invalid request body: ${(error as Error).message}`) : undefined),
+      next(
+        error
+          ? new InputError(`Invalid request body: ${(error as Error).message}`)
+          : undefined,
+      ),
     ),
   );
 
   /** Who is calling (users and service principals), and the request for audit events. */
   const caller = async (req: express.Request) => ({
-    credentials: await httpAuth.credentials(req, { allow: ['user', 'service'] }),
+    credentials: await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    }),
     request: req,
   });
 
@@ -65,8 +72,22 @@ export async function createRouter(options: {
 
   router.get('/modules', async (req, res) => {
     const { entityRef } = parse(listTargetsQuerySchema, req.query, 'query');
-    const items = await runService.listModuleUsage(entityRef, await caller(req));
+    const items = await runService.listModuleUsage(
+      entityRef,
+      await caller(req),
+    );
     res.json({ items });
+  });
+
+  router.get('/target-owners', async (req, res) => {
+    const { repository } = parse(
+      listTargetOwnersQuerySchema,
+      req.query,
+      'query',
+    );
+    res.json({
+      items: await runService.listTargetOwners(repository, await caller(req)),
+    });
   });
 
   router.post('/runs', async (req, res) => {
@@ -107,8 +128,14 @@ export async function createRouter(options: {
 
   router.post('/runs/:id/release-lock', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
-    const { reason } = parse(releaseLockRequestSchema, req.body, 'request body');
-    res.json({ run: await runService.releaseLock(id, reason, await caller(req)) });
+    const { reason } = parse(
+      releaseLockRequestSchema,
+      req.body,
+      'request body',
+    );
+    res.json({
+      run: await runService.releaseLock(id, reason, await caller(req)),
+    });
   });
 
   router.get('/runs/:id/logs', async (req, res) => {
@@ -123,7 +150,11 @@ export async function createRouter(options: {
   });
 
   router.post('/break-glass', async (req, res) => {
-    const request = parse(openBreakGlassRequestSchema, req.body, 'request body');
+    const request = parse(
+      openBreakGlassRequestSchema,
+      req.body,
+      'request body',
+    );
     const session = await breakGlassService.open(request, await caller(req));
     res.status(201).json({ session });
   });
@@ -134,18 +165,30 @@ export async function createRouter(options: {
   });
 
   router.post('/break-glass/:id/close', async (req, res) => {
-    const { id } = parse(breakGlassIdParamSchema, req.params, 'break-glass session id');
-    const { reason } = parse(closeBreakGlassRequestSchema, req.body, 'request body');
-    res.json({ session: await breakGlassService.close(id, reason, await caller(req)) });
+    const { id } = parse(
+      breakGlassIdParamSchema,
+      req.params,
+      'break-glass session id',
+    );
+    const { reason } = parse(
+      closeBreakGlassRequestSchema,
+      req.body,
+      'request body',
+    );
+    res.json({
+      session: await breakGlassService.close(id, reason, await caller(req)),
+    });
   });
 
   router.get('/runs/:id/logs/stream', async (req, res) => {
     const { id } = parse(runIdParamSchema, req.params, 'run id');
     const { after } = parse(logsQuerySchema, req.query, 'query');
     const lastEventId = req.header('last-event-id');
-    const resumeAt = lastEventId !== undefined
-      ? parse(logsQuerySchema, { after: lastEventId }, 'Last-Event-ID header').after
-      : after;
+    const resumeAt =
+      lastEventId !== undefined
+        ? parse(logsQuerySchema, { after: lastEventId }, 'Last-Event-ID header')
+            .after
+        : after;
     const abort = new AbortController();
     req.on('close', () => abort.abort());
     // Authorisation and 404 happen before the first byte of the stream.
@@ -166,14 +209,21 @@ export async function createRouter(options: {
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const keepalive = setInterval(
+      () => res.write(': keepalive\n\n'),
+      KEEPALIVE_MS,
+    );
     try {
       for await (const item of stream) {
         if ('line' in item) {
           // JSON-encode the line: a bare '\r' would end an SSE field.
           res.write(`id: ${item.seq}\ndata: ${JSON.stringify(item.line)}\n\n`);
         } else {
-          res.write(`event: complete\ndata: ${JSON.stringify({ status: item.status })}\n\n`);
+          res.write(
+            `event: complete\ndata: ${JSON.stringify({
+              status: item.status,
+            })}\n\n`,
+          );
         }
       }
     } finally {

@@ -1,7 +1,7 @@
 import { CatalogModule } from '../types';
 import { accept, Checked, checkPlainString, quote, refuse } from './checked';
 import { checkRelativePath } from './paths';
-import { checkTagName } from './refs';
+import { checkCommitSha, checkTagName } from './refs';
 import { checkRepositoryUrl, MAX_URL_LENGTH } from './repository';
 
 /**
@@ -87,7 +87,9 @@ export function parseModuleSource(value: unknown): Checked<ModuleSource> {
 /**
  * Parses the annotations of a service-catalog module entity into the vetted
  * source and versions. The source must not carry `?ref=`: versions are
- * listed separately.
+ * listed separately, each a tag, optionally pinned to the commit it was
+ * vetted at (`v1.1.0@<40-hex commit>`) — a tag can be moved, a commit
+ * cannot.
  *
  * @public
  */
@@ -104,15 +106,30 @@ export function parseCatalogModule(
       `module source ${quote(String(sourceAnnotation))} must not include ?ref=; list vetted tags in the module-versions annotation`,
     );
   }
-  const list = checkPlainString('module versions', versionsAnnotation, 4096);
+  const list = checkPlainString('module versions', versionsAnnotation, 8192);
   if (!list.ok) {
     return list;
   }
   const versions: string[] = [];
+  const commits: Record<string, string> = Object.create(null);
   for (const item of list.value.split(',')) {
-    const tag = checkTagName(item.trim());
+    const [rawTag, rawCommit, ...rest] = item.trim().split('@');
+    const tag = checkTagName(rawTag);
     if (!tag.ok) {
       return refuse(`module versions: ${tag.reason}`);
+    }
+    if (rest.length > 0) {
+      return refuse(`module versions: ${quote(item.trim())} must be <tag> or <tag>@<commit>`);
+    }
+    if (rawCommit !== undefined) {
+      const commit = checkCommitSha(rawCommit);
+      if (!commit.ok) {
+        return refuse(`module versions: ${tag.value}@…: ${commit.reason}`);
+      }
+      if (commits[tag.value] !== undefined && commits[tag.value] !== commit.value) {
+        return refuse(`module versions: ${tag.value} is pinned to two commits`);
+      }
+      commits[tag.value] = commit.value;
     }
     if (!versions.includes(tag.value)) {
       versions.push(tag.value);
@@ -121,7 +138,11 @@ export function parseCatalogModule(
   if (versions.length > MAX_MODULE_VERSIONS) {
     return refuse(`module versions lists more than ${MAX_MODULE_VERSIONS} tags`);
   }
-  return accept({ source: source.value.base, versions });
+  return accept({
+    source: source.value.base,
+    versions,
+    ...(Object.keys(commits).length > 0 ? { commits: { ...commits } } : {}),
+  });
 }
 
 /**

@@ -85,3 +85,39 @@ export function checkRepositoryUrl(value: unknown): Checked<RepositoryUrl> {
     'must be an https://, ssh://, user@host:path or file:// git URL without credentials, query or fragment',
   );
 }
+
+/**
+ * What a repository URL names, whatever its spelling: host (lower case,
+ * with a non-default port) and path, without transport, user or a `.git`
+ * suffix, lower-cased — `https://GitHub.com/Acme/live.git`,
+ * `git@github.com:acme/live` and `ssh://git@github.com/acme/live` are one
+ * repository. Used where two spellings must not make two things: the one
+ * owner and the one lock of a folder. (Lower-casing may merge two
+ * repositories that differ only in case on a case-sensitive server; that
+ * errs towards one owner, never towards two.) Undefined for a URL that
+ * fails {@link checkRepositoryUrl}.
+ *
+ * @public
+ */
+export function repositoryIdentity(value: unknown): string | undefined {
+  const checked = checkRepositoryUrl(value);
+  if (!checked.ok) {
+    return undefined;
+  }
+  const url = checked.value.url;
+  let host = '';
+  let port = '';
+  let path: string;
+  if (checked.value.transport === 'file') {
+    path = url.slice('file://'.length);
+  } else {
+    const match =
+      /^(?:https|ssh):\/\/(?:[^@/]+@)?([^/:]+)(?::(\d+))?(\/.*)$/.exec(url) ?? /^[^@]+@([^:]+):()(.*)$/.exec(url)!;
+    host = match[1];
+    const defaultPort = url.startsWith('https://') ? '443' : '22';
+    port = match[2] && match[2] !== defaultPort ? `:${match[2]}` : '';
+    path = match[3];
+  }
+  const bare = path.replace(/^\/+/, '').replace(/\.git$/, '');
+  return `${checked.value.transport === 'file' ? 'file:/' : `${host}${port}/`}${bare}`.toLocaleLowerCase('en-US');
+}

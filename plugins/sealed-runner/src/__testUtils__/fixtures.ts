@@ -68,6 +68,7 @@ export function makeTarget(overrides: Partial<Target> = {}): Target {
     applyBranches: ['main'],
     requiredApprovals: 1,
     deployable: true,
+    sandboxed: true,
     locked: false,
     ...overrides,
   };

@@ -15,7 +15,10 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
-import { AuthorizeResult, ResourcePermission } from '@backstage/plugin-permission-common';
+import {
+  AuthorizeResult,
+  ResourcePermission,
+} from '@backstage/plugin-permission-common';
 import {
   breakGlassPermission,
   BreakGlassBypass,
@@ -47,6 +50,7 @@ import {
 } from '../../decisions/decisions';
 import { actorOf as actorOfCredentials, createAudited } from '../audit';
 import { BreakGlassService } from '../BreakGlassService/types';
+import { ModulePinService } from '../ModulePins/createModulePinService';
 import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { ResolvedTarget } from '../TargetResolver/resolveTargets';
@@ -125,11 +129,24 @@ export function createRunService(options: {
   config: SealedRunnerConfig;
   /** Lets an apply use its requester's open break-glass session. */
   breakGlass: BreakGlassService;
+  /** False when the runner runs the code unsandboxed; every target says so. */
+  sandboxed: boolean;
+  modulePins: ModulePinService;
 }): RunService {
-  const { store, targets, supervisor, permissions, auth, userInfo, auditor, config } = options;
+  const {
+    store,
+    targets,
+    supervisor,
+    permissions,
+    auth,
+    userInfo,
+    auditor,
+    config,
+  } = options;
 
   /** Who is asking: a user entity ref, or a service principal's subject. */
-  const actorOf = (credentials: BackstageCredentials) => actorOfCredentials(auth, credentials);
+  const actorOf = (credentials: BackstageCredentials) =>
+    actorOfCredentials(auth, credentials);
 
   async function authorize(
     permission: ResourcePermission,
@@ -142,7 +159,9 @@ export function createRunService(options: {
     );
     if (decision.result !== AuthorizeResult.ALLOW) {
       throw new NotAllowedError(
-        `you may not ${DENIED_VERB[permission.name] ?? permission.name} ${target.entityRef} in ${target.environment}`,
+        `you may not ${DENIED_VERB[permission.name] ?? permission.name} ${
+          target.entityRef
+        } in ${target.environment}`,
       );
     }
   }
@@ -151,11 +170,19 @@ export function createRunService(options: {
   const audited = createAudited(auditor);
 
   /** A run the caller may read; one they may not read does not exist for them. */
-  async function loadRun(runId: string, credentials: BackstageCredentials): Promise<RunRecord> {
+  async function loadRun(
+    runId: string,
+    credentials: BackstageCredentials,
+  ): Promise<RunRecord> {
     const run = await store.getRun(runId);
     const [decision] = run
       ? await permissions.authorize(
-          [{ permission: runReadPermission, resourceRef: stringifyTargetRef(run) }],
+          [
+            {
+              permission: runReadPermission,
+              resourceRef: stringifyTargetRef(run),
+            },
+          ],
           { credentials },
         )
       : [undefined];
@@ -175,7 +202,9 @@ export function createRunService(options: {
     }
   }
 
-  function requireDeployable(target: ResolvedTarget): asserts target is DeployableTarget {
+  function requireDeployable(
+    target: ResolvedTarget,
+  ): asserts target is DeployableTarget {
     if (!target.deployable || !target.lockKey || !target.environmentConfig) {
       throw new ConflictError(
         `${target.entityRef} is not deployable to ${target.environment}: ${target.reason}`,
@@ -213,8 +242,11 @@ export function createRunService(options: {
       ref: fields.ref,
       commitSha: fields.commitSha,
       path: target.path,
-      modules: await targets.catalogModules(),
-      ...(fields.plan ? { plan: { runId: fields.plan.id, sha256: fields.plan.planSha256 } } : {}),
+      // Vetted versions are commits: each tag as pinned when it was vetted.
+      modules: await options.modulePins.pinned(await targets.catalogModules()),
+      ...(fields.plan
+        ? { plan: { runId: fields.plan.id, sha256: fields.plan.planSha256 } }
+        : {}),
       issuedAt: new Date().toISOString(),
       ...(session
         ? {
@@ -260,13 +292,21 @@ export function createRunService(options: {
   }
 
   /** The entity's targets the caller may read. */
-  async function readableTargets(entityRef: string, credentials: BackstageCredentials) {
+  async function readableTargets(
+    entityRef: string,
+    credentials: BackstageCredentials,
+  ) {
     const resolved = await targets.listTargets(entityRef, { credentials });
     const readable = await permissions.authorize(
-      resolved.map(t => ({ permission: runReadPermission, resourceRef: stringifyTargetRef(t) })),
+      resolved.map(t => ({
+        permission: runReadPermission,
+        resourceRef: stringifyTargetRef(t),
+      })),
       { credentials },
     );
-    return resolved.filter((_, i) => readable[i].result === AuthorizeResult.ALLOW);
+    return resolved.filter(
+      (_, i) => readable[i].result === AuthorizeResult.ALLOW,
+    );
   }
 
   return {
@@ -274,7 +314,9 @@ export function createRunService(options: {
       const result: Target[] = [];
       for (const t of await readableTargets(entityRef, credentials)) {
         const lastRun = await store.latestRun(t.entityRef, t.environment);
-        const lockedBy = t.lockKey ? await store.lockHolder(t.lockKey) : undefined;
+        const lockedBy = t.lockKey
+          ? await store.lockHolder(t.lockKey)
+          : undefined;
         const approvers = t.environmentConfig?.approvers;
         result.push({
           entityRef: t.entityRef,
@@ -289,6 +331,7 @@ export function createRunService(options: {
           locked: lockedBy !== undefined,
           ...(lockedBy ? { lockedBy } : {}),
           ...(lastRun ? { lastRun: toApiRun(lastRun) } : {}),
+          sandboxed: options.sandboxed,
         });
       }
       return result;
@@ -311,19 +354,36 @@ export function createRunService(options: {
             continue;
           }
           const { base, ref } = parsed.value;
+          const pinnedCommit = plan.job.modules.find(m => m.source === base)
+            ?.commits?.[ref];
           usage.push({
             environment: t.environment,
             runId: plan.id,
             commitSha: plan.commitSha,
             source: base,
             version: ref,
+            ...(pinnedCommit ? { pinnedCommit } : {}),
             moduleRefs: vetted
-              .filter(v => v.module.source === base && v.module.versions.includes(ref))
+              .filter(
+                v =>
+                  v.module.source === base && v.module.versions.includes(ref),
+              )
               .map(v => v.entityRef),
           });
         }
       }
       return usage;
+    },
+
+    async listTargetOwners(repository, { credentials }) {
+      // Owners name entities a user may not be allowed to see in the
+      // catalog: only other plugins (the catalog module) ask.
+      if (!auth.isPrincipal(credentials, 'service')) {
+        throw new NotAllowedError(
+          'only backend plugins may list target owners',
+        );
+      }
+      return targets.targetOwners(repository);
     },
 
     async requestPlan(request, { credentials, request: httpRequest }) {
@@ -332,9 +392,18 @@ export function createRunService(options: {
         httpRequest,
         'run-plan',
         'medium',
-        { actor, entityRef: request.entityRef, environment: request.environment, ref: request.ref ?? null },
+        {
+          actor,
+          entityRef: request.entityRef,
+          environment: request.environment,
+          ref: request.ref ?? null,
+        },
         async () => {
-          const target = await targets.getTarget(request.entityRef, request.environment, { credentials });
+          const target = await targets.getTarget(
+            request.entityRef,
+            request.environment,
+            { credentials },
+          );
           await authorize(runPlanPermission, target, credentials);
           requireDeployable(target);
           const head = await headOf(target.repository, request.ref);
@@ -346,7 +415,11 @@ export function createRunService(options: {
             );
           }
           const run = await store.createRun(
-            await newRun(target, { ref: head.branch, commitSha: head.commitSha, requestedBy: actor }),
+            await newRun(target, {
+              ref: head.branch,
+              commitSha: head.commitSha,
+              requestedBy: actor,
+            }),
           );
           return dispatch(run);
         },
@@ -356,24 +429,33 @@ export function createRunService(options: {
 
     async approve(planRunId, { credentials, request: httpRequest }) {
       const actor = actorOf(credentials);
-      return audited(httpRequest, 'run-approve', 'high', { actor, runId: planRunId }, async () => {
-        const plan = await loadRun(planRunId, credentials);
-        await authorize(runApprovePermission, plan, credentials);
-        if (!auth.isPrincipal(credentials, 'user')) {
-          throw new NotAllowedError('only users can approve plans');
-        }
-        const environment = config.environments[plan.environment];
-        if (!environment) {
-          throw new ConflictError(`environment ${plan.environment} is no longer configured`);
-        }
-        const approver = await userInfo.getUserInfo(credentials);
-        const approved = await store.addApproval(
-          planRunId,
-          { by: approver.userEntityRef, at: new Date().toISOString() },
-          snapshot => enforce(decideApproval(snapshot, approver, environment)),
-        );
-        return toApiRun(approved);
-      });
+      return audited(
+        httpRequest,
+        'run-approve',
+        'high',
+        { actor, runId: planRunId },
+        async () => {
+          const plan = await loadRun(planRunId, credentials);
+          await authorize(runApprovePermission, plan, credentials);
+          if (!auth.isPrincipal(credentials, 'user')) {
+            throw new NotAllowedError('only users can approve plans');
+          }
+          const environment = config.environments[plan.environment];
+          if (!environment) {
+            throw new ConflictError(
+              `environment ${plan.environment} is no longer configured`,
+            );
+          }
+          const approver = await userInfo.getUserInfo(credentials);
+          const approved = await store.addApproval(
+            planRunId,
+            { by: approver.userEntityRef, at: new Date().toISOString() },
+            snapshot =>
+              enforce(decideApproval(snapshot, approver, environment)),
+          );
+          return toApiRun(approved);
+        },
+      );
     },
 
     async apply(planRunId, { credentials, request: httpRequest }) {
@@ -386,7 +468,11 @@ export function createRunService(options: {
         async () => {
           const plan = await loadRun(planRunId, credentials);
           await authorize(runApplyPermission, plan, credentials);
-          const target = await targets.getTarget(plan.entityRef, plan.environment, { credentials });
+          const target = await targets.getTarget(
+            plan.entityRef,
+            plan.environment,
+            { credentials },
+          );
           requireDeployable(target);
           if (target.lockKey !== plan.lockKey) {
             throw new ConflictError(
@@ -397,15 +483,21 @@ export function createRunService(options: {
           // Break-glass waives only what this apply needs waived (the
           // approvals, the apply branches), and only with the requester's
           // own open session. Everything else below still applies.
-          const needed = breakGlassBypassesNeeded(snapshot, target.environmentConfig);
-          const session = needed.length > 0
-            ? await options.breakGlass.usableSession(target, credentials)
-            : undefined;
+          const needed = breakGlassBypassesNeeded(
+            snapshot,
+            target.environmentConfig,
+          );
+          const session =
+            needed.length > 0
+              ? await options.breakGlass.usableSession(target, credentials)
+              : undefined;
           const waived = session ? needed : [];
           // Refuse what can be refused without the repository first, then
           // decide everything again inside the transaction that creates the
           // apply, on the plan as it is then.
-          enforce(decideApplyReadiness(snapshot, target.environmentConfig, waived));
+          enforce(
+            decideApplyReadiness(snapshot, target.environmentConfig, waived),
+          );
           const head = await headOf(plan.repository, plan.ref);
           const run = await store.createRun(
             await newRun(target, {
@@ -417,11 +509,23 @@ export function createRunService(options: {
             }),
             {
               verify: current =>
-                enforce(decideApply(current, target.environmentConfig, head?.commitSha, waived)),
+                enforce(
+                  decideApply(
+                    current,
+                    target.environmentConfig,
+                    head?.commitSha,
+                    waived,
+                  ),
+                ),
             },
           );
           if (session) {
-            await options.breakGlass.auditUse(session, toApiRun(run), waived, httpRequest);
+            await options.breakGlass.auditUse(
+              session,
+              toApiRun(run),
+              waived,
+              httpRequest,
+            );
           }
           return dispatch(run);
         },
@@ -429,33 +533,48 @@ export function createRunService(options: {
           runId: run.id,
           environment: run.environment,
           commitSha: run.commitSha,
-          ...(run.breakGlass ? { breakGlassSessionId: run.breakGlass.sessionId } : {}),
+          ...(run.breakGlass
+            ? { breakGlassSessionId: run.breakGlass.sessionId }
+            : {}),
         }),
       );
     },
 
     async cancel(runId, { credentials, request: httpRequest }) {
       const actor = actorOf(credentials);
-      return audited(httpRequest, 'run-cancel', 'medium', { actor, runId }, async () => {
-        const run = await loadRun(runId, credentials);
-        await authorize(runCancelPermission, run, credentials);
-        enforce(decideCancel(run));
-        if (run.status === 'queued' && !run.dispatchHandle) {
-          await supervisor.finishWithoutResult(run, { status: 'cancelled', error: `cancelled by ${actor}` }, actor);
-        } else {
-          await store.requestCancel(run.id, actor);
-          if (run.dispatchHandle) {
-            await supervisor.cancelRunner(run.dispatchHandle);
+      return audited(
+        httpRequest,
+        'run-cancel',
+        'medium',
+        { actor, runId },
+        async () => {
+          const run = await loadRun(runId, credentials);
+          await authorize(runCancelPermission, run, credentials);
+          enforce(decideCancel(run));
+          if (run.status === 'queued' && !run.dispatchHandle) {
+            await supervisor.finishWithoutResult(
+              run,
+              { status: 'cancelled', error: `cancelled by ${actor}` },
+              actor,
+            );
+          } else {
+            await store.requestCancel(run.id, actor);
+            if (run.dispatchHandle) {
+              await supervisor.cancelRunner(run.dispatchHandle);
+            }
           }
-        }
-        const deadline = Date.now() + CANCEL_WAIT_MS;
-        let latest = (await store.getRun(runId))!;
-        while (!TERMINAL_RUN_STATUSES.includes(latest.status) && Date.now() < deadline) {
-          await new Promise(resolve => setTimeout(resolve, 200));
-          latest = (await store.getRun(runId))!;
-        }
-        return toApiRun(latest);
-      });
+          const deadline = Date.now() + CANCEL_WAIT_MS;
+          let latest = (await store.getRun(runId))!;
+          while (
+            !TERMINAL_RUN_STATUSES.includes(latest.status) &&
+            Date.now() < deadline
+          ) {
+            await new Promise(resolve => setTimeout(resolve, 200));
+            latest = (await store.getRun(runId))!;
+          }
+          return toApiRun(latest);
+        },
+      );
     },
 
     async releaseLock(runId, reason, { credentials, request: httpRequest }) {
@@ -474,12 +593,19 @@ export function createRunService(options: {
           // Ending the run is what frees its lock; a runner that still
           // answers is told to stop, one that does not is left to die.
           if (run.dispatchHandle) {
-            await supervisor.cancelRunner(run.dispatchHandle).catch(() => undefined);
+            await supervisor
+              .cancelRunner(run.dispatchHandle)
+              .catch(() => undefined);
           }
-          await store.addHistory(run.id, actor, 'lock-force-released', { reason });
+          await store.addHistory(run.id, actor, 'lock-force-released', {
+            reason,
+          });
           await supervisor.finishWithoutResult(
             run,
-            { status: 'failed', error: `the lock was force-released by ${actor}: ${reason}` },
+            {
+              status: 'failed',
+              error: `the lock was force-released by ${actor}: ${reason}`,
+            },
             actor,
           );
           // A run that had already ended but still held its lock (a crash
@@ -511,7 +637,8 @@ export function createRunService(options: {
       return {
         lines: logs.map(l => l.line),
         next,
-        complete: TERMINAL_RUN_STATUSES.includes(run.status) && next >= run.logCount,
+        complete:
+          TERMINAL_RUN_STATUSES.includes(run.status) && next >= run.logCount,
       };
     },
 
@@ -522,7 +649,10 @@ export function createRunService(options: {
 
     async followLogs(runId, after, { credentials, signal }) {
       const started = await loadRun(runId, credentials);
-      if (TERMINAL_RUN_STATUSES.includes(started.status) && after >= started.logCount) {
+      if (
+        TERMINAL_RUN_STATUSES.includes(started.status) &&
+        after >= started.logCount
+      ) {
         return undefined;
       }
       /**
@@ -530,9 +660,14 @@ export function createRunService(options: {
        * stream at once; the timeout picks up output ingested by another.
        */
       const nextUpdate = async () => {
-        const wake = AbortSignal.any([signal, AbortSignal.timeout(FOLLOW_POLL_MS)]);
+        const wake = AbortSignal.any([
+          signal,
+          AbortSignal.timeout(FOLLOW_POLL_MS),
+        ]);
         try {
-          for await (const [id] of on(supervisor.updates, 'output', { signal: wake })) {
+          for await (const [id] of on(supervisor.updates, 'output', {
+            signal: wake,
+          })) {
             if (id === runId) {
               return;
             }
@@ -554,7 +689,10 @@ export function createRunService(options: {
           if (logs.length === MAX_LOG_PAGE) {
             continue;
           }
-          if (TERMINAL_RUN_STATUSES.includes(run.status) && cursor >= run.logCount) {
+          if (
+            TERMINAL_RUN_STATUSES.includes(run.status) &&
+            cursor >= run.logCount
+          ) {
             yield { status: run.status };
             return;
           }

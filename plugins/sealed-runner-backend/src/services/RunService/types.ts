@@ -7,10 +7,13 @@ import {
   Run,
   RunStatus,
   Target,
+  TargetOwner,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RunHistoryEntry } from '../../database/RunStore';
 
-export type LogStreamItem = { seq: number; line: string } | { status: RunStatus };
+export type LogStreamItem =
+  | { seq: number; line: string }
+  | { status: RunStatus };
 
 export interface RequestOptions {
   credentials: BackstageCredentials;
@@ -22,13 +25,25 @@ export interface RequestOptions {
 export interface RunService {
   listTargets(entityRef: string, options: RequestOptions): Promise<Target[]>;
   /** The module versions the newest successful plan of each readable target used. */
-  listModuleUsage(entityRef: string, options: RequestOptions): Promise<ModuleUsage[]>;
+  listModuleUsage(
+    entityRef: string,
+    options: RequestOptions,
+  ): Promise<ModuleUsage[]>;
+  /** Who owns each target of a repository: for the catalog module (service principals only). */
+  listTargetOwners(
+    repository: string,
+    options: RequestOptions,
+  ): Promise<TargetOwner[]>;
   requestPlan(request: CreateRunRequest, options: RequestOptions): Promise<Run>;
   approve(planRunId: string, options: RequestOptions): Promise<Run>;
   apply(planRunId: string, options: RequestOptions): Promise<Run>;
   cancel(runId: string, options: RequestOptions): Promise<Run>;
   /** Ends the run holding a lock (an admin action, audited as critical). */
-  releaseLock(runId: string, reason: string, options: RequestOptions): Promise<Run>;
+  releaseLock(
+    runId: string,
+    reason: string,
+    options: RequestOptions,
+  ): Promise<Run>;
   getRun(runId: string, options: RequestOptions): Promise<Run>;
   listRuns(query: ListRunsQuery, options: RequestOptions): Promise<Run[]>;
   getLogs(
@@ -36,7 +51,10 @@ export interface RunService {
     after: number,
     options: RequestOptions,
   ): Promise<{ lines: string[]; next: number; complete: boolean }>;
-  getHistory(runId: string, options: RequestOptions): Promise<RunHistoryEntry[]>;
+  getHistory(
+    runId: string,
+    options: RequestOptions,
+  ): Promise<RunHistoryEntry[]>;
   /**
    * Authorises once, then yields log lines after `after` as they arrive,
    * and finally the run's end status. Undefined when the run has ended

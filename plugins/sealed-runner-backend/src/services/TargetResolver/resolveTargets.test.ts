@@ -1,7 +1,11 @@
 import { Entity } from '@backstage/catalog-model';
 import { ConfigReader } from '@backstage/config';
 import { readSealedRunnerConfig } from '../../config';
-import { lockKeyOf, readCatalogModules, resolveTargets } from './resolveTargets';
+import {
+  lockKeyOf,
+  readCatalogModules,
+  resolveTargets,
+} from './resolveTargets';
 
 const REPO = 'https://git.example.com/acme/live.git';
 
@@ -22,7 +26,10 @@ const config = readSealedRunnerConfig(
   }),
 );
 
-function entity(annotations: Record<string, string>, overrides: Partial<Entity> = {}): Entity {
+function entity(
+  annotations: Record<string, string>,
+  overrides: Partial<Entity> = {},
+): Entity {
   return {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Component',
@@ -34,15 +41,24 @@ function entity(annotations: Record<string, string>, overrides: Partial<Entity> 
 
 const NO_REPOSITORY = Symbol('no repository annotation');
 
-const target = (env: string, path: string, repository: string | typeof NO_REPOSITORY = REPO) =>
+const target = (
+  env: string,
+  path: string,
+  repository: string | typeof NO_REPOSITORY = REPO,
+) =>
   entity({
-    ...(repository !== NO_REPOSITORY ? { 'sealed-runner.io/repository': repository } : {}),
+    ...(repository !== NO_REPOSITORY
+      ? { 'sealed-runner.io/repository': repository }
+      : {}),
     [`sealed-runner.io/target.${env}`]: path,
   });
 
 describe('resolveTargets', () => {
   it('resolves a deployable target with its environment config and lock key', () => {
-    const [resolved, ...rest] = resolveTargets(target('prod', 'live/prod/payments'), config);
+    const [resolved, ...rest] = resolveTargets(
+      target('prod', 'live/prod/payments'),
+      config,
+    );
     expect(rest).toEqual([]);
     expect(resolved).toMatchObject({
       entityRef: 'component:default/payments',
@@ -76,7 +92,11 @@ describe('resolveTargets', () => {
       target('prod', 'live/prod', 'ext::sh -c touch% /tmp/pwned'),
       /repository URL .* must not contain whitespace/,
     ],
-    ['a file:: transport', target('prod', 'live/prod', 'file::/tmp/x'), /transport syntax/],
+    [
+      'a file:: transport',
+      target('prod', 'live/prod', 'file::/tmp/x'),
+      /transport syntax/,
+    ],
     [
       'a foreign host',
       target('prod', 'live/prod', 'https://evil.example.org/acme/live.git'),
@@ -103,7 +123,10 @@ describe('resolveTargets', () => {
   });
 
   it('keeps a target of an unconfigured environment, explaining why', () => {
-    const [resolved] = resolveTargets(target('staging', 'live/staging'), config);
+    const [resolved] = resolveTargets(
+      target('staging', 'live/staging'),
+      config,
+    );
     expect(resolved).toMatchObject({
       environment: 'staging',
       deployable: false,
@@ -122,17 +145,28 @@ describe('resolveTargets', () => {
     ['x'.repeat(33)],
     ['dev/prod'],
     ['constructor'],
-  ])('keeps an annotation with environment name %j as a non-deployable target', name => {
-    const resolved = resolveTargets(target(name, 'live/x'), config);
-    expect(resolved).toHaveLength(1);
-    expect(resolved[0]).toMatchObject({ deployable: false, reason: expect.any(String) });
-    expect(resolved[0].lockKey).toBeUndefined();
-  });
+  ])(
+    'keeps an annotation with environment name %j as a non-deployable target',
+    name => {
+      const resolved = resolveTargets(target(name, 'live/x'), config);
+      expect(resolved).toHaveLength(1);
+      expect(resolved[0]).toMatchObject({
+        deployable: false,
+        reason: expect.any(String),
+      });
+      expect(resolved[0].lockKey).toBeUndefined();
+    },
+  );
 
-  it.each([['Prod'], ['a_b']])('explains that %j is not a valid environment name', name => {
-    const [resolved] = resolveTargets(target(name, 'live/x'), config);
-    expect(resolved.reason).toMatch(/must be 1-32 lowercase letters, digits or '-'/);
-  });
+  it.each([['Prod'], ['a_b']])(
+    'explains that %j is not a valid environment name',
+    name => {
+      const [resolved] = resolveTargets(target(name, 'live/x'), config);
+      expect(resolved.reason).toMatch(
+        /must be 1-32 lowercase letters, digits or '-'/,
+      );
+    },
+  );
 
   it('does not treat an inherited object key as a configured environment', () => {
     // `constructor` is a valid environment name but must not resolve to
@@ -146,7 +180,11 @@ describe('resolveTargets', () => {
 
   it.each([
     ['a parent segment', '../x', /must not contain '\.\.' segments/],
-    ['a nested parent segment', 'live/../../etc', /must not contain '\.\.' segments/],
+    [
+      'a nested parent segment',
+      'live/../../etc',
+      /must not contain '\.\.' segments/,
+    ],
     ['an absolute path', '/etc', /must be relative/],
     ['a backslash', 'a\\b', /backslashes/],
     ['percent-encoding', '%2e%2e/x', /percent-encoded/],
@@ -187,8 +225,12 @@ describe('resolveTargets', () => {
   });
 
   it('returns no targets for an entity without target annotations', () => {
-    expect(resolveTargets(entity({ 'sealed-runner.io/repository': REPO }), config)).toEqual([]);
-    expect(resolveTargets(entity({}, { metadata: { name: 'x' } }), config)).toEqual([]);
+    expect(
+      resolveTargets(entity({ 'sealed-runner.io/repository': REPO }), config),
+    ).toEqual([]);
+    expect(
+      resolveTargets(entity({}, { metadata: { name: 'x' } }), config),
+    ).toEqual([]);
   });
 
   it('gives equal lock keys to equal (environment, repository, path) across entities', () => {
@@ -206,17 +248,26 @@ describe('resolveTargets', () => {
 
   it.each([
     ['environment', ['dev', REPO, 'live/prod']],
-    ['repository', ['prod', 'https://git.example.com/other/live.git', 'live/prod']],
+    [
+      'repository',
+      ['prod', 'https://git.example.com/other/live.git', 'live/prod'],
+    ],
     ['path', ['prod', REPO, 'live/prod2']],
     // The separator must keep fields apart: ("a\nb", "c") ≠ ("a", "b\nc").
     ['field boundary', ['prod', `${REPO}/live`, 'prod']],
-  ])('gives a different lock key when the %s differs', (_, [environment, repository, path]) => {
-    expect(lockKeyOf(environment, repository, path)).not.toBe(lockKeyOf('prod', REPO, 'live/prod'));
-  });
+  ])(
+    'gives a different lock key when the %s differs',
+    (_, [environment, repository, path]) => {
+      expect(lockKeyOf(environment, repository, path)).not.toBe(
+        lockKeyOf('prod', REPO, 'live/prod'),
+      );
+    },
+  );
 });
 
 describe('readCatalogModules', () => {
-  const SOURCE = 'git::https://git.example.com/acme/service-catalog.git//modules/web-service';
+  const SOURCE =
+    'git::https://git.example.com/acme/service-catalog.git//modules/web-service';
 
   function module(
     name: string,
@@ -228,11 +279,18 @@ describe('readCatalogModules', () => {
       kind: options.kind ?? 'Component',
       metadata: { name, namespace: 'default', annotations },
       spec: { type: options.type ?? 'terraform-module' },
-      relations: options.owner ? [{ type: 'ownedBy', targetRef: options.owner }] : [],
+      relations: options.owner
+        ? [{ type: 'ownedBy', targetRef: options.owner }]
+        : [],
     };
   }
 
-  const vetted = (name: string, versions: string, owner?: string, source = SOURCE) =>
+  const vetted = (
+    name: string,
+    versions: string,
+    owner?: string,
+    source = SOURCE,
+  ) =>
     module(
       name,
       {
@@ -280,16 +338,33 @@ describe('readCatalogModules', () => {
       false,
     ],
     ['without an owner', undefined, ['group:default/platform-team'], false],
-  ])('with owners configured, decides whether a module %s counts (owner %s)', (_, owner, owners, counted) => {
-    const modules = readCatalogModules([vetted('web', 'v1.0.0', owner)], { owners }, jest.fn());
-    expect(modules).toEqual(counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : []);
-  });
+  ])(
+    'with owners configured, decides whether a module %s counts (owner %s)',
+    (_, owner, owners, counted) => {
+      const modules = readCatalogModules(
+        [vetted('web', 'v1.0.0', owner)],
+        { owners },
+        jest.fn(),
+      );
+      expect(modules).toEqual(
+        counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : [],
+      );
+    },
+  );
 
   it('ignores ownership expressed anywhere but ownedBy relations', () => {
     const e = vetted('web', 'v1.0.0');
     e.spec = { ...e.spec, owner: 'group:default/platform-team' };
-    e.relations = [{ type: 'dependsOn', targetRef: 'group:default/platform-team' }];
-    expect(readCatalogModules([e], { owners: ['group:default/platform-team'] }, jest.fn())).toEqual([]);
+    e.relations = [
+      { type: 'dependsOn', targetRef: 'group:default/platform-team' },
+    ];
+    expect(
+      readCatalogModules(
+        [e],
+        { owners: ['group:default/platform-team'] },
+        jest.fn(),
+      ),
+    ).toEqual([]);
   });
 
   it.each([
@@ -311,13 +386,25 @@ describe('readCatalogModules', () => {
 
   it('ignores a module entity without a module-source annotation', () => {
     const onInvalid = jest.fn();
-    expect(readCatalogModules([module('x', {})], undefined, onInvalid)).toEqual([]);
+    expect(readCatalogModules([module('x', {})], undefined, onInvalid)).toEqual(
+      [],
+    );
     expect(onInvalid).not.toHaveBeenCalled();
   });
 
   it.each([
-    ['a source with ?ref=', `${SOURCE}?ref=v1.0.0`, 'v1.0.0', /must not include \?ref=/],
-    ['a non-git source', 'registry.terraform.io/acme/web/aws', 'v1.0.0', /not a git:: source/],
+    [
+      'a source with ?ref=',
+      `${SOURCE}?ref=v1.0.0`,
+      'v1.0.0',
+      /must not include \?ref=/,
+    ],
+    [
+      'a non-git source',
+      'registry.terraform.io/acme/web/aws',
+      'v1.0.0',
+      /not a git:: source/,
+    ],
     ['an ext:: repository', 'git::ext::sh -c x//m', 'v1.0.0', /module source/],
     [
       'a traversal subdir',
@@ -325,25 +412,44 @@ describe('readCatalogModules', () => {
       'v1.0.0',
       /subdirectory/,
     ],
-    ['no versions annotation', SOURCE, undefined, /module versions must be a string/],
-    ['an option as version', SOURCE, 'v1.0.0, --upload-pack=x', /module versions: tag/],
+    [
+      'no versions annotation',
+      SOURCE,
+      undefined,
+      /module versions must be a string/,
+    ],
+    [
+      'an option as version',
+      SOURCE,
+      'v1.0.0, --upload-pack=x',
+      /module versions: tag/,
+    ],
     ['an empty version', SOURCE, 'v1.0.0,,v1.1.0', /module versions/],
-  ])('reports %s through onInvalid and skips it', (_, source, versions, reason) => {
-    const onInvalid = jest.fn();
-    const bad = module('bad', {
-      'sealed-runner.io/module-source': source,
-      ...(versions !== undefined ? { 'sealed-runner.io/module-versions': versions } : {}),
-    });
-    const good = vetted('good', 'v1.0.0');
-    expect(readCatalogModules([bad, good], undefined, onInvalid)).toEqual([
-      { source: SOURCE, versions: ['v1.0.0'] },
-    ]);
-    expect(onInvalid).toHaveBeenCalledTimes(1);
-    expect(onInvalid).toHaveBeenCalledWith('component:default/bad', expect.stringMatching(reason));
-  });
+  ])(
+    'reports %s through onInvalid and skips it',
+    (_, source, versions, reason) => {
+      const onInvalid = jest.fn();
+      const bad = module('bad', {
+        'sealed-runner.io/module-source': source,
+        ...(versions !== undefined
+          ? { 'sealed-runner.io/module-versions': versions }
+          : {}),
+      });
+      const good = vetted('good', 'v1.0.0');
+      expect(readCatalogModules([bad, good], undefined, onInvalid)).toEqual([
+        { source: SOURCE, versions: ['v1.0.0'] },
+      ]);
+      expect(onInvalid).toHaveBeenCalledTimes(1);
+      expect(onInvalid).toHaveBeenCalledWith(
+        'component:default/bad',
+        expect.stringMatching(reason),
+      );
+    },
+  );
 
   it('merges entities declaring the same source, without duplicate versions', () => {
-    const other = 'git::https://git.example.com/acme/service-catalog.git//modules/queue';
+    const other =
+      'git::https://git.example.com/acme/service-catalog.git//modules/queue';
     expect(
       readCatalogModules(
         [
@@ -374,21 +480,43 @@ describe('readCatalogModules', () => {
   });
 
   describe('with locations configured', () => {
-    const TRUSTED = 'url:https://git.example.com/acme/service-catalog/blob/main/catalog-info.yaml';
-    const fromLocation = (name: string, version: string, origin: string | undefined) => {
+    const TRUSTED =
+      'url:https://git.example.com/acme/service-catalog/blob/main/catalog-info.yaml';
+    const fromLocation = (
+      name: string,
+      version: string,
+      origin: string | undefined,
+    ) => {
       const e = vetted(name, version, 'group:default/platform-team');
       e.metadata.annotations = {
         ...e.metadata.annotations,
-        ...(origin ? { 'backstage.io/managed-by-origin-location': origin } : {}),
+        ...(origin
+          ? { 'backstage.io/managed-by-origin-location': origin }
+          : {}),
       };
       return e;
     };
 
     it.each([
       ['from the listed location', TRUSTED, [TRUSTED], true],
-      ['from under a listed prefix', TRUSTED, ['url:https://git.example.com/acme/service-catalog/*'], true],
-      ['from a location registered by someone else', 'url:https://git.example.com/mallory/x/blob/main/m.yaml', [TRUSTED], false],
-      ['from a look-alike prefix', 'url:https://git.example.com/acme/service-catalog-evil/m.yaml', ['url:https://git.example.com/acme/service-catalog/*'], false],
+      [
+        'from under a listed prefix',
+        TRUSTED,
+        ['url:https://git.example.com/acme/service-catalog/*'],
+        true,
+      ],
+      [
+        'from a location registered by someone else',
+        'url:https://git.example.com/mallory/x/blob/main/m.yaml',
+        [TRUSTED],
+        false,
+      ],
+      [
+        'from a look-alike prefix',
+        'url:https://git.example.com/acme/service-catalog-evil/m.yaml',
+        ['url:https://git.example.com/acme/service-catalog/*'],
+        false,
+      ],
       ['without an origin location', undefined, [TRUSTED], false],
     ])('counts a module %s: %s', (_, origin, locations, counted) => {
       const modules = readCatalogModules(
@@ -396,7 +524,9 @@ describe('readCatalogModules', () => {
         { owners: ['group:default/platform-team'], locations },
         jest.fn(),
       );
-      expect(modules).toEqual(counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : []);
+      expect(modules).toEqual(
+        counted ? [{ source: SOURCE, versions: ['v1.0.0'] }] : [],
+      );
     });
   });
 });

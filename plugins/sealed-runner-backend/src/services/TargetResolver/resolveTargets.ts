@@ -7,8 +7,14 @@ import {
   checkEnvironmentName,
   checkRelativePath,
   checkRepositoryAllowed,
+  repositoryIdentity,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { ModuleVetting, readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import {
+  isFromLocation,
+  ModuleVetting,
+  originLocationOf,
+  readVettedModuleEntities,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { EnvironmentConfig, SealedRunnerConfig } from '../../config';
 
 /** A target as the annotations and config describe it. */
@@ -26,8 +32,23 @@ export interface ResolvedTarget {
   lockKey?: string;
 }
 
-export function lockKeyOf(environment: string, repository: string, path: string): string {
-  return createHash('sha256').update(`${environment}\n${repository}\n${path}`).digest('hex');
+/**
+ * The key of one target: environment, repository — by identity, so two
+ * spellings of one repository are one target — and folder. Its lock, its
+ * owner and the plans that supersede each other are keyed by it.
+ */
+export function lockKeyOf(
+  environment: string,
+  repository: string,
+  path: string,
+): string {
+  return createHash('sha256')
+    .update(
+      `${environment}\n${
+        repositoryIdentity(repository) ?? repository
+      }\n${path}`,
+    )
+    .digest('hex');
 }
 
 /**
@@ -36,14 +57,33 @@ export function lockKeyOf(environment: string, repository: string, path: string)
  * Never silently drops a target: a wrong annotation makes it
  * non-deployable with the reason.
  */
-export function resolveTargets(entity: Entity, config: SealedRunnerConfig): ResolvedTarget[] {
+export function resolveTargets(
+  entity: Entity,
+  config: SealedRunnerConfig,
+): ResolvedTarget[] {
   const annotations = entity.metadata.annotations ?? {};
   const entityRef = stringifyEntityRef(entity);
   const repository = annotations[ANNOTATION_REPOSITORY];
+  const targetLocations = config.targets?.locations;
+  // Only the platform team's catalog locations may declare deployable
+  // targets: whoever can register a location must not be able to claim one.
+  const locationCheck =
+    targetLocations && !isFromLocation(entity, targetLocations)
+      ? {
+          ok: false as const,
+          reason: `the entity comes from catalog location ${
+            originLocationOf(entity) ?? '(none recorded)'
+          }, which is not in sealedRunner.targets.locations`,
+        }
+      : undefined;
   const repositoryCheck =
-    repository === undefined
-      ? { ok: false as const, reason: `the entity has no ${ANNOTATION_REPOSITORY} annotation` }
-      : checkRepositoryAllowed(repository, config.repositories);
+    locationCheck ??
+    (repository === undefined
+      ? {
+          ok: false as const,
+          reason: `the entity has no ${ANNOTATION_REPOSITORY} annotation`,
+        }
+      : checkRepositoryAllowed(repository, config.repositories));
 
   return Object.entries(annotations)
     .filter(([key]) => key.startsWith(ANNOTATION_TARGET_PREFIX))
@@ -87,7 +127,8 @@ export function resolveTargets(entity: Entity, config: SealedRunnerConfig): Reso
 
 /**
  * The vetted modules as the runner checks them: one entry per source, with
- * the versions of every entity that declares it.
+ * the versions of every entity that declares it, and the commits they pin.
+ * Two entities pinning one tag to different commits vet neither commit.
  */
 export function readCatalogModules(
   entities: Entity[],
@@ -95,12 +136,38 @@ export function readCatalogModules(
   onInvalid: (entityRef: string, reason: string) => void,
 ): CatalogModule[] {
   const modules: CatalogModule[] = [];
-  for (const { module } of readVettedModuleEntities(entities, vetting, onInvalid)) {
-    const existing = modules.find(m => m.source === module.source);
-    if (existing) {
-      existing.versions = [...new Set([...existing.versions, ...module.versions])];
-    } else {
-      modules.push({ ...module, versions: [...module.versions] });
+  const conflicting = new Set<string>();
+  for (const { entityRef, module } of readVettedModuleEntities(
+    entities,
+    vetting,
+    onInvalid,
+  )) {
+    let existing = modules.find(m => m.source === module.source);
+    if (!existing) {
+      existing = { source: module.source, versions: [] };
+      modules.push(existing);
+    }
+    existing.versions = [
+      ...new Set([...existing.versions, ...module.versions]),
+    ];
+    for (const [tag, commitSha] of Object.entries(module.commits ?? {})) {
+      const key = `${module.source}@${tag}`;
+      const pinned = existing.commits?.[tag];
+      if (
+        conflicting.has(key) ||
+        (pinned !== undefined && pinned !== commitSha)
+      ) {
+        if (!conflicting.has(key)) {
+          onInvalid(
+            entityRef,
+            `${tag} of ${module.source} is pinned to two commits by different entities; it is unpinned`,
+          );
+        }
+        conflicting.add(key);
+        delete existing.commits?.[tag];
+        continue;
+      }
+      existing.commits = { ...existing.commits, [tag]: commitSha };
     }
   }
   return modules;

@@ -94,11 +94,30 @@ function BreakGlassChip(props: { session?: BreakGlassSession }) {
   );
 }
 
+/** Runs of this target run git and Terraform without the runner's sandbox. */
+function UnsandboxedChip(props: { target: Target }) {
+  if (props.target.sandboxed !== false) {
+    return null;
+  }
+  return (
+    <Tooltip title="The runner is configured with sandbox: false: git and Terraform run as the backend's user and can reach what it can. For machines without bubblewrap only.">
+      <Chip
+        size="small"
+        color="secondary"
+        icon={<WarningIcon />}
+        label="Runs unsandboxed"
+        style={{ marginTop: 4 }}
+      />
+    </Tooltip>
+  );
+}
+
 function StateCell(props: { target: Target; breakGlass?: BreakGlassSession }) {
   return (
     <Box display="flex" flexDirection="column" alignItems="flex-start">
       <TargetState target={props.target} />
       <BreakGlassChip session={props.breakGlass} />
+      <UnsandboxedChip target={props.target} />
     </Box>
   );
 }

@@ -1,12 +1,4 @@
-import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parse as parseHcl } from '@cdktf/hcl2json';
-import { Checked } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-
-/** Bounds that keep a hostile repository from exhausting the runner. */
-export const MAX_FOLDERS = 200;
-export const MAX_FILES_PER_FOLDER = 500;
-export const MAX_FILE_BYTES = 1024 * 1024;
 
 /** A parsed Terraform file: HCL as Go's HCL parser reads it, or JSON. */
 export type TerraformBody = Record<string, unknown>;
@@ -105,95 +97,11 @@ export async function parseTerraformFile(
   return parseHcl(name, text);
 }
 
-/**
- * The Terraform files Terraform would read in one folder, sorted. Refuses a
- * folder with a symlinked (or otherwise irregular) Terraform file — Terraform
- * follows it wherever it points and a check would read something else — and
- * bounds the number and size of files. `shown` names the folder in reasons.
- */
-async function listTerraformFiles(
-  dir: string,
-  shown: (file: string) => string,
-  folderName: string,
-): Promise<Checked<string[]>> {
-  const entries = await readdir(dir, { withFileTypes: true }).then(all =>
-    all.filter(
-      e =>
-        !e.isDirectory() &&
-        (e.name.endsWith('.tf') || e.name.endsWith('.tf.json')),
-    ),
-  );
-  const irregular = entries.find(e => !e.isFile());
-  if (irregular) {
-    return {
-      ok: false,
-      reason: `${shown(irregular.name)} is not a regular file`,
-    };
-  }
-  const files = entries.map(e => e.name).sort();
-  if (files.length > MAX_FILES_PER_FOLDER) {
-    return {
-      ok: false,
-      reason: `folder ${folderName} has more than ${MAX_FILES_PER_FOLDER} Terraform files`,
-    };
-  }
-  for (const file of files) {
-    if ((await lstat(join(dir, file))).size > MAX_FILE_BYTES) {
-      return {
-        ok: false,
-        reason: `${shown(file)} is larger than ${MAX_FILE_BYTES} bytes`,
-      };
-    }
-  }
-  return { ok: true, value: files };
-}
-
-/** Reads and parses one file of a folder listed by listTerraformFiles. */
-async function readTerraformFile(
-  dir: string,
-  file: string,
-  shown: string,
-): Promise<Checked<{ text: string; body: TerraformBody }>> {
-  const text = await readFile(join(dir, file), 'utf8');
-  try {
-    return {
-      ok: true,
-      value: { text, body: await parseTerraformFile(file, text) },
-    };
-  } catch (error) {
-    return {
-      ok: false,
-      reason: `${shown} could not be parsed: ${String(error).slice(0, 500)}`,
-    };
-  }
-}
-
-/** One Terraform file of a folder, as read and parsed. */
+/** One Terraform file of a module folder, as read and parsed. */
 export interface TerraformFile {
   name: string;
-  /** How reasons name the file. */
+  /** How reasons name the file: its path in the checkout, or under `.terraform/modules`. */
   shown: string;
   text: string;
   body: TerraformBody;
-}
-
-/** Lists, reads and parses every Terraform file of one folder. */
-export async function readTerraformFiles(
-  dir: string,
-  shown: (file: string) => string,
-  folderName: string,
-): Promise<Checked<TerraformFile[]>> {
-  const files = await listTerraformFiles(dir, shown, folderName);
-  if (!files.ok) {
-    return files;
-  }
-  const read: TerraformFile[] = [];
-  for (const name of files.value) {
-    const file = await readTerraformFile(dir, name, shown(name));
-    if (!file.ok) {
-      return file;
-    }
-    read.push({ name, shown: shown(name), ...file.value });
-  }
-  return { ok: true, value: read };
 }
