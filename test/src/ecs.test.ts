@@ -36,12 +36,17 @@ describe('the ECS runner, end to end', () => {
   let erin: GateClient;
   let pat: GateClient;
 
-  const calls = (operation: string) => aws.fake.calls.filter(c => c.operation === operation);
+  const calls = (operation: string) =>
+    aws.fake.calls.filter(c => c.operation === operation);
 
   beforeAll(async () => {
     root = await createIsolatedRoot();
     aws = await startEcsEnvironment(root);
-    backend = await BackendProcess.start({ root, config: aws.backendConfig, name: 'ecs' });
+    backend = await BackendProcess.start({
+      root,
+      config: aws.backendConfig,
+      name: 'ecs',
+    });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     pat = await GateClient.as(backend.baseUrl, 'demo-approver');
     await erin.waitForTargets(PAYMENTS);
@@ -71,39 +76,65 @@ describe('the ECS runner, end to end', () => {
       const run = await planDev();
       expect(run.status).toBe('succeeded');
       expect(run.plan).toEqual({ add: 1, change: 0, destroy: 0 });
-      expect(await erin.logs(run.id)).toContain('Plan: 1 to add, 0 to change, 0 to destroy.');
+      expect(await erin.logs(run.id)).toContain(
+        'Plan: 1 to add, 0 to change, 0 to destroy.',
+      );
       expect(calls('RunTask')).toHaveLength(before + 1);
 
-      const task = aws.fake.tasks().find(t => t.startedBy === `sealed-runner/${run.id}`)!;
-      expect(task.family).toBe('sealed-runner-plan');
+      const task = aws.fake
+        .tasks()
+        .find(t => t.startedBy === `sealed-runner/${run.id}`)!;
+      expect(task.family).toBe(TASK_FAMILIES.dev.plan);
       expect(task.overrides).toEqual({
         containerOverrides: [
-          { name: 'runner', environment: [{ name: 'SEALED_RUNNER_JOB_KEY', value: `jobs/${run.id}.json` }] },
+          {
+            name: 'runner',
+            environment: [
+              {
+                name: 'SEALED_RUNNER_JOB_KEY',
+                value: `jobs/dev/${run.id}.json`,
+              },
+            ],
+          },
         ],
       });
       expect(task.tags).toEqual(
-        expect.arrayContaining([{ key: 'sealed-runner.io/run-id', value: run.id }]),
+        expect.arrayContaining([
+          { key: 'sealed-runner.io/run-id', value: run.id },
+        ]),
       );
       // The signed job and the plan are in the bucket, encrypted with KMS.
-      const job = aws.fake.object(ARTIFACTS_BUCKET, `jobs/${run.id}.json`)!;
+      const job = aws.fake.object(ARTIFACTS_BUCKET, `jobs/dev/${run.id}.json`)!;
       expect(job.sse).toBe('aws:kms');
-      expect(JSON.parse(JSON.parse(job.body.toString()).payload).runId).toBe(run.id);
-      expect(aws.fake.object(ARTIFACTS_BUCKET, `plans/${run.id}.tfplan`)?.sse).toBe('aws:kms');
-      expect(aws.fake.object(ARTIFACTS_BUCKET, `seen-jobs/${run.id}`)).toBeDefined();
+      expect(JSON.parse(JSON.parse(job.body.toString()).payload).runId).toBe(
+        run.id,
+      );
+      expect(
+        aws.fake.object(ARTIFACTS_BUCKET, `plans/dev/${run.id}.tfplan`)?.sse,
+      ).toBe('aws:kms');
+      expect(
+        aws.fake.object(ARTIFACTS_BUCKET, `seen-jobs/dev/${run.id}`),
+      ).toBeDefined();
       // Every job was signed in KMS.
       expect(calls('Sign').length).toBeGreaterThanOrEqual(1);
       devPlanId = run.id;
     });
 
     it('applies dev in an applier task from the plan saved in S3', async () => {
-      const { status, body } = await erin.request('POST', `/runs/${devPlanId}/apply`);
+      const { status, body } = await erin.request(
+        'POST',
+        `/runs/${devPlanId}/apply`,
+      );
       expect(status).toBe(202);
       const run = await erin.waitForRun(body.run.id);
       expect(run.status).toBe('succeeded');
-      expect(await erin.logs(run.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
-      expect(aws.fake.tasks().find(t => t.startedBy === `sealed-runner/${run.id}`)?.family).toBe(
-        TASK_FAMILIES.dev.apply,
+      expect(await erin.logs(run.id)).toContain(
+        'Apply complete! Resources: 1 added, 0 changed, 0 destroyed.',
       );
+      expect(
+        aws.fake.tasks().find(t => t.startedBy === `sealed-runner/${run.id}`)
+          ?.family,
+      ).toBe(TASK_FAMILIES.dev.apply);
     });
 
     it('plans prod; Pat approves; Erin applies it', async () => {
@@ -111,29 +142,55 @@ describe('the ECS runner, end to end', () => {
       const plan = await erin.waitForRun(body.run.id);
       expect(plan.status).toBe('succeeded');
       prodPlanId = plan.id;
-      expect((await erin.request('POST', `/runs/${prodPlanId}/apply`)).status).toBe(409);
-      expect((await pat.request('POST', `/runs/${prodPlanId}/approve`)).status).toBe(200);
+      expect(
+        (await erin.request('POST', `/runs/${prodPlanId}/apply`)).status,
+      ).toBe(409);
+      expect(
+        (await pat.request('POST', `/runs/${prodPlanId}/approve`)).status,
+      ).toBe(200);
       const applied = await erin.request('POST', `/runs/${prodPlanId}/apply`);
       expect(applied.status).toBe(202);
       const run = await erin.waitForRun(applied.body.run.id);
       expect(run.status).toBe('succeeded');
-      expect(await erin.logs(run.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+      expect(await erin.logs(run.id)).toContain(
+        'Apply complete! Resources: 1 added, 0 changed, 0 destroyed.',
+      );
     });
   });
 
   describe('a compromised backend', () => {
     /** A fresh job of `environment`, signed in KMS exactly as the gate signs it, left where the task reads it. */
-    async function signedJobLike(runId: string, environment: 'dev' | 'prod', operation: 'plan' | 'apply' = 'plan') {
-      const previous = aws.fake.tasks().find(t => t.family === TASK_FAMILIES[environment].plan)!;
-      const key = (previous.overrides as any).containerOverrides[0].environment[0].value as string;
-      const { payload } = JSON.parse(aws.fake.object(ARTIFACTS_BUCKET, key)!.body.toString());
-      const job = { ...JSON.parse(payload), runId, issuedAt: new Date().toISOString() };
+    async function signedJobLike(
+      runId: string,
+      environment: 'dev' | 'prod',
+      operation: 'plan' | 'apply' = 'plan',
+    ) {
+      const previous = aws.fake
+        .tasks()
+        .find(t => t.family === TASK_FAMILIES[environment].plan)!;
+      const key = (previous.overrides as any).containerOverrides[0]
+        .environment[0].value as string;
+      const { payload } = JSON.parse(
+        aws.fake.object(ARTIFACTS_BUCKET, key)!.body.toString(),
+      );
+      const job = {
+        ...JSON.parse(payload),
+        runId,
+        issuedAt: new Date().toISOString(),
+      };
       if (operation === 'apply') {
         // Refused before it is read, so the plan it names does not matter.
-        Object.assign(job, { operation, plan: { runId: randomUUID(), sha256: '0'.repeat(64) } });
+        Object.assign(job, {
+          operation,
+          plan: { runId: randomUUID(), sha256: '0'.repeat(64) },
+        });
       }
       const newPayload = JSON.stringify(job);
-      const kms = new KMSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
+      const kms = new KMSClient({
+        endpoint: aws.fake.endpoint,
+        region: aws.fake.region,
+        credentials: aws.fake.credentials,
+      });
       const { Signature } = await kms.send(
         new SignCommand({
           KeyId: 'alias/sealed-runner-jobs',
@@ -146,38 +203,66 @@ describe('the ECS runner, end to end', () => {
       aws.fake.putObject(
         ARTIFACTS_BUCKET,
         jobKey,
-        JSON.stringify({ payload: newPayload, signature: Buffer.from(Signature!).toString('base64') }),
+        JSON.stringify({
+          payload: newPayload,
+          signature: Buffer.from(Signature!).toString('base64'),
+        }),
       );
       return jobKey;
     }
 
     /** Starts a task as a compromised backend could, and returns its events once it stopped. */
-    async function runTaskAs(taskDefinition: string, jobKey: string, taskRoleArn?: string) {
-      const ecs = new ECSClient({ endpoint: aws.fake.endpoint, region: aws.fake.region, credentials: aws.fake.credentials });
+    async function runTaskAs(
+      taskDefinition: string,
+      jobKey: string,
+      taskRoleArn?: string,
+    ) {
+      const ecs = new ECSClient({
+        endpoint: aws.fake.endpoint,
+        region: aws.fake.region,
+        credentials: aws.fake.credentials,
+      });
       const { tasks } = await ecs.send(
         new RunTaskCommand({
           cluster: ECS_CLUSTER,
           taskDefinition,
           launchType: 'FARGATE',
-          networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d'] } },
+          networkConfiguration: {
+            awsvpcConfiguration: { subnets: ['subnet-0a1b2c3d'] },
+          },
           overrides: {
             ...(taskRoleArn ? { taskRoleArn } : {}),
-            containerOverrides: [{ name: 'runner', environment: [{ name: 'SEALED_RUNNER_JOB_KEY', value: jobKey }] }],
+            containerOverrides: [
+              {
+                name: 'runner',
+                environment: [{ name: 'SEALED_RUNNER_JOB_KEY', value: jobKey }],
+              },
+            ],
           },
         }),
       );
       const taskArn = tasks![0].taskArn!;
-      for (let i = 0; i < 300 && aws.fake.task(taskArn)?.lastStatus !== 'STOPPED'; i++) {
+      for (
+        let i = 0;
+        i < 300 && aws.fake.task(taskArn)?.lastStatus !== 'STOPPED';
+        i++
+      ) {
         await new Promise(r => setTimeout(r, 100));
       }
       const task = aws.fake.task(taskArn)!;
-      const events = aws.fake.logEvents(task.logGroup, task.logStream)!.map(e => JSON.parse(e.message));
+      const events = aws.fake
+        .logEvents(task.logGroup, task.logStream)!
+        .map(e => JSON.parse(e.message));
       return { task, events };
     }
 
     it('cannot run a plan job with the applier role by overriding the task role at RunTask', async () => {
       const jobKey = await signedJobLike(randomUUID(), 'prod');
-      const { task, events } = await runTaskAs(TASK_FAMILIES.prod.plan, jobKey, TASK_ROLES.prod.apply);
+      const { task, events } = await runTaskAs(
+        TASK_FAMILIES.prod.plan,
+        jobKey,
+        TASK_ROLES.prod.apply,
+      );
       expect(task.taskRoleArn).toBe(TASK_ROLES.prod.apply);
       expect(task.exitCode).toBe(2);
       expect(events.find(e => e.type === 'result')).toEqual({
@@ -198,14 +283,22 @@ describe('the ECS runner, end to end', () => {
         status: 'rejected',
         error: `${jobKey} is a job of prod, which this runner does not serve`,
       });
-      const overridden = await runTaskAs(TASK_FAMILIES.prod.apply, jobKey, TASK_ROLES.dev.apply);
+      const overridden = await runTaskAs(
+        TASK_FAMILIES.prod.apply,
+        jobKey,
+        TASK_ROLES.dev.apply,
+      );
       expect(overridden.task.exitCode).toBe(2);
       expect(overridden.events.find(e => e.type === 'result')).toEqual({
         type: 'result',
         status: 'rejected',
         error: `an apply job of prod runs only with the role ${TASK_ROLES.prod.apply}, but this task holds ${TASK_ROLES.dev.apply} (was the task role overridden at RunTask, or the task started for another environment?)`,
       });
-      expect([...devTask.events, ...overridden.events].filter(e => e.type === 'phase')).toEqual([]);
+      expect(
+        [...devTask.events, ...overridden.events].filter(
+          e => e.type === 'phase',
+        ),
+      ).toEqual([]);
     });
   });
 
@@ -216,7 +309,11 @@ describe('the ECS runner, end to end', () => {
       const before = calls('RunTask').length;
       const run = await planDev();
       expect(run.status).toBe('succeeded');
-      expect(calls('RunTask').slice(before).map(c => c.status)).toEqual([400, 500, 200]);
+      expect(
+        calls('RunTask')
+          .slice(before)
+          .map(c => c.status),
+      ).toEqual([400, 500, 200]);
     });
 
     it('retries a capacity failure, then runs', async () => {
@@ -238,12 +335,18 @@ describe('the ECS runner, end to end', () => {
       aws.fake.inject({ type: 'failToStart' });
       const run = await planDev();
       expect(run.status).toBe('failed');
-      expect(run.error).toMatch(/task failed to start.*CannotPullContainerError/);
+      expect(run.error).toMatch(
+        /task failed to start.*CannotPullContainerError/,
+      );
       expect((await planDev()).status).toBe('succeeded');
     });
 
     it('fails a task that dies mid-run (Spot interruption), keeping the lines it wrote', async () => {
-      aws.fake.inject({ type: 'dieMidRun', afterLines: 8, stopCode: 'SpotInterruption' });
+      aws.fake.inject({
+        type: 'dieMidRun',
+        afterLines: 8,
+        stopCode: 'SpotInterruption',
+      });
       const run = await planDev();
       expect(run.status).toBe('failed');
       expect(run.error).toMatch(/Fargate Spot capacity was reclaimed/);
@@ -254,10 +357,15 @@ describe('the ECS runner, end to end', () => {
 
     it('does not mistake a task ECS does not describe yet for a lost one', async () => {
       aws.fake.inject({ type: 'describeLag', ms: 3000 });
-      const before = aws.fake.calls.filter(c => c.operation === 'DescribeTasks').length;
+      const before = aws.fake.calls.filter(
+        c => c.operation === 'DescribeTasks',
+      ).length;
       const run = await planDev();
       expect(run.status).toBe('succeeded');
-      expect(aws.fake.calls.filter(c => c.operation === 'DescribeTasks').length - before).toBeGreaterThan(3);
+      expect(
+        aws.fake.calls.filter(c => c.operation === 'DescribeTasks').length -
+          before,
+      ).toBeGreaterThan(3);
     });
 
     it('waits for log events CloudWatch delivers after the task stopped', async () => {
@@ -265,7 +373,9 @@ describe('the ECS runner, end to end', () => {
       const run = await planDev();
       expect(run.status).toBe('succeeded');
       expect(run.plan).toEqual({ add: 0, change: 0, destroy: 0 });
-      expect((await erin.logs(run.id)).some(line => line.startsWith('No changes.'))).toBe(true);
+      expect(
+        (await erin.logs(run.id)).some(line => line.startsWith('No changes.')),
+      ).toBe(true);
     });
 
     it('cancels with StopTask', async () => {
@@ -273,7 +383,9 @@ describe('the ECS runner, end to end', () => {
       const { body } = await erin.plan(PAYMENTS, 'dev', 'slow-cancel');
       await erin.waitForRun(body.run.id, isStatus('running'));
       const before = calls('StopTask').length;
-      expect((await erin.request('POST', `/runs/${body.run.id}/cancel`)).status).toBe(200);
+      expect(
+        (await erin.request('POST', `/runs/${body.run.id}/cancel`)).status,
+      ).toBe(200);
       const run = await erin.waitForRun(body.run.id);
       expect(run.status).toBe('cancelled');
       expect(calls('StopTask').length).toBe(before + 1);
@@ -284,15 +396,23 @@ describe('the ECS runner, end to end', () => {
       const { body } = await erin.plan(PAYMENTS, 'dev', 'slow-restart');
       await erin.waitForRun(body.run.id, isStatus('running'));
       await backend.stop('SIGKILL');
-      backend = await BackendProcess.start({ root, config: aws.backendConfig, name: 'ecs-restarted' });
+      backend = await BackendProcess.start({
+        root,
+        config: aws.backendConfig,
+        name: 'ecs-restarted',
+      });
       erin = await GateClient.as(backend.baseUrl, 'guest');
       pat = await GateClient.as(backend.baseUrl, 'demo-approver');
       const run = await erin.waitForRun(body.run.id);
       expect(run.status).toBe('succeeded');
       expect(run.plan?.add).toBe(2000);
-      expect(run.changes!.filter(change => change.actions.includes('create'))).toHaveLength(2000);
+      expect(
+        run.changes!.filter(change => change.actions.includes('create')),
+      ).toHaveLength(2000);
       const logs = await erin.logs(run.id);
-      expect(logs.filter(line => line.includes('Plan: 2000 to add'))).toHaveLength(1);
+      expect(
+        logs.filter(line => line.includes('Plan: 2000 to add')),
+      ).toHaveLength(1);
     });
   });
 });

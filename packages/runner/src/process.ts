@@ -21,6 +21,8 @@ export interface CommandOptions {
    * child itself; a sandbox whose child is a launcher delivers it inside.
    */
   interrupt?: (child: ChildProcess) => void;
+  /** Data the child reads from file descriptor 3 (bubblewrap's `--args 3`). */
+  fd3?: string;
 }
 
 export interface CommandResult {
@@ -48,12 +50,20 @@ export function runCommand(
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio:
+        options.fd3 === undefined
+          ? ['ignore', 'pipe', 'pipe']
+          : ['ignore', 'pipe', 'pipe', 'pipe'],
       shell: false,
       ...(options.uid !== undefined
         ? { uid: options.uid, gid: options.gid }
         : {}),
     });
+    if (options.fd3 !== undefined) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream;
+      fd3.on('error', () => undefined);
+      fd3.end(options.fd3);
+    }
     let stdout = '';
     let captured = 0;
     let killTimer: NodeJS.Timeout | undefined;

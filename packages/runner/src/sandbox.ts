@@ -139,7 +139,7 @@ function systemMounts(): string[] {
 export function bwrapArguments(
   command: SandboxCommand,
   ids: { uid: number; gid: number },
-): string[] {
+): { options: string[]; command: string[] } {
   const args = [
     '--unshare-all',
     '--unshare-user',
@@ -177,8 +177,8 @@ export function bwrapArguments(
       mount.target,
     );
   }
-  args.push('--chdir', command.cwd, '--', command.file, ...command.args);
-  return args;
+  args.push('--chdir', command.cwd);
+  return { options: args, command: ['--', command.file, ...command.args] };
 }
 
 /** Children of a process, from /proc. */
@@ -299,7 +299,8 @@ async function takeBack(dir: string): Promise<void> {
     if (info.isSymbolicLink()) {
       return;
     }
-    await chmod(path, info.mode & 0o755);
+    // Readable (and, where it was executable, executable) by the sandbox user, writable by nobody but the runner.
+    await chmod(path, info.isDirectory() || info.mode & 0o100 ? 0o755 : 0o644);
     if (info.isDirectory()) {
       for (const entry of await readdir(path)) {
         await walk(join(path, entry));
@@ -374,6 +375,13 @@ export function createSandbox(config: RunnerConfig['sandbox']): Sandbox {
       },
     };
   }
+  try {
+    accessSync(config.bwrapPath, constants.X_OK);
+  } catch {
+    throw new Error(
+      `bubblewrap is not installed at ${config.bwrapPath} (Debian/Ubuntu: apt-get install bubblewrap)`,
+    );
+  }
   return {
     description: `in a bubblewrap sandbox (${config.bwrapPath}) as ${
       root
@@ -396,17 +404,17 @@ export function createSandbox(config: RunnerConfig['sandbox']): Sandbox {
           }
         }
       }
-      return runCommand(
-        config.bwrapPath,
-        bwrapArguments(command, { uid, gid }),
-        {
-          ...options,
-          cwd: '/',
-          env: {},
-          ...owner,
-          interrupt: interruptInside,
-        },
-      );
+      // The options (mounts, environment) travel on a pipe, so the
+      // sandbox's own PID 1 shows none of them in /proc/1/cmdline.
+      const bwrap = bwrapArguments(command, { uid, gid });
+      return runCommand(config.bwrapPath, ['--args', '3', ...bwrap.command], {
+        ...options,
+        cwd: '/',
+        env: {},
+        ...owner,
+        interrupt: interruptInside,
+        fd3: `${bwrap.options.join('\0')}\0`,
+      });
     },
   };
 }
@@ -432,11 +440,6 @@ export async function probeSandbox(
   }
   if (config.type === 'uid') {
     return undefined;
-  }
-  try {
-    accessSync(config.bwrapPath, constants.X_OK);
-  } catch {
-    return `bubblewrap is not installed at ${config.bwrapPath} (Debian/Ubuntu: apt-get install bubblewrap)`;
   }
   const output: string[] = [];
   const sink = {

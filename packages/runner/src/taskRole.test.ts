@@ -52,7 +52,9 @@ describe('checkTaskRole', () => {
     await expect(
       checkTaskRole({ operation, environment }, config, {}, async () => held),
     ).resolves.toBe(
-      `a ${operation} job of ${environment} runs only with the role ${
+      `${
+        operation === 'apply' ? 'an' : 'a'
+      } ${operation} job of ${environment} runs only with the role ${
         config.taskRoles![environment][operation as 'plan' | 'apply']
       }, but this task holds ${held} (was the task role overridden at RunTask, or the task started for another environment?)`,
     );

@@ -52,7 +52,8 @@ export async function checkTaskRole(
   }
   const { operation, environment } = job;
   const roles =
-    typeof environment === 'string' && Object.hasOwn(config.taskRoles, environment)
+    typeof environment === 'string' &&
+    Object.hasOwn(config.taskRoles, environment)
       ? config.taskRoles[environment]
       : undefined;
   if (!roles) {
@@ -72,7 +73,9 @@ export async function checkTaskRole(
   }
   const expected = roles[operation];
   if (roleArn !== expected) {
-    return `a ${operation} job of ${environment} runs only with the role ${expected}, but this task holds ${roleArn.slice(
+    return `${
+      operation === 'apply' ? 'an' : 'a'
+    } ${operation} job of ${environment} runs only with the role ${expected}, but this task holds ${roleArn.slice(
       0,
       600,
     )} (was the task role overridden at RunTask, or the task started for another environment?)`;

@@ -707,12 +707,23 @@ describe('runnerEventSchema', () => {
 
 describe('planPolicySchema', () => {
   it('defaults to no code execution and no provider but the built-in one', () => {
-    expect(planPolicySchema.parse({})).toEqual({ allowCodeExecution: false, providers: [], backends: [] });
+    expect(planPolicySchema.parse({})).toEqual({
+      allowCodeExecution: false,
+      providers: [],
+      providerArguments: [],
+      backends: [],
+      allowNetwork: false,
+    });
   });
 
-  it.each([['local'], ['cloud'], ['remote'], ['S3'], ['../s3']])('never allows the %s backend', backend => {
-    expect(planPolicySchema.safeParse({ backends: [backend] }).success).toBe(false);
-  });
+  it.each([['local'], ['cloud'], ['remote'], ['S3'], ['../s3']])(
+    'never allows the %s backend',
+    backend => {
+      expect(planPolicySchema.safeParse({ backends: [backend] }).success).toBe(
+        false,
+      );
+    },
+  );
 
   it('keeps an explicit policy', () => {
     expect(
@@ -721,16 +732,32 @@ describe('planPolicySchema', () => {
         providers: ['registry.terraform.io/hashicorp/aws'],
         backends: ['s3'],
       }),
-    ).toEqual({ allowCodeExecution: true, providers: ['registry.terraform.io/hashicorp/aws'], backends: ['s3'] });
+    ).toEqual({
+      allowCodeExecution: true,
+      providers: ['registry.terraform.io/hashicorp/aws'],
+      providerArguments: [],
+      backends: ['s3'],
+      allowNetwork: false,
+    });
   });
 
   it.each([
-    ['a shorthand provider', { providers: ['hashicorp/aws'] }, /^providers\.0: .*must be written in full/],
+    [
+      'a shorthand provider',
+      { providers: ['hashicorp/aws'] },
+      /^providers\.0: .*must be written in full/,
+    ],
     ['a wildcard provider', { providers: ['*'] }, /^providers\.0: /],
     ['a string flag', { allowCodeExecution: 'true' }, /^allowCodeExecution: /],
-    ['an unknown key', { allowEverything: true }, /Unrecognized key: "allowEverything"/],
+    [
+      'an unknown key',
+      { allowEverything: true },
+      /Unrecognized key: "allowEverything"/,
+    ],
   ])('refuses %s', (_, input, issue) => {
-    expect(issuesOf(planPolicySchema, input)).toContainEqual(expect.stringMatching(issue));
+    expect(issuesOf(planPolicySchema, input)).toContainEqual(
+      expect.stringMatching(issue),
+    );
   });
 });
 
@@ -756,14 +783,36 @@ describe('jobSchema break-glass grant', () => {
   };
 
   it('accepts an apply job with a grant', () => {
-    expect(jobSchema.parse({ ...apply, breakGlass: grant })).toEqual({ ...apply, breakGlass: grant });
+    expect(jobSchema.parse({ ...apply, breakGlass: grant })).toEqual({
+      ...apply,
+      breakGlass: grant,
+    });
   });
 
   it.each([
-    ['an unknown key in the grant', { ...apply, breakGlass: { ...grant, bypass: 'all' } }, /Unrecognized key/],
-    ['a grant without expiry', { ...apply, breakGlass: { sessionId: PLAN_RUN_ID, openedBy: 'user:default/pat' } }, /expiresAt/],
-    ['a grant with a non-ISO expiry', { ...apply, breakGlass: { ...grant, expiresAt: 'tomorrow' } }, /expiresAt/],
-    ['a grant on a plan job', { ...apply, operation: 'plan', plan: undefined, breakGlass: grant }, /must not carry a break-glass grant/],
+    [
+      'an unknown key in the grant',
+      { ...apply, breakGlass: { ...grant, bypass: 'all' } },
+      /Unrecognized key/,
+    ],
+    [
+      'a grant without expiry',
+      {
+        ...apply,
+        breakGlass: { sessionId: PLAN_RUN_ID, openedBy: 'user:default/pat' },
+      },
+      /expiresAt/,
+    ],
+    [
+      'a grant with a non-ISO expiry',
+      { ...apply, breakGlass: { ...grant, expiresAt: 'tomorrow' } },
+      /expiresAt/,
+    ],
+    [
+      'a grant on a plan job',
+      { ...apply, operation: 'plan', plan: undefined, breakGlass: grant },
+      /must not carry a break-glass grant/,
+    ],
   ])('refuses %s', (_, job, message) => {
     expect(issuesOf(jobSchema, job).join('\n')).toMatch(message);
   });
@@ -777,44 +826,106 @@ describe('openBreakGlassRequestSchema', () => {
   };
 
   it('accepts a minimal request, normalising the entity ref and trimming the reason', () => {
-    expect(openBreakGlassRequestSchema.parse({ ...valid, reason: `  ${valid.reason}\u0020` })).toEqual({
+    expect(
+      openBreakGlassRequestSchema.parse({
+        ...valid,
+        reason: `  ${valid.reason}\u0020`,
+      }),
+    ).toEqual({
       ...valid,
       entityRef: 'component:default/payments',
     });
   });
 
   it.each([
-    ['a ticket and a duration', { ...valid, ticket: 'JIRA:OPS-7', durationMinutes: 30 }],
-    ['a URL ticket', { ...valid, ticket: 'https://jira.example.com/browse/OPS-7' }],
+    [
+      'a ticket and a duration',
+      { ...valid, ticket: 'JIRA:OPS-7', durationMinutes: 30 },
+    ],
+    [
+      'a URL ticket',
+      { ...valid, ticket: 'https://jira.example.com/browse/OPS-7' },
+    ],
     ['a reason of 2000 characters', { ...valid, reason: 'r'.repeat(2000) }],
-    ['the longest duration', { ...valid, durationMinutes: MAX_BREAK_GLASS_DURATION_MINUTES }],
+    [
+      'the longest duration',
+      { ...valid, durationMinutes: MAX_BREAK_GLASS_DURATION_MINUTES },
+    ],
   ])('accepts %s', (_, body) => {
     expect(openBreakGlassRequestSchema.safeParse(body).success).toBe(true);
   });
 
   it.each([
-    ['no reason', { entityRef: valid.entityRef, environment: 'prod' }, 'reason'],
-    ['a reason under 10 characters once trimmed', { ...valid, reason: '   short   ' }, 'reason'],
-    ['a reason over 2000 characters', { ...valid, reason: 'r'.repeat(2001) }, 'reason'],
+    [
+      'no reason',
+      { entityRef: valid.entityRef, environment: 'prod' },
+      'reason',
+    ],
+    [
+      'a reason under 10 characters once trimmed',
+      { ...valid, reason: '   short   ' },
+      'reason',
+    ],
+    [
+      'a reason over 2000 characters',
+      { ...valid, reason: 'r'.repeat(2001) },
+      'reason',
+    ],
     ['a megabyte reason', { ...valid, reason: MB }, 'reason'],
-    ['a reason with a newline', { ...valid, reason: 'line one here\nline two' }, 'reason'],
-    ['a reason with DEL', { ...valid, reason: 'a reason here\u007f' }, 'reason'],
-    ['a reason with a C1 control', { ...valid, reason: 'a reason here\u009b31m' }, 'reason'],
-    ['a reason with a bidi isolate', { ...valid, reason: 'a reason \u2066here\u2069' }, 'reason'],
+    [
+      'a reason with a newline',
+      { ...valid, reason: 'line one here\nline two' },
+      'reason',
+    ],
+    [
+      'a reason with DEL',
+      { ...valid, reason: 'a reason here\u007f' },
+      'reason',
+    ],
+    [
+      'a reason with a C1 control',
+      { ...valid, reason: 'a reason here\u009b31m' },
+      'reason',
+    ],
+    [
+      'a reason with a bidi isolate',
+      { ...valid, reason: 'a reason \u2066here\u2069' },
+      'reason',
+    ],
     ['a ticket with a space', { ...valid, ticket: 'OPS 7' }, 'ticket'],
     ['a ticket with a quote', { ...valid, ticket: "OPS-7'" }, 'ticket'],
-    ['a ticket of 129 characters', { ...valid, ticket: 'T'.repeat(129) }, 'ticket'],
+    [
+      'a ticket of 129 characters',
+      { ...valid, ticket: 'T'.repeat(129) },
+      'ticket',
+    ],
     ['a duration of 0', { ...valid, durationMinutes: 0 }, 'durationMinutes'],
-    ['a duration over a week', { ...valid, durationMinutes: MAX_BREAK_GLASS_DURATION_MINUTES + 1 }, 'durationMinutes'],
-    ['a fractional duration', { ...valid, durationMinutes: 0.5 }, 'durationMinutes'],
+    [
+      'a duration over a week',
+      { ...valid, durationMinutes: MAX_BREAK_GLASS_DURATION_MINUTES + 1 },
+      'durationMinutes',
+    ],
+    [
+      'a fractional duration',
+      { ...valid, durationMinutes: 0.5 },
+      'durationMinutes',
+    ],
     ['an unknown field', { ...valid, sessionId: RUN_ID }, ''],
   ])('refuses %s', (_, body, field) => {
-    expect(issuesOf(openBreakGlassRequestSchema, body).some(i => i.startsWith(`${field}:`) || (field === '' && /Unrecognized key/.test(i)))).toBe(true);
+    expect(
+      issuesOf(openBreakGlassRequestSchema, body).some(
+        i =>
+          i.startsWith(`${field}:`) ||
+          (field === '' && /Unrecognized key/.test(i)),
+      ),
+    ).toBe(true);
   });
 
   it('refuses own __proto__ and constructor keys of a parsed JSON body', () => {
     for (const key of ['__proto__', 'constructor']) {
-      const body = JSON.parse(`{"entityRef":"component:payments","environment":"prod","reason":"a long enough reason","${key}":{"x":1}}`);
+      const body = JSON.parse(
+        `{"entityRef":"component:payments","environment":"prod","reason":"a long enough reason","${key}":{"x":1}}`,
+      );
       expect(openBreakGlassRequestSchema.safeParse(body).success).toBe(false);
     }
   });
@@ -822,8 +933,12 @@ describe('openBreakGlassRequestSchema', () => {
 
 describe('listBreakGlassQuerySchema and closeBreakGlassRequestSchema', () => {
   it('reads active as a boolean and limit as a number', () => {
-    expect(listBreakGlassQuerySchema.parse({ active: 'true', limit: '5' })).toEqual({ active: true, limit: 5 });
-    expect(listBreakGlassQuerySchema.parse({ active: 'false' })).toEqual({ active: false });
+    expect(
+      listBreakGlassQuerySchema.parse({ active: 'true', limit: '5' }),
+    ).toEqual({ active: true, limit: 5 });
+    expect(listBreakGlassQuerySchema.parse({ active: 'false' })).toEqual({
+      active: false,
+    });
   });
 
   it.each([
@@ -836,9 +951,17 @@ describe('listBreakGlassQuerySchema and closeBreakGlassRequestSchema', () => {
 
   it('takes an optional, clean note', () => {
     expect(closeBreakGlassRequestSchema.parse({})).toEqual({});
-    expect(closeBreakGlassRequestSchema.parse({ reason: ' done ' })).toEqual({ reason: 'done' });
-    expect(closeBreakGlassRequestSchema.safeParse({ reason: '' }).success).toBe(false);
-    expect(closeBreakGlassRequestSchema.safeParse({ reason: 'a\u0000b' }).success).toBe(false);
-    expect(closeBreakGlassRequestSchema.safeParse({ note: 'x' }).success).toBe(false);
+    expect(closeBreakGlassRequestSchema.parse({ reason: ' done ' })).toEqual({
+      reason: 'done',
+    });
+    expect(closeBreakGlassRequestSchema.safeParse({ reason: '' }).success).toBe(
+      false,
+    );
+    expect(
+      closeBreakGlassRequestSchema.safeParse({ reason: 'a\u0000b' }).success,
+    ).toBe(false);
+    expect(closeBreakGlassRequestSchema.safeParse({ note: 'x' }).success).toBe(
+      false,
+    );
   });
 });

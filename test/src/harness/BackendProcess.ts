@@ -35,11 +35,16 @@ export class BackendProcess {
     const listen = join(options.root.root, `${name}.listen.yaml`);
     await writeFile(
       listen,
-      JSON.stringify({ app: { baseUrl }, backend: { baseUrl, listen: { port } } }),
+      JSON.stringify({
+        app: { baseUrl },
+        backend: { baseUrl, listen: { port } },
+      }),
     );
     const extra = join(options.root.root, `${name}.config.yaml`);
     await writeFile(extra, JSON.stringify(options.config ?? {}));
-    const log = createWriteStream(join(options.root.root, `${name}.log`), { flags: 'a' });
+    const log = createWriteStream(join(options.root.root, `${name}.log`), {
+      flags: 'a',
+    });
     const child = spawn(
       process.execPath,
       [
@@ -55,13 +60,21 @@ export class BackendProcess {
       ],
       {
         cwd: join(options.root.root, 'packages/backend'),
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development' },
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: 'development',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
-    const backend = new BackendProcess(child, baseUrl, join(options.root.root, `${name}.log`));
+    const backend = new BackendProcess(
+      child,
+      baseUrl,
+      join(options.root.root, `${name}.log`),
+    );
     try {
       await backend.waitUntilHealthy();
     } catch (error) {
@@ -81,7 +94,9 @@ export class BackendProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) {
-        throw new Error(`backend exited with ${this.child.exitCode}; see ${this.logFile}`);
+        throw new Error(
+          `backend exited with ${this.child.exitCode}; see ${this.logFile}`,
+        );
       }
       const ok = await fetch(`${this.baseUrl}/api/sealed-runner/health`)
         .then(r => r.ok)

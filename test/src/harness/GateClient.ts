@@ -1,4 +1,8 @@
-import { Run, RunStatus, TERMINAL_RUN_STATUSES } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  Run,
+  RunStatus,
+  TERMINAL_RUN_STATUSES,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 export interface Response<T = any> {
   status: number;
@@ -18,7 +22,11 @@ const EXPECTED_GROUP: Record<DemoProvider, string> = {
  * with curl. Retries until the catalog has ingested the user: before that,
  * the guest provider issues a token without the user's group memberships.
  */
-export async function signIn(baseUrl: string, provider: DemoProvider, timeoutMs = 60_000): Promise<string> {
+export async function signIn(
+  baseUrl: string,
+  provider: DemoProvider,
+  timeoutMs = 60_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const response = await fetch(`${baseUrl}/api/auth/${provider}/refresh`, {
@@ -27,12 +35,18 @@ export async function signIn(baseUrl: string, provider: DemoProvider, timeoutMs 
     const text = await response.text();
     if (response.ok) {
       const { backstageIdentity } = JSON.parse(text);
-      if (backstageIdentity.identity.ownershipEntityRefs.includes(EXPECTED_GROUP[provider])) {
+      if (
+        backstageIdentity.identity.ownershipEntityRefs.includes(
+          EXPECTED_GROUP[provider],
+        )
+      ) {
         return backstageIdentity.token;
       }
     }
     if (Date.now() > deadline) {
-      throw new Error(`sign-in with ${provider} failed: ${response.status} ${text}`);
+      throw new Error(
+        `sign-in with ${provider} failed: ${response.status} ${text}`,
+      );
     }
     await new Promise(r => setTimeout(r, 500));
   }
@@ -40,16 +54,20 @@ export async function signIn(baseUrl: string, provider: DemoProvider, timeoutMs 
 
 /** The gate's HTTP API as one identity sees it. */
 export class GateClient {
-  constructor(
-    readonly baseUrl: string,
-    private readonly token: string | undefined,
-  ) {}
+  constructor(readonly baseUrl: string, readonly token: string | undefined) {}
 
-  static async as(baseUrl: string, provider: DemoProvider): Promise<GateClient> {
+  static async as(
+    baseUrl: string,
+    provider: DemoProvider,
+  ): Promise<GateClient> {
     return new GateClient(baseUrl, await signIn(baseUrl, provider));
   }
 
-  async request<T = any>(method: string, path: string, body?: unknown): Promise<Response<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<Response<T>> {
     const response = await fetch(`${this.baseUrl}/api/sealed-runner${path}`, {
       method,
       headers: {
@@ -57,7 +75,10 @@ export class GateClient {
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       },
       // A string is sent as it is, so tests can send malformed JSON.
-      body: typeof body === 'string' || body === undefined ? body : JSON.stringify(body),
+      body:
+        typeof body === 'string' || body === undefined
+          ? body
+          : JSON.stringify(body),
     });
     const text = await response.text();
     let parsed: any = text;
@@ -69,7 +90,11 @@ export class GateClient {
     return { status: response.status, body: parsed };
   }
 
-  async plan(entityRef: string, environment: string, ref?: string): Promise<Response> {
+  async plan(
+    entityRef: string,
+    environment: string,
+    ref?: string,
+  ): Promise<Response> {
     return this.request('POST', '/runs', {
       entityRef,
       environment,
@@ -81,7 +106,9 @@ export class GateClient {
   async run(id: string): Promise<Run> {
     const response = await this.request<{ run: Run }>('GET', `/runs/${id}`);
     if (response.status !== 200) {
-      throw new Error(`GET /runs/${id}: ${response.status} ${JSON.stringify(response.body)}`);
+      throw new Error(
+        `GET /runs/${id}: ${response.status} ${JSON.stringify(response.body)}`,
+      );
     }
     return response.body.run;
   }
@@ -90,7 +117,10 @@ export class GateClient {
     const lines: string[] = [];
     let after = 0;
     for (;;) {
-      const { body } = await this.request('GET', `/runs/${id}/logs?after=${after}`);
+      const { body } = await this.request(
+        'GET',
+        `/runs/${id}/logs?after=${after}`,
+      );
       lines.push(...body.lines);
       if (body.lines.length === 0 || body.next === after) {
         return lines;
@@ -102,7 +132,8 @@ export class GateClient {
   /** Polls a run until `until` holds (default: it ended). */
   async waitForRun(
     id: string,
-    until: (run: Run) => boolean = run => TERMINAL_RUN_STATUSES.includes(run.status),
+    until: (run: Run) => boolean = run =>
+      TERMINAL_RUN_STATUSES.includes(run.status),
     timeoutMs = 120_000,
   ): Promise<Run> {
     const deadline = Date.now() + timeoutMs;
@@ -112,7 +143,9 @@ export class GateClient {
         return run;
       }
       if (Date.now() > deadline) {
-        throw new Error(`run ${id} is still ${run.status} after ${timeoutMs} ms`);
+        throw new Error(
+          `run ${id} is still ${run.status} after ${timeoutMs} ms`,
+        );
       }
       await new Promise(r => setTimeout(r, 200));
     }
@@ -122,16 +155,24 @@ export class GateClient {
   async waitForTargets(entityRef: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { status } = await this.request('GET', `/targets?entityRef=${encodeURIComponent(entityRef)}`);
+      const { status } = await this.request(
+        'GET',
+        `/targets?entityRef=${encodeURIComponent(entityRef)}`,
+      );
       if (status === 200) {
         return;
       }
       if (Date.now() > deadline) {
-        throw new Error(`${entityRef} did not appear in the catalog (last status ${status})`);
+        throw new Error(
+          `${entityRef} did not appear in the catalog (last status ${status})`,
+        );
       }
       await new Promise(r => setTimeout(r, 500));
     }
   }
 }
 
-export const isStatus = (...statuses: RunStatus[]) => (run: Run) => statuses.includes(run.status);
+export const isStatus =
+  (...statuses: RunStatus[]) =>
+  (run: Run) =>
+    statuses.includes(run.status);

@@ -22,12 +22,24 @@ export function buildApp(root: IsolatedRoot): void {
   // Jest sets NODE_ENV=test, which has no browserslist entry.
   const result = spawnSync(
     'yarn',
-    ['workspace', 'app', 'build', '--config', join(root.root, 'app-config.yaml')],
-    { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production' }, encoding: 'utf8' },
+    [
+      'workspace',
+      'app',
+      'build',
+      '--config',
+      join(root.root, 'app-config.yaml'),
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_ENV: 'production' },
+      encoding: 'utf8',
+    },
   );
   if (result.status !== 0) {
     throw new Error(
-      `yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(-4000),
+      `yarn workspace app build failed:\n${result.stdout}\n${result.stderr}`.slice(
+        -4000,
+      ),
     );
   }
   if (!existsSync(join(APP_DIST, 'index.html'))) {

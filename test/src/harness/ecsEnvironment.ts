@@ -9,18 +9,22 @@ export const ECS_CLUSTER = 'sealed-runner';
 const ENVIRONMENTS = { dev: ['*'], prod: ['main'] } as const;
 type Environment = keyof typeof ENVIRONMENTS;
 /** One identity per environment and operation, as deploy/terraform names them. */
-export const TASK_ROLES: Record<Environment, { plan: string; apply: string }> = {
-  dev: {
-    plan: 'arn:aws:iam::123456789012:role/sealed-runner-dev-planner',
-    apply: 'arn:aws:iam::123456789012:role/sealed-runner-dev-applier',
-  },
-  prod: {
-    plan: 'arn:aws:iam::123456789012:role/sealed-runner-prod-planner',
-    apply: 'arn:aws:iam::123456789012:role/sealed-runner-prod-applier',
-  },
-};
+export const TASK_ROLES: Record<Environment, { plan: string; apply: string }> =
+  {
+    dev: {
+      plan: 'arn:aws:iam::123456789012:role/sealed-runner-dev-planner',
+      apply: 'arn:aws:iam::123456789012:role/sealed-runner-dev-applier',
+    },
+    prod: {
+      plan: 'arn:aws:iam::123456789012:role/sealed-runner-prod-planner',
+      apply: 'arn:aws:iam::123456789012:role/sealed-runner-prod-applier',
+    },
+  };
 /** The task definition families, as deploy/terraform names them. */
-export const TASK_FAMILIES: Record<Environment, { plan: string; apply: string }> = {
+export const TASK_FAMILIES: Record<
+  Environment,
+  { plan: string; apply: string }
+> = {
   dev: { plan: 'sealed-runner-dev-plan', apply: 'sealed-runner-dev-apply' },
   prod: { plan: 'sealed-runner-prod-plan', apply: 'sealed-runner-prod-apply' },
 };
@@ -48,7 +52,9 @@ export async function startEcsEnvironment(
   await mkdir(dir, { recursive: true });
   // Keys must exist before the task definitions that name them, so the
   // fake starts with definitions filled in once the keys are known.
-  const taskDefinitions: Parameters<typeof FakeAws.start>[0]['taskDefinitions'] = [];
+  const taskDefinitions: Parameters<
+    typeof FakeAws.start
+  >[0]['taskDefinitions'] = [];
   const fake = await FakeAws.start({
     workDir: join(dir, 'tasks'),
     cluster: ECS_CLUSTER,
@@ -62,13 +68,20 @@ export async function startEcsEnvironment(
     acceptRoleOverrides: true,
   });
   const signingKey = fake.createSigningKey('alias/sealed-runner-jobs');
-  const artifactsKey = fake.createEncryptionKey('alias/sealed-runner-artifacts');
+  const artifactsKey = fake.createEncryptionKey(
+    'alias/sealed-runner-artifacts',
+  );
 
   // Each task definition's runner serves exactly one environment, with
   // that environment's roles (deploy/terraform does the same).
   const runnerConfig = (environment: Environment): RunnerConfigInput => ({
-    repositories: [root.demo.infrastructureLiveUrl, root.demo.serviceCatalogUrl],
-    environments: { [environment]: { applyBranches: [...ENVIRONMENTS[environment]] } },
+    repositories: [
+      root.demo.infrastructureLiveUrl,
+      root.demo.serviceCatalogUrl,
+    ],
+    environments: {
+      [environment]: { applyBranches: [...ENVIRONMENTS[environment]] },
+    },
     // A Fargate task's disk dies with it: everything that must outlive the
     // task is in the bucket. Terraform state is the exception here — real
     // targets declare a remote backend; the demo's local state lives in a
@@ -100,7 +113,9 @@ export async function startEcsEnvironment(
         taskRoleArn: TASK_ROLES[environment][operation],
         containerName: 'runner',
         command: [process.execPath, RUNNER_ENTRY_POINT],
-        environment: { SEALED_RUNNER_CONFIG: JSON.stringify(runnerConfig(environment)) },
+        environment: {
+          SEALED_RUNNER_CONFIG: JSON.stringify(runnerConfig(environment)),
+        },
         logGroup: LOG_GROUP,
         logStreamPrefix: 'runner',
       });
@@ -113,7 +128,11 @@ export async function startEcsEnvironment(
       aws: { mainAccount: fake.credentials },
       sealedRunner: {
         jobSigning: {
-          kms: { keyId: 'alias/sealed-runner-jobs', region: fake.region, endpoint: fake.endpoint },
+          kms: {
+            keyId: 'alias/sealed-runner-jobs',
+            region: fake.region,
+            endpoint: fake.endpoint,
+          },
         },
         runner: {
           type: 'ecs',

@@ -10,7 +10,9 @@ export async function firstMatchingLine(
   token: string,
   matches: (line: string) => boolean,
 ): Promise<{ at: number; wallClockAt: number; line: string }> {
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  const response = await fetch(url, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
   if (!response.ok || !response.body) {
     throw new Error(`stream: ${response.status}`);
   }
@@ -23,7 +25,11 @@ export async function firstMatchingLine(
       break;
     }
     buffer += decoder.decode(value, { stream: true });
-    for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+    for (
+      let end = buffer.indexOf('\n\n');
+      end !== -1;
+      end = buffer.indexOf('\n\n')
+    ) {
       const event = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const data = event.split('\n').find(l => l.startsWith('data: '));
@@ -42,11 +48,18 @@ export async function firstMatchingLine(
 }
 
 export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted[
+    Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
+  ];
 }
 
 /** "median …, p90 …, min …, max … (n=…)" of timings in ms. */
 export function summarise(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
-  return `median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(sorted, 90).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms (n=${values.length})`;
+  return `median ${percentile(sorted, 50).toFixed(0)} ms, p90 ${percentile(
+    sorted,
+    90,
+  ).toFixed(0)} ms, min ${sorted[0].toFixed(0)} ms, max ${sorted[
+    sorted.length - 1
+  ].toFixed(0)} ms (n=${values.length})`;
 }

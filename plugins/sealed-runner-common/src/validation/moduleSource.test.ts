@@ -290,6 +290,57 @@ describe('parseCatalogModule', () => {
     });
   });
 
+  const A = 'a'.repeat(40);
+  const B = 'b'.repeat(40);
+  it.each([
+    [
+      'a pinned and an unpinned tag',
+      `v1.0.0@${A}, v1.1.0`,
+      ['v1.0.0', 'v1.1.0'],
+      { 'v1.0.0': A },
+    ],
+    [
+      'two pinned tags',
+      `v1.0.0@${A},v1.1.0@${B}`,
+      ['v1.0.0', 'v1.1.0'],
+      { 'v1.0.0': A, 'v1.1.0': B },
+    ],
+    [
+      'a tag pinned twice to the same commit',
+      `v1.0.0@${A}, v1.0.0@${A}`,
+      ['v1.0.0'],
+      { 'v1.0.0': A },
+    ],
+  ])('parses %s, recording the commits', (_, versions, expected, commits) => {
+    expect(parseCatalogModule(source, versions)).toEqual({
+      ok: true,
+      value: { source, versions: expected, commits },
+    });
+  });
+
+  it.each([
+    ['an abbreviated commit', 'v1.0.0@abc1234', /must be a full 40-character/],
+    [
+      'an upper-case commit',
+      `v1.0.0@${'A'.repeat(40)}`,
+      /must be a full 40-character/,
+    ],
+    [
+      'a tag pinned to two commits',
+      `v1.0.0@${A}, v1.0.0@${B}`,
+      /pinned to two commits/,
+    ],
+    ['two @', `v1.0.0@${A}@${B}`, /must be <tag> or <tag>@<commit>/],
+    ['an empty commit', 'v1.0.0@', /must be a full 40-character/],
+    ['a commit with a shell', `v1.0.0@${A};rm`, /must be a full 40-character/],
+    ['a commit without a tag', `@${A}`, /module versions/],
+  ])('refuses %s', (_, versions, reason) => {
+    expect(parseCatalogModule(source, versions)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(reason),
+    });
+  });
+
   it('accepts exactly the maximum number of tags', () => {
     const tags = Array.from({ length: MAX_MODULE_VERSIONS }, (_, i) => `v${i}`);
     expect(parseCatalogModule(source, tags.join(','))).toEqual({

@@ -1,5 +1,9 @@
 import { Checked } from './checked';
-import { checkRepositoryUrl, MAX_URL_LENGTH } from './repository';
+import {
+  checkRepositoryUrl,
+  MAX_URL_LENGTH,
+  repositoryIdentity,
+} from './repository';
 
 function reasonOf(result: Checked<unknown>): string {
   if (result.ok) {
@@ -186,4 +190,39 @@ describe('checkRepositoryUrl reasons', () => {
     expect(reason).not.toContain('TAIL');
     expect(reason.length).toBeLessThan(600);
   });
+});
+
+describe('repositoryIdentity', () => {
+  it.each([
+    ['https://github.com/acme/live.git', 'github.com/acme/live'],
+    ['https://GitHub.com/Acme/Live', 'github.com/acme/live'],
+    ['https://github.com:443/acme/live.git', 'github.com/acme/live'],
+    ['git@github.com:acme/live.git', 'github.com/acme/live'],
+    ['ssh://git@github.com/acme/live', 'github.com/acme/live'],
+    ['ssh://git@github.com:22/acme/live.git', 'github.com/acme/live'],
+    ['ssh://git@github.com:2222/acme/live.git', 'github.com:2222/acme/live'],
+    [
+      'https://git.example.com:8443/acme/live',
+      'git.example.com:8443/acme/live',
+    ],
+    ['file:///srv/git/Live.git', 'file:/srv/git/live'],
+  ])('%s is %s', (url, identity) => {
+    expect(repositoryIdentity(url)).toBe(identity);
+  });
+
+  it('tells different repositories apart', () => {
+    const ids = [
+      'https://github.com/acme/live',
+      'https://github.com/acme/live2',
+      'https://gitlab.com/acme/live',
+    ].map(repositoryIdentity);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it.each([['ext::sh -c x'], ['https://github.com/acme/../live'], [''], [42]])(
+    'has none for %j',
+    url => {
+      expect(repositoryIdentity(url)).toBeUndefined();
+    },
+  );
 });

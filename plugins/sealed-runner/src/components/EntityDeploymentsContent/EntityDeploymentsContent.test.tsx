@@ -146,6 +146,16 @@ describe('EntityDeploymentsContent', () => {
     expect(blockerOf('Plan')).toBe('folder payments/legacy does not exist');
   });
 
+  it('shows a target whose runs are unsandboxed', async () => {
+    await renderContent([
+      makeTarget({ environment: 'laptop', sandboxed: false }),
+      makeTarget({ environment: 'sandboxed' }),
+    ]);
+    expect(await screen.findAllByText('Runs unsandboxed')).toHaveLength(1);
+    const row = screen.getByText('Runs unsandboxed').closest('tr')!;
+    expect(within(row).getByText('laptop')).toBeInTheDocument();
+  });
+
   it('shows a running run with its lock and offers to cancel it', async () => {
     const running = makeRun({
       id: 'run-abcdef123456',
