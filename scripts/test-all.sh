@@ -10,6 +10,10 @@ if ! command -v terraform >/dev/null 2>&1; then
   echo "Terraform is needed for the tests (the runner and end-to-end tests run it for real)." >&2
   exit 1
 fi
+if ! command -v bwrap >/dev/null 2>&1; then
+  echo "bubblewrap is needed: the runner runs git and Terraform in its sandbox (apt-get install -y bubblewrap)." >&2
+  exit 1
+fi
 if [ ! -x "${SEALED_RUNNER_CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "Chromium is needed for the browser test: apt-get install -y chromium (or set SEALED_RUNNER_CHROMIUM)." >&2
   exit 1

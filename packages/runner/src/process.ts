@@ -1,4 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, ChildProcessByStdio, spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { readdir, readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { EventSink, log } from './events';
@@ -47,18 +48,22 @@ export function runCommand(
       reject(new Error('aborted'));
       return;
     }
+    // A fourth pipe only when the child reads from it.
+    const stdio: Array<'ignore' | 'pipe'> = [
+      'ignore',
+      'pipe',
+      'pipe',
+      ...(options.fd3 === undefined ? [] : ['pipe' as const]),
+    ];
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env,
-      stdio:
-        options.fd3 === undefined
-          ? ['ignore', 'pipe', 'pipe']
-          : ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio,
       shell: false,
       ...(options.uid !== undefined
         ? { uid: options.uid, gid: options.gid }
         : {}),
-    });
+    }) as ChildProcessByStdio<null, Readable, Readable>;
     if (options.fd3 !== undefined) {
       const fd3 = child.stdio[3] as NodeJS.WritableStream;
       fd3.on('error', () => undefined);

@@ -5,7 +5,11 @@ import type {
   CatalogProcessorResult,
   LocationSpec,
 } from '@backstage/plugin-catalog-node';
-import type { ModuleUsage } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import type {
+  ModuleUsage,
+  TargetOwner,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import type { TargetOwnerSource } from '../services/TargetOwnerSource/types';
 import type { ModuleUsageSource } from '../services/ModuleUsageSource/types';
 import { SealedRunnerEntityProcessor } from './SealedRunnerEntityProcessor';
 
@@ -70,7 +74,24 @@ class FakeProcessorCache implements CatalogProcessorCache {
   }
 }
 
-function setup(options: { maxEntries?: number } = {}) {
+/** The gate's answer to "who owns the targets of this repository". */
+class FakeTargetOwnerSource implements TargetOwnerSource {
+  owners: TargetOwner[] = [];
+  fails = false;
+  readonly calls: string[] = [];
+
+  async listTargetOwners(repository: string) {
+    this.calls.push(repository);
+    if (this.fails) {
+      throw new Error('gate unavailable');
+    }
+    return this.owners;
+  }
+}
+
+function setup(
+  options: { maxEntries?: number; targetOwners?: TargetOwnerSource } = {},
+) {
   const source = new FakeModuleUsageSource();
   const logger = mockServices.logger.mock();
   const clock = { now: 1_000_000 };
@@ -80,6 +101,7 @@ function setup(options: { maxEntries?: number } = {}) {
       repositories: ['https://github.com/acme/*'],
     },
     moduleUsage: source,
+    targetOwners: options.targetOwners,
     logger,
     cacheTtlMs: TTL,
     cacheMaxEntries: options.maxEntries,
@@ -121,6 +143,75 @@ function errorsOf(emitted: CatalogProcessorResult[]) {
 }
 
 describe('SealedRunnerEntityProcessor', () => {
+  describe('one folder, one owner', () => {
+    const shadow = component('erin-shadow', {
+      'sealed-runner.io/repository': REPO,
+      'sealed-runner.io/target.dev': 'live/dev/erin-shadow',
+      'sealed-runner.io/target.prod': 'live/prod/payments',
+    });
+
+    it("refuses an entity declaring another entity's folder, naming the owner", async () => {
+      const owners = new FakeTargetOwnerSource();
+      owners.owners = [
+        {
+          environment: 'prod',
+          path: 'live/prod/payments',
+          entityRef: 'component:default/payments',
+        },
+        {
+          environment: 'dev',
+          path: 'live/dev/payments',
+          entityRef: 'component:default/payments',
+        },
+      ];
+      const { process } = setup({ targetOwners: owners });
+      expect(errorsOf(await process(shadow))).toEqual([
+        {
+          name: 'InputError',
+          message: `sealed-runner.io/target.prod: live/prod/payments of ${REPO} in prod is already the target of component:default/payments; a folder belongs to one entity`,
+          location: LOCATION,
+        },
+      ]);
+      expect(owners.calls).toEqual([REPO]);
+    });
+
+    it('accepts the owner itself, in any case of its ref', async () => {
+      const owners = new FakeTargetOwnerSource();
+      owners.owners = [
+        {
+          environment: 'prod',
+          path: 'live/prod/payments',
+          entityRef: 'Component:default/payments',
+        },
+      ];
+      const { process } = setup({ targetOwners: owners });
+      expect(errorsOf(await process(payments))).toEqual([]);
+    });
+
+    it('reports nothing when the gate cannot answer (the gate refuses the target itself)', async () => {
+      const owners = new FakeTargetOwnerSource();
+      owners.fails = true;
+      const { process, logger } = setup({ targetOwners: owners });
+      expect(errorsOf(await process(shadow))).toEqual([]);
+      expect(logger.warn).toHaveBeenCalledWith(
+        expect.stringContaining('gate unavailable'),
+      );
+    });
+
+    it('does not ask the gate about an entity with annotation problems or no targets', async () => {
+      const owners = new FakeTargetOwnerSource();
+      const { process } = setup({ targetOwners: owners });
+      await process(component('plain', {}));
+      await process(
+        component('bad', {
+          'sealed-runner.io/repository': REPO,
+          'sealed-runner.io/target.dev': '../x',
+        }),
+      );
+      expect(owners.calls).toEqual([]);
+    });
+  });
+
   it('is named for the catalog', () => {
     expect(setup().processor.getProcessorName()).toBe(
       'SealedRunnerEntityProcessor',

@@ -103,6 +103,7 @@ export function mockSealedRunnerApi(
 ): jest.Mocked<SealedRunnerApi> {
   return {
     listTargets: jest.fn(async () => []),
+    listModuleUsage: jest.fn(async () => []),
     requestPlan: jest.fn(async () => makeRun({ status: 'queued' })),
     approve: jest.fn(async (id: string) => makeRun({ id })),
     apply: jest.fn(async () =>

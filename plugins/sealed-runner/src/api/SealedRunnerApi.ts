@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import {
+  ModuleUsage,
   BreakGlassSession,
   Run,
   RunStatus,
@@ -66,6 +67,8 @@ export interface LogStreamHandlers {
  */
 export interface SealedRunnerApi {
   listTargets(entityRef: string): Promise<Target[]>;
+  /** The module versions the entity's targets use, with the commit each is pinned to. */
+  listModuleUsage(entityRef: string): Promise<ModuleUsage[]>;
   requestPlan(request: {
     entityRef: string;
     environment: string;
@@ -93,7 +96,10 @@ export interface SealedRunnerApi {
   /** Opens a break-glass session for the viewer (needs `sealed-runner.breakglass`). */
   openBreakGlass(request: OpenBreakGlassRequest): Promise<BreakGlassSession>;
   /** Closes a session, with an optional note. */
-  closeBreakGlass(sessionId: string, reason?: string): Promise<BreakGlassSession>;
+  closeBreakGlass(
+    sessionId: string,
+    reason?: string,
+  ): Promise<BreakGlassSession>;
 }
 
 /** @public */

@@ -31,7 +31,11 @@ describe('SealedRunnerClient break-glass', () => {
     const sessions = [makeSession()];
     const { client, request } = setup({ items: sessions });
     await expect(
-      client.listBreakGlass({ entityRef: ENTITY_REF, environment: undefined, active: true }),
+      client.listBreakGlass({
+        entityRef: ENTITY_REF,
+        environment: undefined,
+        active: true,
+      }),
     ).resolves.toEqual(sessions);
     expect(request()).toEqual({
       url: `${BASE_URL}/break-glass?entityRef=component%3Adefault%2Fpayments&active=true`,
@@ -51,7 +55,11 @@ describe('SealedRunnerClient break-glass', () => {
       durationMinutes: 30,
     };
     await expect(client.openBreakGlass(body)).resolves.toEqual(session);
-    expect(request()).toEqual({ url: `${BASE_URL}/break-glass`, method: 'POST', body });
+    expect(request()).toEqual({
+      url: `${BASE_URL}/break-glass`,
+      method: 'POST',
+      body,
+    });
   });
 
   it('closes a session by its encoded id, with or without a note', async () => {
@@ -71,7 +79,10 @@ describe('SealedRunnerClient break-glass', () => {
   it('throws the gate refusal', async () => {
     const { client } = setup(
       {
-        error: { name: 'ConflictError', message: 'break-glass session s-1 is already closed' },
+        error: {
+          name: 'ConflictError',
+          message: 'break-glass session s-1 is already closed',
+        },
         request: { method: 'POST', url: '/break-glass/s-1/close' },
         response: { statusCode: 409 },
       },

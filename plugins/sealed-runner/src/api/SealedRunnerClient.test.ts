@@ -61,6 +61,17 @@ describe('SealedRunnerClient', () => {
     expect(discoveryApi.getBaseUrl).toHaveBeenCalledWith('sealed-runner');
   });
 
+  it('lists the module versions an entity uses, with their pinned commits', async () => {
+    const items = [
+      { environment: 'dev', version: 'v1.1.0', pinnedCommit: 'a'.repeat(40) },
+    ];
+    const { client, fetch } = setup(json({ items }));
+    await expect(client.listModuleUsage(ENTITY_REF)).resolves.toEqual(items);
+    expect(fetch.mock.calls[0][0]).toBe(
+      `${BASE_URL}/modules?entityRef=component%3Adefault%2Fpayments`,
+    );
+  });
+
   it('lists the targets of an entity', async () => {
     const targets = [makeTarget()];
     const { client, fetch, request } = setup(json({ items: targets }));

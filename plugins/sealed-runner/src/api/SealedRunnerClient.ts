@@ -1,6 +1,7 @@
 import { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import {
+  ModuleUsage,
   BreakGlassSession,
   Run,
   RUN_STATUSES,
@@ -36,6 +37,17 @@ export class SealedRunnerClient implements SealedRunnerApi {
     const body = await this.request<{ items: Target[] }>('GET', '/targets', {
       query: { entityRef },
     });
+    return body.items;
+  }
+
+  async listModuleUsage(entityRef: string): Promise<ModuleUsage[]> {
+    const body = await this.request<{ items: ModuleUsage[] }>(
+      'GET',
+      '/modules',
+      {
+        query: { entityRef },
+      },
+    );
     return body.items;
   }
 

@@ -139,12 +139,9 @@ describe('parseEventStream', () => {
 
 describe('parseEventStream at the end of a stream with \\r line ends', () => {
   // "data: a\r\r" is a complete event: the second \r is the blank line.
-  it(
-    'dispatches an event whose blank line is a final \\r',
-    async () => {
-      await expect(parse(['data: a\r\r'])).resolves.toEqual([
-        { event: 'message', data: 'a' },
-      ]);
-    },
-  );
+  it('dispatches an event whose blank line is a final \\r', async () => {
+    await expect(parse(['data: a\r\r'])).resolves.toEqual([
+      { event: 'message', data: 'a' },
+    ]);
+  });
 });

@@ -1,5 +1,8 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
-import { CatalogModule, parseModuleSource } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  CatalogModule,
+  parseModuleSource,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ModulePinStore } from '../../database/ModulePinStore';
 
 /** Pins the vetted versions of catalog modules to commits. */
@@ -24,8 +27,16 @@ export function createModulePinService(options: {
 }): ModulePinService {
   const { store, auditor, logger } = options;
 
-  const audit = async (eventId: string, severityLevel: 'medium' | 'high', meta: Record<string, string>) => {
-    const event = await auditor.createEvent({ eventId, severityLevel, meta: { actor: 'sealed-runner', ...meta } });
+  const audit = async (
+    eventId: string,
+    severityLevel: 'medium' | 'high',
+    meta: Record<string, string>,
+  ) => {
+    const event = await auditor.createEvent({
+      eventId,
+      severityLevel,
+      meta: { actor: 'sealed-runner', ...meta },
+    });
     await event.success();
   };
 
@@ -33,7 +44,9 @@ export function createModulePinService(options: {
     const now = new Date().toISOString();
     const commits: Record<string, string> = Object.create(null);
     const stored = new Map(
-      (await store.listPins({ source: module.source, tags: module.versions })).map(p => [p.tag, p]),
+      (
+        await store.listPins({ source: module.source, tags: module.versions })
+      ).map(p => [p.tag, p]),
     );
     const missing: string[] = [];
     for (const tag of module.versions) {
@@ -41,7 +54,13 @@ export function createModulePinService(options: {
       const existing = stored.get(tag);
       if (named) {
         if (existing?.commitSha !== named || existing.origin !== 'catalog') {
-          const { replaced } = await store.pin({ source: module.source, tag, commitSha: named, origin: 'catalog', now });
+          const { replaced } = await store.pin({
+            source: module.source,
+            tag,
+            commitSha: named,
+            origin: 'catalog',
+            now,
+          });
           if (replaced) {
             logger.warn(
               `Module ${module.source} ${tag} is now pinned to ${named} (named in the catalog), was ${replaced.commitSha}`,
@@ -65,25 +84,45 @@ export function createModulePinService(options: {
       const parsed = parseModuleSource(module.source);
       let tags = new Map<string, string>();
       try {
-        tags = parsed.ok ? await options.resolveTags(parsed.value.repository) : tags;
+        tags = parsed.ok
+          ? await options.resolveTags(parsed.value.repository)
+          : tags;
       } catch (error) {
-        logger.warn(`Could not read the tags of ${module.source} to pin ${missing.join(', ')}: ${(error as Error).message}`);
+        logger.warn(
+          `Could not read the tags of ${module.source} to pin ${missing.join(
+            ', ',
+          )}: ${(error as Error).message}`,
+        );
       }
       for (const tag of missing) {
         const commitSha = tags.get(tag);
         if (!commitSha) {
-          logger.warn(`Vetted version ${tag} of ${module.source} is not a tag of its repository; it stays unpinned and unusable`);
+          logger.warn(
+            `Vetted version ${tag} of ${module.source} is not a tag of its repository; it stays unpinned and unusable`,
+          );
           continue;
         }
-        const { pin } = await store.pin({ source: module.source, tag, commitSha, origin: 'resolved', now });
+        const { pin } = await store.pin({
+          source: module.source,
+          tag,
+          commitSha,
+          origin: 'resolved',
+          now,
+        });
         if (pin.commitSha === commitSha && pin.pinnedAt === now) {
-          await audit('module-pinned', 'medium', { source: module.source, tag, commitSha });
+          await audit('module-pinned', 'medium', {
+            source: module.source,
+            tag,
+            commitSha,
+          });
         }
         commits[tag] = pin.commitSha;
       }
     }
     const { commits: _named, ...rest } = module;
-    return Object.keys(commits).length > 0 ? { ...rest, commits: { ...commits } } : rest;
+    return Object.keys(commits).length > 0
+      ? { ...rest, commits: { ...commits } }
+      : rest;
   };
 
   return {

@@ -53,6 +53,88 @@ const target = (
     [`sealed-runner.io/target.${env}`]: path,
   });
 
+describe('lockKeyOf', () => {
+  it.each([
+    ['https://git.example.com/acme/live', REPO],
+    ['https://GIT.example.com/Acme/live.git', REPO],
+    ['git@git.example.com:acme/live.git', REPO],
+    ['ssh://git@git.example.com/acme/live', REPO],
+  ])(
+    'makes %s the same target as %s: one folder, one lock and one owner',
+    (spelled, canonical) => {
+      expect(lockKeyOf('prod', spelled, 'live/prod/payments')).toBe(
+        lockKeyOf('prod', canonical, 'live/prod/payments'),
+      );
+    },
+  );
+
+  it('keeps environments, folders and repositories apart', () => {
+    const keys = [
+      lockKeyOf('prod', REPO, 'live/prod/payments'),
+      lockKeyOf('dev', REPO, 'live/prod/payments'),
+      lockKeyOf('prod', REPO, 'live/prod/Payments'),
+      lockKeyOf(
+        'prod',
+        'https://git.example.com/acme/live2.git',
+        'live/prod/payments',
+      ),
+    ];
+    expect(new Set(keys).size).toBe(4);
+  });
+});
+
+describe('resolveTargets: sealedRunner.targets.locations', () => {
+  const withLocations = readSealedRunnerConfig(
+    new ConfigReader({
+      sealedRunner: {
+        repositories: [REPO],
+        environments: {
+          prod: { applyBranches: ['main'], requiredApprovals: 1 },
+        },
+        targets: { locations: ['url:https://git.example.com/acme/catalog/*'] },
+      },
+    }),
+  );
+  const from = (origin?: string) =>
+    entity({
+      'sealed-runner.io/repository': REPO,
+      'sealed-runner.io/target.prod': 'live/prod/payments',
+      ...(origin ? { 'backstage.io/managed-by-origin-location': origin } : {}),
+    });
+
+  it('lets an entity from an allowed location deploy', () => {
+    expect(
+      resolveTargets(
+        from('url:https://git.example.com/acme/catalog/blob/main/x.yaml'),
+        withLocations,
+      )[0],
+    ).toMatchObject({
+      deployable: true,
+    });
+  });
+
+  it.each([
+    ['another location', 'url:https://git.example.com/erin/catalog/x.yaml'],
+    [
+      'a look-alike prefix',
+      'url:https://git.example.com/acme/catalog-evil/x.yaml',
+    ],
+    ['no recorded location', undefined],
+  ])(
+    'refuses every target of an entity from %s, naming the location',
+    (_, origin) => {
+      const [resolved] = resolveTargets(from(origin), withLocations);
+      expect(resolved).toMatchObject({
+        deployable: false,
+        reason: `the entity comes from catalog location ${
+          origin ?? '(none recorded)'
+        }, which is not in sealedRunner.targets.locations`,
+      });
+      expect(resolved.lockKey).toBeUndefined();
+    },
+  );
+});
+
 describe('resolveTargets', () => {
   it('resolves a deployable target with its environment config and lock key', () => {
     const [resolved, ...rest] = resolveTargets(
@@ -299,6 +381,34 @@ describe('readCatalogModules', () => {
       },
       { owner },
     );
+
+  it('merges the commits entities pin, and unpins a tag two entities pin to different commits', () => {
+    const A = 'a'.repeat(40);
+    const B = 'b'.repeat(40);
+    const onInvalid = jest.fn();
+    expect(
+      readCatalogModules(
+        [
+          vetted('web', `v1.0.0@${A}, v1.1.0@${A}`),
+          vetted('web-too', `v1.1.0@${B}, v1.2.0@${B}`),
+        ],
+        undefined,
+        onInvalid,
+      ),
+    ).toEqual([
+      {
+        source: SOURCE,
+        versions: ['v1.0.0', 'v1.1.0', 'v1.2.0'],
+        commits: { 'v1.0.0': A, 'v1.2.0': B },
+      },
+    ]);
+    expect(onInvalid).toHaveBeenCalledWith(
+      'component:default/web-too',
+      expect.stringContaining(
+        'v1.1.0 of git::https://git.example.com/acme/service-catalog.git//modules/web-service is pinned to two commits',
+      ),
+    );
+  });
 
   it('reads source and versions of every module when no owners are configured', () => {
     const onInvalid = jest.fn();

@@ -21,6 +21,7 @@ import {
   renderWithApis,
   RenderOptions,
 } from '../../__testUtils__/renderWithApis';
+import { SealedRunnerApi } from '../../api';
 import { EntityDeploymentsContent } from './EntityDeploymentsContent';
 
 // Backstage tables and dialogs render slowly in jsdom, more so on a busy machine.
@@ -30,9 +31,13 @@ jest.setTimeout(20_000);
 // target across the tests of a file, so a test that denies a permission uses
 // an environment no other test uses.
 
-async function renderContent(targets: Target[], options: RenderOptions = {}) {
+async function renderContent(
+  targets: Target[],
+  options: RenderOptions & { api?: Partial<SealedRunnerApi> } = {},
+) {
   const api = mockSealedRunnerApi({
     listTargets: jest.fn(async () => targets),
+    ...options.api,
   });
   const result = await renderWithApis(<EntityDeploymentsContent />, api, {
     entity: deployableEntity,
@@ -154,6 +159,31 @@ describe('EntityDeploymentsContent', () => {
     expect(await screen.findAllByText('Runs unsandboxed')).toHaveLength(1);
     const row = screen.getByText('Runs unsandboxed').closest('tr')!;
     expect(within(row).getByText('laptop')).toBeInTheDocument();
+  });
+
+  it('lists the modules in use with the commit each version is pinned to', async () => {
+    const pinned = 'c0ffee'.padEnd(40, '0');
+    const { api } = await renderContent([makeTarget()], {
+      api: {
+        listModuleUsage: jest.fn(async () => [
+          {
+            environment: 'prod',
+            runId: 'run-1',
+            commitSha: 'a'.repeat(40),
+            source:
+              'git::https://github.com/acme/service-catalog.git//modules/web-service',
+            version: 'v1.1.0',
+            pinnedCommit: pinned,
+            moduleRefs: ['component:default/web-service-module'],
+          },
+        ]),
+      },
+    });
+    expect(await screen.findByText('Modules in use')).toBeInTheDocument();
+    expect(screen.getByText('modules/web-service')).toBeInTheDocument();
+    expect(screen.getByText('v1.1.0')).toBeInTheDocument();
+    expect(screen.getByText(pinned.slice(0, 12))).toBeInTheDocument();
+    expect(api.listModuleUsage).toHaveBeenCalledWith(ENTITY_REF);
   });
 
   it('shows a running run with its lock and offers to cancel it', async () => {

@@ -7,6 +7,7 @@ import { Typography } from '@material-ui/core';
 import { useBreakGlassSessions } from '../../hooks/useBreakGlassSessions';
 import { useEntityTargets } from '../../hooks/useEntityTargets';
 import { BreakGlassBanner } from '../BreakGlass';
+import { ModulesTable } from './ModulesTable';
 import { TargetsTable } from './TargetsTable';
 
 /** The entity's "Deployments" tab: its targets, their state and last runs, and actions. */
@@ -60,6 +61,7 @@ export function EntityDeploymentsContent() {
         breakGlassSessions={sessions}
         onBreakGlassChange={breakGlass.retry}
       />
+      <ModulesTable entityRef={entityRef} />
     </>
   );
 }

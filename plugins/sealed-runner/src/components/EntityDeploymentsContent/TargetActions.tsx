@@ -99,15 +99,18 @@ export function TargetActions(props: {
           Cancel
         </ActionButton>
       )}
-      {!holder.loading && holder.allowed && !breakGlass && target.deployable && (
-        <ActionButton
-          variant="outlined"
-          color="secondary"
-          onClick={() => setBreakGlassOpen(true)}
-        >
-          Break glass
-        </ActionButton>
-      )}
+      {!holder.loading &&
+        holder.allowed &&
+        !breakGlass &&
+        target.deployable && (
+          <ActionButton
+            variant="outlined"
+            color="secondary"
+            onClick={() => setBreakGlassOpen(true)}
+          >
+            Break glass
+          </ActionButton>
+        )}
       {planOpen && (
         <PlanDialog target={target} open onClose={() => setPlanOpen(false)} />
       )}
