@@ -168,16 +168,12 @@ interface RunDir {
  * reads once the plan's processes are gone; the plan Terraform applies or
  * shows is the runner's copy, read-only.
  */
-async function runLayout(
-  sandbox: Sandbox,
-  runDir: string,
-  stateDir: string | undefined,
-) {
+async function runLayout(sandbox: Sandbox, runDir: string, stateDir: string) {
   const dir = async (
     name: string,
-    options: { sandboxWrites?: boolean; file?: boolean } = {},
+    options: { host?: string; sandboxWrites?: boolean; file?: boolean } = {},
   ): Promise<RunDir> => {
-    const host = join(runDir, name);
+    const host = options.host ?? join(runDir, name);
     if (!options.file) {
       await mkdir(host, { recursive: true });
     }
@@ -185,25 +181,12 @@ async function runLayout(
       await sandbox.prepareWritable(host);
     }
     const target = `${SANDBOX_ROOT}/${name}`;
-    const inside = sandbox.pathOf({ source: host, target });
     return {
       host,
-      inside,
+      inside: sandbox.pathOf({ source: host, target }),
       mount: (writable = false) => ({ source: host, target, writable }),
     };
   };
-  const state = stateDir
-    ? await (async () => {
-        await mkdir(stateDir, { recursive: true });
-        await sandbox.prepareWritable(stateDir);
-        const target = `${SANDBOX_ROOT}/state`;
-        return {
-          host: stateDir,
-          inside: sandbox.pathOf({ source: stateDir, target }),
-          mount: (writable = false) => ({ source: stateDir, target, writable }),
-        };
-      })()
-    : undefined;
   return {
     checkout: await dir('checkout', { sandboxWrites: true }),
     data: await dir('terraform-data', { sandboxWrites: true }),
@@ -213,7 +196,8 @@ async function runLayout(
     tmp: await dir('tmp', { sandboxWrites: true }),
     gitConfig: await dir('gitconfig', { file: true }),
     cliConfig: await dir('terraform.rc', { file: true }),
-    state,
+    // This one target's state, outside every checkout.
+    state: await dir('state', { host: stateDir, sandboxWrites: true }),
   };
 }
 
@@ -389,7 +373,7 @@ export async function runJob(
       // The runner keeps this target's state, outside every checkout.
       await writeLocalBackend(
         folderDir,
-        `${layout.state!.inside}/terraform.tfstate`,
+        `${layout.state.inside}/terraform.tfstate`,
       );
     }
     const moduleRepositories = before.moduleSources.flatMap(m => {
@@ -471,7 +455,7 @@ export async function runJob(
       return result.stdout;
     };
     const state = (writable: boolean) =>
-      layout.state && !ownBackend ? [layout.state.mount(writable)] : [];
+      ownBackend ? [] : [layout.state.mount(writable)];
 
     enter('init');
     // init runs none of the target's code: it downloads the vetted modules

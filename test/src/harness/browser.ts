@@ -93,11 +93,12 @@ export async function signInInBrowser(
 /** How long the UI waits for the backend, runner and Terraform. */
 export const UI_TIMEOUT_MS = 60_000;
 
-/** The row of one environment in an entity's Deployments tab. */
+/** The row of one environment in an entity's Deployments tab (the targets table: rows with a Plan button). */
 export const targetRow = (page: Page, environment: string) =>
   page
     .getByRole('row')
-    .filter({ has: page.getByText(environment, { exact: true }) });
+    .filter({ has: page.getByText(environment, { exact: true }) })
+    .filter({ has: page.getByRole('button', { name: 'Plan' }) });
 
 /** Waits until the run page shows the run finished with `status` and its log complete. */
 export async function waitForRun(page: Page, status: string): Promise<void> {

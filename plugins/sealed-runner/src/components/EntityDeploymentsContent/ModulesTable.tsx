@@ -1,6 +1,6 @@
 import { Table, TableColumn } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
-import { Tooltip, Typography } from '@material-ui/core';
+import { Box, Tooltip, Typography } from '@material-ui/core';
 import { ModuleUsage } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import useAsync from 'react-use/esm/useAsync';
 import { sealedRunnerApiRef } from '../../api';
@@ -53,11 +53,13 @@ export function ModulesTable(props: { entityRef: string }) {
     },
   ];
   return (
-    <Table
-      title="Modules in use"
-      options={{ paging: false, search: false, padding: 'dense' }}
-      columns={columns}
-      data={value}
-    />
+    <Box mt={3}>
+      <Table
+        title="Modules in use"
+        options={{ paging: false, search: false, padding: 'dense' }}
+        columns={columns}
+        data={value}
+      />
+    </Box>
   );
 }
