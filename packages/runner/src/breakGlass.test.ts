@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +39,8 @@ let root: string;
 let ws: DemoWorkspace;
 let config: RunnerConfigInput;
 let hotfixHead: string;
+/** The commits the demo's vetted tags point at, as the gate pins them. */
+let demoCommits: Record<string, string>;
 
 function signed(payload: string): string {
   return JSON.stringify({
@@ -98,7 +100,13 @@ function planJob(): SealedRunnerJob {
     ref: 'hotfix',
     commitSha: hotfixHead,
     path: 'live/prod/payments',
-    modules: [{ source: ws.moduleSource, versions: ['v1.0.0', 'v1.1.0'] }],
+    modules: [
+      {
+        source: ws.moduleSource,
+        versions: ['v1.0.0', 'v1.1.0'],
+        commits: demoCommits,
+      },
+    ],
     issuedAt: new Date().toISOString(),
   };
 }
@@ -112,7 +120,16 @@ const grant = (overrides: object = {}) => ({
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'sealed-runner-break-glass-'));
+  // The sandbox user reaches the run's folders through it.
+  await chmod(root, 0o711);
   ws = await prepareDemo(root);
+  const catalogRepo = ws.serviceCatalogUrl.slice('file://'.length);
+  demoCommits = Object.fromEntries(
+    ['v1.0.0', 'v1.1.0'].map(tag => [
+      tag,
+      git(root, '-C', catalogRepo, 'rev-parse', `${tag}^{commit}`),
+    ]),
+  );
   // An emergency fix on a branch prod does not apply from.
   const work = join(root, 'hotfix-work');
   git(root, 'clone', '--quiet', ws.infrastructureLiveUrl, work);

@@ -126,17 +126,30 @@ export async function resolveBranch(
  *
  * @public
  */
-export async function resolveTags(repository: string, options: GitOptions): Promise<Map<string, string>> {
+export async function resolveTags(
+  repository: string,
+  options: GitOptions,
+): Promise<Map<string, string>> {
   assertChecked(checkRepositoryUrl(repository));
   const run = options.run ?? directExecutor(options);
-  const result = await run([...HARDENING, 'ls-remote', '--tags', '--end-of-options', repository], {
-    cwd: 'home',
-    env: gitEnvironment(options.home, [repository], options.path ?? DEFAULT_PATH, options.globalConfig),
-    signal: options.signal ?? new AbortController().signal,
-    captureStdout: true,
-  });
+  const result = await run(
+    [...HARDENING, 'ls-remote', '--tags', '--end-of-options', repository],
+    {
+      cwd: 'home',
+      env: gitEnvironment(
+        options.home,
+        [repository],
+        options.path ?? DEFAULT_PATH,
+        options.globalConfig,
+      ),
+      signal: options.signal ?? new AbortController().signal,
+      captureStdout: true,
+    },
+  );
   if (result.code !== 0) {
-    throw new Error(`git ls-remote --tags of ${repository} failed (exit ${result.code})`);
+    throw new Error(
+      `git ls-remote --tags of ${repository} failed (exit ${result.code})`,
+    );
   }
   const direct = new Map<string, string>();
   const peeled = new Map<string, string>();
@@ -146,7 +159,9 @@ export async function resolveTags(repository: string, options: GitOptions): Prom
       (match[3] ? peeled : direct).set(match[2], match[1]);
     }
   }
-  return new Map([...direct].map(([tag, sha]) => [tag, peeled.get(tag) ?? sha]));
+  return new Map(
+    [...direct].map(([tag, sha]) => [tag, peeled.get(tag) ?? sha]),
+  );
 }
 
 /**

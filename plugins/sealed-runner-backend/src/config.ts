@@ -278,14 +278,10 @@ export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
   }
   const result = parsed.data;
   if (result.modules?.locations) {
-    result.modules.locations = result.modules.locations.map(
-      resolveLocationRef,
-    );
+    result.modules.locations = result.modules.locations.map(resolveLocationRef);
   }
   if (result.targets?.locations) {
-    result.targets.locations = result.targets.locations.map(
-      resolveLocationRef,
-    );
+    result.targets.locations = result.targets.locations.map(resolveLocationRef);
   }
   if (result.runner.local) {
     result.runner.local.directory = resolve(result.runner.local.directory);

@@ -291,7 +291,14 @@ describe('openapi.yaml', () => {
     )!;
     expect(limit.schema.maximum).toBe(common.MAX_BREAK_GLASS_LIST_LIMIT);
     const ticket = new RegExp(open.properties!.ticket.pattern!, 'u');
-    const samples = ['INC-4711', 'JIRA:OPS-7', 'https://x/browse/OPS-7', 'a b', 'x;y', ''];
+    const samples = [
+      'INC-4711',
+      'JIRA:OPS-7',
+      'https://x/browse/OPS-7',
+      'a b',
+      'x;y',
+      '',
+    ];
     expect(samples.map(t => [t, ticket.test(t)])).toEqual(
       samples.map(t => [t, common.breakGlassTicketSchema.safeParse(t).success]),
     );

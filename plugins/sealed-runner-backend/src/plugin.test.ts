@@ -51,7 +51,9 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UNKNOWN_RUN = '00000000-0000-4000-8000-000000000000';
 
-const as = (user: string) => ({ Authorization: mockCredentials.user.header(user) });
+const as = (user: string) => ({
+  Authorization: mockCredentials.user.header(user),
+});
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 function expectError(
@@ -105,20 +107,25 @@ function client(server: () => Server) {
     options: { user?: string; ref?: string } = {},
   ): Promise<Run> {
     const res = await requestPlan(entityRef, environment, options);
-    expect({ status: res.status, body: res.body }).toMatchObject({ status: 202 });
+    expect({ status: res.status, body: res.body }).toMatchObject({
+      status: 202,
+    });
     return res.body.run;
   }
 
   async function getRun(id: string, user: string = USERS.erin): Promise<Run> {
     const res = await api().get(`${API}/runs/${id}`).set(as(user));
-    expect({ status: res.status, body: res.body }).toMatchObject({ status: 200 });
+    expect({ status: res.status, body: res.body }).toMatchObject({
+      status: 200,
+    });
     return res.body.run;
   }
 
   /** Polls `GET /runs/:id` until the run has ended (or `until` holds). */
   async function waitFor(
     id: string,
-    until: (run: Run) => boolean = r => TERMINAL_RUN_STATUSES.includes(r.status),
+    until: (run: Run) => boolean = r =>
+      TERMINAL_RUN_STATUSES.includes(r.status),
     user: string = USERS.erin,
   ) {
     const deadline = Date.now() + 20_000;
@@ -173,7 +180,18 @@ function client(server: () => Server) {
       });
   }
 
-  return { api, requestPlan, plan, getRun, waitFor, succeededPlan, approve, apply, cancel, stream };
+  return {
+    api,
+    requestPlan,
+    plan,
+    getRun,
+    waitFor,
+    succeededPlan,
+    approve,
+    apply,
+    cancel,
+    stream,
+  };
 }
 
 /** Splits a `text/event-stream` body into its events. */
@@ -187,7 +205,11 @@ function parseEvents(text: string) {
         const colon = line.indexOf(': ');
         fields[line.slice(0, colon)] = line.slice(colon + 2);
       }
-      return { id: fields.id, event: fields.event ?? 'message', data: JSON.parse(fields.data) };
+      return {
+        id: fields.id,
+        event: fields.event ?? 'message',
+        data: JSON.parse(fields.data),
+      };
     });
 }
 
@@ -229,10 +251,14 @@ describe('sealed-runner plugin (HTTP API)', () => {
     const entities = [
       ...names.map(name => service(name, repo.url)),
       service('staged', repo.url, {
-        annotations: { 'sealed-runner.io/target.staging': 'live/staging/staged' },
+        annotations: {
+          'sealed-runner.io/target.staging': 'live/staging/staged',
+        },
       }),
       service('legacy', 'https://git.example.com/other/live.git'),
-      service('hostile', repo.url, { annotations: { 'sealed-runner.io/target.dev': '../../etc' } }),
+      service('hostile', repo.url, {
+        annotations: { 'sealed-runner.io/target.dev': '../../etc' },
+      }),
       // `constructor` is a valid environment name, and a key of every object.
       service('proto', repo.url, {
         annotations: { 'sealed-runner.io/target.constructor': 'live/x' },
@@ -244,7 +270,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
         spec: { type: 'service' },
         relations: [{ type: 'ownedBy', targetRef: GROUPS.payments }],
       },
-      terraformModule('web-service-module', GROUPS.platform, MODULE_SOURCE, 'v1.0.0, v1.1.0'),
+      terraformModule(
+        'web-service-module',
+        GROUPS.platform,
+        MODULE_SOURCE,
+        'v1.0.0, v1.1.0',
+      ),
       terraformModule(
         'rogue-module',
         GROUPS.payments,
@@ -256,9 +287,13 @@ describe('sealed-runner plugin (HTTP API)', () => {
       features: [
         sealedRunnerPlugin,
         fakeDispatcherModule(dispatcher),
-        mockServices.rootConfig.factory({ data: { sealedRunner: sealedRunnerConfig(repo.url) } }),
+        mockServices.rootConfig.factory({
+          data: { sealedRunner: sealedRunnerConfig(repo.url) },
+        }),
         // No credentials means no credentials (the mock default is a user).
-        mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
+        mockServices.httpAuth.factory({
+          defaultCredentials: mockCredentials.none(),
+        }),
         mockServices.permissions.factory({ result: AuthorizeResult.ALLOW }),
         userInfoFactory,
         auditor.factory,
@@ -288,20 +323,23 @@ describe('sealed-runner plugin (HTTP API)', () => {
       ['get', `/runs/${UNKNOWN_RUN}/logs`],
       ['get', `/runs/${UNKNOWN_RUN}/logs/stream`],
       ['get', `/runs/${UNKNOWN_RUN}/history`],
-    ] as const)('refuses %s %s without credentials (401)', async (method, path) => {
-      const bare = await c.api()[method](`${API}${path}`);
-      expectError(bare, 401, 'AuthenticationError');
-      const none = await c
-        .api()
-        [method](`${API}${path}`)
-        .set('Authorization', mockCredentials.none.header());
-      expectError(none, 401, 'AuthenticationError');
-      const invalid = await c
-        .api()
-        [method](`${API}${path}`)
-        .set('Authorization', mockCredentials.user.invalidHeader());
-      expectError(invalid, 401, 'AuthenticationError');
-    });
+    ] as const)(
+      'refuses %s %s without credentials (401)',
+      async (method, path) => {
+        const bare = await c.api()[method](`${API}${path}`);
+        expectError(bare, 401, 'AuthenticationError');
+        const none = await c
+          .api()
+          [method](`${API}${path}`)
+          .set('Authorization', mockCredentials.none.header());
+        expectError(none, 401, 'AuthenticationError');
+        const invalid = await c
+          .api()
+          [method](`${API}${path}`)
+          .set('Authorization', mockCredentials.user.invalidHeader());
+        expectError(invalid, 401, 'AuthenticationError');
+      },
+    );
   });
 
   describe('GET /targets', () => {
@@ -345,7 +383,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
           requiredApprovals: 0,
           sandboxed: true,
           deployable: false,
-          reason: expect.stringContaining('environment "staging" is not configured'),
+          reason: expect.stringContaining(
+            'environment "staging" is not configured',
+          ),
           locked: false,
         },
       ]);
@@ -358,21 +398,26 @@ describe('sealed-runner plugin (HTTP API)', () => {
         'dev',
         /sealed-runner\.io\/target\.dev: path "\.\.\/\.\.\/etc" must not contain '\.\.' segments/,
       ],
-    ])('explains why %s is not deployable to %s', async (name, environment, reason) => {
-      const res = await c
-        .api()
-        .get(`${API}/targets`)
-        .query({ entityRef: ref(name) })
-        .set(as(USERS.erin));
-      expect(res.status).toBe(200);
-      expect(
-        res.body.items.find((t: { environment: string }) => t.environment === environment),
-      ).toMatchObject({
-        deployable: false,
-        reason: expect.stringMatching(reason),
-        locked: false,
-      });
-    });
+    ])(
+      'explains why %s is not deployable to %s',
+      async (name, environment, reason) => {
+        const res = await c
+          .api()
+          .get(`${API}/targets`)
+          .query({ entityRef: ref(name) })
+          .set(as(USERS.erin));
+        expect(res.status).toBe(200);
+        expect(
+          res.body.items.find(
+            (t: { environment: string }) => t.environment === environment,
+          ),
+        ).toMatchObject({
+          deployable: false,
+          reason: expect.stringMatching(reason),
+          locked: false,
+        });
+      },
+    );
 
     it('returns no targets for an entity without target annotations', async () => {
       const res = await c
@@ -405,9 +450,18 @@ describe('sealed-runner plugin (HTTP API)', () => {
       ['an unknown entity', { entityRef: ref('nope') }, 404, 'NotFoundError'],
       ['a missing entityRef', {}, 400, 'InputError'],
       ['a malformed entityRef', { entityRef: 'payments' }, 400, 'InputError'],
-      ['an unknown parameter', { entityRef: ref('payments'), x: '1' }, 400, 'InputError'],
+      [
+        'an unknown parameter',
+        { entityRef: ref('payments'), x: '1' },
+        400,
+        'InputError',
+      ],
     ])('answers %s with an error', async (_, query, status, name) => {
-      const res = await c.api().get(`${API}/targets`).query(query).set(as(USERS.erin));
+      const res = await c
+        .api()
+        .get(`${API}/targets`)
+        .query(query)
+        .set(as(USERS.erin));
       expectError(res, status, name);
     });
   });
@@ -415,7 +469,11 @@ describe('sealed-runner plugin (HTTP API)', () => {
   describe('GET /modules', () => {
     it("relates the newest succeeded plan's module sources to the vetting catalog modules", async () => {
       const usage = () =>
-        c.api().get(`${API}/modules`).query({ entityRef: ref('ledger') }).set(as(USERS.erin));
+        c
+          .api()
+          .get(`${API}/modules`)
+          .query({ entityRef: ref('ledger') })
+          .set(as(USERS.erin));
       expect((await usage()).body).toEqual({ items: [] });
 
       dispatcher.script(ref('ledger'), 'dev', job => ({
@@ -452,11 +510,22 @@ describe('sealed-runner plugin (HTTP API)', () => {
         },
       ]);
       expectError(
-        await c.api().get(`${API}/modules`).query({ entityRef: '../etc' }).set(as(USERS.erin)),
+        await c
+          .api()
+          .get(`${API}/modules`)
+          .query({ entityRef: '../etc' })
+          .set(as(USERS.erin)),
         400,
         'InputError',
       );
-      expectError(await c.api().get(`${API}/modules`).query({ entityRef: ref('ledger') }), 401, 'AuthenticationError');
+      expectError(
+        await c
+          .api()
+          .get(`${API}/modules`)
+          .query({ entityRef: ref('ledger') }),
+        401,
+        'AuthenticationError',
+      );
     });
   });
 
@@ -494,28 +563,50 @@ describe('sealed-runner plugin (HTTP API)', () => {
         issuedAt: expect.stringMatching(ISO),
       });
       // The runner receives exactly that job, signed with the gate's key.
-      const document = JSON.parse(dispatcher.documents[dispatcher.jobs.indexOf(dispatcher.jobsOf(res.body.run.id)!)]);
+      const document = JSON.parse(
+        dispatcher.documents[
+          dispatcher.jobs.indexOf(dispatcher.jobsOf(res.body.run.id)!)
+        ],
+      );
       expect(Object.keys(document).sort()).toEqual(['payload', 'signature']);
-      expect(JSON.parse(document.payload)).toEqual(dispatcher.jobsOf(res.body.run.id));
+      expect(JSON.parse(document.payload)).toEqual(
+        dispatcher.jobsOf(res.body.run.id),
+      );
       expect(
-        verify(null, jobSigningMessage(document.payload), JOB_SIGNING_KEYS.publicKey, Buffer.from(document.signature, 'base64')),
+        verify(
+          null,
+          jobSigningMessage(document.payload),
+          JOB_SIGNING_KEYS.publicKey,
+          Buffer.from(document.signature, 'base64'),
+        ),
       ).toBe(true);
     });
 
     it('plans a named branch at its head', async () => {
       const run = await c.plan(ref('orders'), 'dev', { ref: 'feature' });
-      expect(run).toMatchObject({ ref: 'feature', commitSha: repo.head('feature') });
+      expect(run).toMatchObject({
+        ref: 'feature',
+        commitSha: repo.head('feature'),
+      });
       expect(repo.head('feature')).not.toBe(repo.head('main'));
       await c.waitFor(run.id);
     });
 
-    const valid = { entityRef: ref('orders'), environment: 'dev', operation: 'plan' };
+    const valid = {
+      entityRef: ref('orders'),
+      environment: 'dev',
+      operation: 'plan',
+    };
     const megabyte = 'x'.repeat(1024 * 1024);
 
     it.each<[string, unknown, RegExp]>([
       ['an unknown field', { ...valid, force: true }, /force/],
       ['operation apply', { ...valid, operation: 'apply' }, /operation/],
-      ['no operation', { entityRef: valid.entityRef, environment: 'dev' }, /operation/],
+      [
+        'no operation',
+        { entityRef: valid.entityRef, environment: 'dev' },
+        /operation/,
+      ],
       [
         'an option as ref',
         { ...valid, ref: '--upload-pack=x' },
@@ -523,10 +614,22 @@ describe('sealed-runner plugin (HTTP API)', () => {
       ],
       ['a full ref name', { ...valid, ref: 'refs/heads/main' }, /short branch/],
       ['a traversal ref', { ...valid, ref: 'a/../b' }, /\.\./],
-      ['a ref with a newline', { ...valid, ref: 'main\nx' }, /control characters/],
+      [
+        'a ref with a newline',
+        { ...valid, ref: 'main\nx' },
+        /control characters/,
+      ],
       ['a non-string ref', { ...valid, ref: 42 }, /ref/],
-      ['an uppercase environment', { ...valid, environment: 'Prod' }, /environment/],
-      ['an entity ref without kind', { ...valid, entityRef: 'orders' }, /entity ref/],
+      [
+        'an uppercase environment',
+        { ...valid, environment: 'Prod' },
+        /environment/,
+      ],
+      [
+        'an entity ref without kind',
+        { ...valid, entityRef: 'orders' },
+        /entity ref/,
+      ],
       ['an array body', [valid], /request body/],
       [
         'a 10 kB entity ref',
@@ -636,16 +739,26 @@ describe('sealed-runner plugin (HTTP API)', () => {
         'constructor',
         /environment "constructor" is not configured/,
       ],
-    ])('refuses a target with %s (409)', async (_, name, environment, message) => {
-      const before = dispatcher.jobs.length;
-      const res = await c.requestPlan(ref(name), environment);
-      expectError(res, 409, 'ConflictError', message);
-      expect(dispatcher.jobs.length).toBe(before);
-    });
+    ])(
+      'refuses a target with %s (409)',
+      async (_, name, environment, message) => {
+        const before = dispatcher.jobs.length;
+        const res = await c.requestPlan(ref(name), environment);
+        expectError(res, 409, 'ConflictError', message);
+        expect(dispatcher.jobs.length).toBe(before);
+      },
+    );
 
     it('refuses a branch that does not exist (400)', async () => {
-      const res = await c.requestPlan(ref('orders'), 'dev', { ref: 'no-such-branch' });
-      expectError(res, 400, 'InputError', /branch no-such-branch does not exist/);
+      const res = await c.requestPlan(ref('orders'), 'dev', {
+        ref: 'no-such-branch',
+      });
+      expectError(
+        res,
+        400,
+        'InputError',
+        /branch no-such-branch does not exist/,
+      );
     });
   });
 
@@ -658,8 +771,15 @@ describe('sealed-runner plugin (HTTP API)', () => {
       const first = await c.plan(ref('ledger'), 'dev');
       await c.waitFor(first.id, r => r.status === 'running');
 
-      const second = await c.requestPlan(ref('ledger'), 'dev', { user: USERS.sam });
-      expectError(second, 409, 'ConflictError', `target is locked by run ${first.id}`);
+      const second = await c.requestPlan(ref('ledger'), 'dev', {
+        user: USERS.sam,
+      });
+      expectError(
+        second,
+        409,
+        'ConflictError',
+        `target is locked by run ${first.id}`,
+      );
 
       const targets = await c
         .api()
@@ -670,13 +790,27 @@ describe('sealed-runner plugin (HTTP API)', () => {
         environment: 'dev',
         locked: true,
         lockedBy: first.id,
-        lastRun: { id: first.id, status: 'running', startedAt: expect.stringMatching(ISO) },
+        lastRun: {
+          id: first.id,
+          status: 'running',
+          startedAt: expect.stringMatching(ISO),
+        },
       });
       // Another environment of the same entity is a different target.
-      expect(targets.body.items[1]).toMatchObject({ environment: 'prod', locked: false });
+      expect(targets.body.items[1]).toMatchObject({
+        environment: 'prod',
+        locked: false,
+      });
 
-      const logs = await c.api().get(`${API}/runs/${first.id}/logs`).set(as(USERS.erin));
-      expect(logs.body).toEqual({ lines: ['working'], next: 1, complete: false });
+      const logs = await c
+        .api()
+        .get(`${API}/runs/${first.id}/logs`)
+        .set(as(USERS.erin));
+      expect(logs.body).toEqual({
+        lines: ['working'],
+        next: 1,
+        complete: false,
+      });
 
       const cancelled = await c.cancel(first.id, USERS.sam);
       expect(cancelled.status).toBe(200);
@@ -704,11 +838,18 @@ describe('sealed-runner plugin (HTTP API)', () => {
     });
 
     it('force-releases a lock by ending the run holding it, with a reason, audited as critical', async () => {
-      dispatcher.script(ref('ledger'), 'dev', () => ({ lines: [event.log('stuck')], hold: true }));
+      dispatcher.script(ref('ledger'), 'dev', () => ({
+        lines: [event.log('stuck')],
+        hold: true,
+      }));
       const stuck = await c.plan(ref('ledger'), 'dev');
       await c.waitFor(stuck.id, r => r.status === 'running');
       const release = (body: object) =>
-        c.api().post(`${API}/runs/${stuck.id}/release-lock`).set(as(USERS.pat)).send(body);
+        c
+          .api()
+          .post(`${API}/runs/${stuck.id}/release-lock`)
+          .set(as(USERS.pat))
+          .send(body);
 
       const hostile = [
         {},
@@ -738,10 +879,17 @@ describe('sealed-runner plugin (HTTP API)', () => {
         expect.objectContaining({
           eventId: 'lock-force-release',
           severityLevel: 'critical',
-          meta: { actor: USERS.pat, runId: stuck.id, reason: 'runner host lost; INC-4711' },
+          meta: {
+            actor: USERS.pat,
+            runId: stuck.id,
+            reason: 'runner host lost; INC-4711',
+          },
         }),
       );
-      const history = await c.api().get(`${API}/runs/${stuck.id}/history`).set(as(USERS.erin));
+      const history = await c
+        .api()
+        .get(`${API}/runs/${stuck.id}/history`)
+        .set(as(USERS.erin));
       expect(history.body.items).toContainEqual(
         expect.objectContaining({
           actor: USERS.pat,
@@ -749,9 +897,21 @@ describe('sealed-runner plugin (HTTP API)', () => {
           detail: { reason: 'runner host lost; INC-4711' },
         }),
       );
-      const targets = await c.api().get(`${API}/targets`).query({ entityRef: ref('ledger') }).set(as(USERS.erin));
-      expect(targets.body.items[0]).toMatchObject({ environment: 'dev', locked: false });
-      expectError(await release({ reason: 'again please' }), 409, 'ConflictError', `run ${stuck.id} holds no lock`);
+      const targets = await c
+        .api()
+        .get(`${API}/targets`)
+        .query({ entityRef: ref('ledger') })
+        .set(as(USERS.erin));
+      expect(targets.body.items[0]).toMatchObject({
+        environment: 'dev',
+        locked: false,
+      });
+      expectError(
+        await release({ reason: 'again please' }),
+        409,
+        'ConflictError',
+        `run ${stuck.id} holds no lock`,
+      );
     });
 
     it('cancels a queued run before its runner started, and stops the runner that starts late', async () => {
@@ -781,32 +941,35 @@ describe('sealed-runner plugin (HTTP API)', () => {
       expect((await c.getRun(run.id)).status).toBe('cancelled');
     });
 
-    it.each(['succeeded', 'failed'] as const)('refuses to cancel a %s run (409)', async status => {
-      dispatcher.script(ref('billing'), 'prod', job =>
-        status === 'succeeded'
-          ? {
-              lines: [
-                event.result({
-                  status,
-                  commitSha: job.commitSha,
-                  plan: { add: 0, change: 0, destroy: 0 },
-                  changes: [],
-                  planSha256: planFileSha(job.runId),
-                }),
-              ],
-            }
-          : { lines: [event.result({ status, error: 'boom' })] },
-      );
-      const run = await c.waitFor((await c.plan(ref('billing'), 'prod')).id);
-      expect(run.status).toBe(status);
-      const res = await c.cancel(run.id);
-      expectError(
-        res,
-        409,
-        'ConflictError',
-        `run ${run.id} is ${status}; only queued or running runs can be cancelled`,
-      );
-    });
+    it.each(['succeeded', 'failed'] as const)(
+      'refuses to cancel a %s run (409)',
+      async status => {
+        dispatcher.script(ref('billing'), 'prod', job =>
+          status === 'succeeded'
+            ? {
+                lines: [
+                  event.result({
+                    status,
+                    commitSha: job.commitSha,
+                    plan: { add: 0, change: 0, destroy: 0 },
+                    changes: [],
+                    planSha256: planFileSha(job.runId),
+                  }),
+                ],
+              }
+            : { lines: [event.result({ status, error: 'boom' })] },
+        );
+        const run = await c.waitFor((await c.plan(ref('billing'), 'prod')).id);
+        expect(run.status).toBe(status);
+        const res = await c.cancel(run.id);
+        expectError(
+          res,
+          409,
+          'ConflictError',
+          `run ${run.id} is ${status}; only queued or running runs can be cancelled`,
+        );
+      },
+    );
 
     it.each([
       ['cancel', (id: string) => c.cancel(id)],
@@ -860,21 +1023,30 @@ describe('sealed-runner plugin (HTTP API)', () => {
     it('serves logs in pages with next and complete', async () => {
       const lines = Array.from({ length: 1200 }, (_, i) => `line ${i + 1}`);
       dispatcher.script(ref('chatty'), 'dev', job => ({
-        lines: [
-          ...lines.map(event.log),
-          event.emptyPlanResult(job),
-        ],
+        lines: [...lines.map(event.log), event.emptyPlanResult(job)],
         perPoll: 500,
       }));
       const run = await c.succeededPlan(ref('chatty'), 'dev');
       const get = (query: Record<string, string>) =>
-        c.api().get(`${API}/runs/${run.id}/logs`).query(query).set(as(USERS.erin));
+        c
+          .api()
+          .get(`${API}/runs/${run.id}/logs`)
+          .query(query)
+          .set(as(USERS.erin));
 
       const first = await get({});
       expect(first.status).toBe(200);
-      expect(first.body).toEqual({ lines: lines.slice(0, 1000), next: 1000, complete: false });
+      expect(first.body).toEqual({
+        lines: lines.slice(0, 1000),
+        next: 1000,
+        complete: false,
+      });
       const second = await get({ after: '1000' });
-      expect(second.body).toEqual({ lines: lines.slice(1000), next: 1200, complete: true });
+      expect(second.body).toEqual({
+        lines: lines.slice(1000),
+        next: 1200,
+        complete: true,
+      });
       expect((await get({ after: '1199' })).body).toEqual({
         lines: ['line 1200'],
         next: 1200,
@@ -891,7 +1063,10 @@ describe('sealed-runner plugin (HTTP API)', () => {
       }
       expectError(await get({ page: '2' }), 400, 'InputError');
       expectError(
-        await c.api().get(`${API}/runs/${UNKNOWN_RUN}/logs`).set(as(USERS.erin)),
+        await c
+          .api()
+          .get(`${API}/runs/${UNKNOWN_RUN}/logs`)
+          .set(as(USERS.erin)),
         404,
         'NotFoundError',
       );
@@ -904,12 +1079,19 @@ describe('sealed-runner plugin (HTTP API)', () => {
 
     it('streams the lines of a finished run and ends with a complete event', async () => {
       const run = await c.succeededPlan(ref('billing'), 'dev');
-      const res = await c.stream(`${API}/runs/${run.id}/logs/stream`, as(USERS.erin));
+      const res = await c.stream(
+        `${API}/runs/${run.id}/logs/stream`,
+        as(USERS.erin),
+      );
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
       expect(parseEvents(res.body)).toEqual([
         { id: '1', event: 'message', data: `Checked out ${run.commitSha}` },
-        { id: '2', event: 'message', data: 'Plan: 2 to add, 0 to change, 1 to destroy.' },
+        {
+          id: '2',
+          event: 'message',
+          data: 'Plan: 2 to add, 0 to change, 1 to destroy.',
+        },
         { id: undefined, event: 'complete', data: { status: 'succeeded' } },
       ]);
 
@@ -922,7 +1104,10 @@ describe('sealed-runner plugin (HTTP API)', () => {
         { status: 'succeeded' },
       ]);
       // Nothing left of an ended run: 204 stops an EventSource reconnecting.
-      const after = await c.stream(`${API}/runs/${run.id}/logs/stream?after=2`, as(USERS.erin));
+      const after = await c.stream(
+        `${API}/runs/${run.id}/logs/stream?after=2`,
+        as(USERS.erin),
+      );
       expect(after.status).toBe(204);
       expect(after.body).toBe('');
     });
@@ -930,32 +1115,49 @@ describe('sealed-runner plugin (HTTP API)', () => {
     it('streams the lines of a live run as they arrive', async () => {
       const lines = ['one', 'two\rthree', 'four', 'five', 'six'];
       dispatcher.script(ref('streamer'), 'dev', job => ({
-        lines: [
-          ...lines.map(event.log),
-          event.emptyPlanResult(job),
-        ],
+        lines: [...lines.map(event.log), event.emptyPlanResult(job)],
         perPoll: 1,
       }));
       const run = await c.plan(ref('streamer'), 'dev');
-      const res = await c.stream(`${API}/runs/${run.id}/logs/stream`, as(USERS.erin));
+      const res = await c.stream(
+        `${API}/runs/${run.id}/logs/stream`,
+        as(USERS.erin),
+      );
       expect(res.status).toBe(200);
       expect(parseEvents(res.body)).toEqual([
-        ...lines.map((line, i) => ({ id: String(i + 1), event: 'message', data: line })),
+        ...lines.map((line, i) => ({
+          id: String(i + 1),
+          event: 'message',
+          data: line,
+        })),
         { id: undefined, event: 'complete', data: { status: 'succeeded' } },
       ]);
     });
 
     it.each([
-      ['an unknown run', `${API}/runs/${UNKNOWN_RUN}/logs/stream`, 404, 'NotFoundError'],
-      ['a bad Last-Event-ID', `${API}/runs/${UNKNOWN_RUN}/logs/stream`, 400, 'InputError'],
-    ])('answers a stream of %s with a JSON error', async (what, path, status, name) => {
-      const headers: Record<string, string> = as(USERS.erin);
-      if (what === 'a bad Last-Event-ID') {
-        headers['Last-Event-ID'] = 'x';
-      }
-      const res = await c.api().get(path).set(headers);
-      expectError(res, status, name);
-    });
+      [
+        'an unknown run',
+        `${API}/runs/${UNKNOWN_RUN}/logs/stream`,
+        404,
+        'NotFoundError',
+      ],
+      [
+        'a bad Last-Event-ID',
+        `${API}/runs/${UNKNOWN_RUN}/logs/stream`,
+        400,
+        'InputError',
+      ],
+    ])(
+      'answers a stream of %s with a JSON error',
+      async (what, path, status, name) => {
+        const headers: Record<string, string> = as(USERS.erin);
+        if (what === 'a bad Last-Event-ID') {
+          headers['Last-Event-ID'] = 'x';
+        }
+        const res = await c.api().get(path).set(headers);
+        expectError(res, status, name);
+      },
+    );
 
     it('answers GET /runs/:id for unknown and malformed ids', async () => {
       expectError(
@@ -987,7 +1189,10 @@ describe('sealed-runner plugin (HTTP API)', () => {
     });
 
     it('fails a run whose runner was lost', async () => {
-      dispatcher.script(ref('lost'), 'dev', () => ({ lines: [], endState: 'lost' }));
+      dispatcher.script(ref('lost'), 'dev', () => ({
+        lines: [],
+        endState: 'lost',
+      }));
       const run = await c.waitFor((await c.plan(ref('lost'), 'dev')).id);
       expect(run).toMatchObject({
         status: 'failed',
@@ -1016,7 +1221,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
       expect(run.plan).toBeUndefined();
       expect(run.changes).toBeUndefined();
       // A failed plan cannot be applied.
-      expectError(await c.apply(run.id), 409, 'ConflictError', /only a succeeded plan/);
+      expectError(
+        await c.apply(run.id),
+        409,
+        'ConflictError',
+        /only a succeeded plan/,
+      );
     });
 
     it('fails a succeeded plan without its saved plan', async () => {
@@ -1044,7 +1254,11 @@ describe('sealed-runner plugin (HTTP API)', () => {
           event.log('fine'),
           JSON.stringify({ type: 'exec', command: 'rm -rf /' }),
           JSON.stringify({ type: 'log', line: 'sneaky', extra: true }),
-          JSON.stringify({ type: 'result', status: 'succeeded', commitSha: 'HEAD' }),
+          JSON.stringify({
+            type: 'result',
+            status: 'succeeded',
+            commitSha: 'HEAD',
+          }),
           'y'.repeat(10_000),
           '',
           'null',
@@ -1059,9 +1273,16 @@ describe('sealed-runner plugin (HTTP API)', () => {
         perPoll: 3,
       }));
       const run = await c.waitFor((await c.plan(ref('noisy'), 'dev')).id);
-      expect(run).toMatchObject({ status: 'succeeded', plan: { add: 0, change: 1, destroy: 0 } });
-      const logs = await c.api().get(`${API}/runs/${run.id}/logs`).set(as(USERS.erin));
-      const prefix = '[sealed-runner backend] ignored malformed runner output: ';
+      expect(run).toMatchObject({
+        status: 'succeeded',
+        plan: { add: 0, change: 1, destroy: 0 },
+      });
+      const logs = await c
+        .api()
+        .get(`${API}/runs/${run.id}/logs`)
+        .set(as(USERS.erin));
+      const prefix =
+        '[sealed-runner backend] ignored malformed runner output: ';
       expect(logs.body).toEqual({
         lines: [
           `${prefix}not json`,
@@ -1090,7 +1311,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
         /needs 1 more approval from someone other than user:default\/erin/,
       );
 
-      expectError(await c.approve(plan.id, USERS.erin), 403, 'NotAllowedError', /four-eyes/);
+      expectError(
+        await c.approve(plan.id, USERS.erin),
+        403,
+        'NotAllowedError',
+        /four-eyes/,
+      );
       expectError(
         await c.approve(plan.id, USERS.sam),
         403,
@@ -1106,7 +1332,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
       expect((await c.getRun(plan.id)).approvals).toEqual([]);
 
       // The requester's own refused approval did not count.
-      expectError(await c.apply(plan.id), 409, 'ConflictError', /needs 1 more approval/);
+      expectError(
+        await c.apply(plan.id),
+        409,
+        'ConflictError',
+        /needs 1 more approval/,
+      );
 
       const approved = await c.approve(plan.id, USERS.pat);
       expect(approved.status).toBe(200);
@@ -1116,7 +1347,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
         approvals: [{ by: USERS.pat, at: expect.stringMatching(ISO) }],
       });
       // Approving again changes nothing.
-      expect((await c.approve(plan.id, USERS.pat)).body.run.approvals).toHaveLength(1);
+      expect(
+        (await c.approve(plan.id, USERS.pat)).body.run.approvals,
+      ).toHaveLength(1);
 
       const applied = await c.apply(plan.id);
       expect(applied.status).toBe(202);
@@ -1162,7 +1395,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
         /already been applied/,
       );
       // An apply run is not a plan.
-      expectError(await c.apply(applyId), 409, 'ConflictError', /is an apply, not a plan/);
+      expectError(
+        await c.apply(applyId),
+        409,
+        'ConflictError',
+        /is an apply, not a plan/,
+      );
       expectError(
         await c.approve(applyId, USERS.pat),
         409,
@@ -1175,9 +1413,13 @@ describe('sealed-runner plugin (HTTP API)', () => {
       const older = await c.succeededPlan(ref('invoices'), 'prod');
       expect((await c.approve(older.id, USERS.pat)).status).toBe(200);
 
-      const newer = await c.succeededPlan(ref('invoices'), 'prod', { user: USERS.sam });
+      const newer = await c.succeededPlan(ref('invoices'), 'prod', {
+        user: USERS.sam,
+      });
       expect(newer.approvals).toEqual([]);
-      expect(await c.getRun(older.id)).toMatchObject({ supersededBy: newer.id });
+      expect(await c.getRun(older.id)).toMatchObject({
+        supersededBy: newer.id,
+      });
 
       expectError(
         await c.apply(older.id),
@@ -1185,14 +1427,21 @@ describe('sealed-runner plugin (HTTP API)', () => {
         'ConflictError',
         new RegExp(`stale: newer plan ${newer.id}`),
       );
-      expectError(await c.approve(older.id, USERS.pat), 409, 'ConflictError', /stale/);
+      expectError(
+        await c.approve(older.id, USERS.pat),
+        409,
+        'ConflictError',
+        /stale/,
+      );
       expectError(
         await c.apply(newer.id, USERS.sam),
         409,
         'ConflictError',
         /needs 1 more approval/,
       );
-      expect(dispatcher.jobs.filter(j => j.plan?.runId === older.id)).toEqual([]);
+      expect(dispatcher.jobs.filter(j => j.plan?.runId === older.id)).toEqual(
+        [],
+      );
     });
 
     it('refuses to apply a plan whose branch has moved', async () => {
@@ -1209,12 +1458,16 @@ describe('sealed-runner plugin (HTTP API)', () => {
           12,
         )}, now ${moved.slice(0, 12)})`,
       );
-      expect(dispatcher.jobs.filter(j => j.plan?.runId === plan.id)).toEqual([]);
+      expect(dispatcher.jobs.filter(j => j.plan?.runId === plan.id)).toEqual(
+        [],
+      );
     });
 
     it('refuses to apply a plan whose branch was deleted', async () => {
       repo.commit('short-lived');
-      const plan = await c.succeededPlan(ref('ephemeral'), 'dev', { ref: 'short-lived' });
+      const plan = await c.succeededPlan(ref('ephemeral'), 'dev', {
+        ref: 'short-lived',
+      });
       repo.deleteBranch('short-lived');
       expectError(
         await c.apply(plan.id),
@@ -1225,7 +1478,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
     });
 
     it('refuses to approve (409) or apply (403) a branch that is not an apply branch of the environment', async () => {
-      const plan = await c.succeededPlan(ref('reports'), 'prod', { ref: 'feature' });
+      const plan = await c.succeededPlan(ref('reports'), 'prod', {
+        ref: 'feature',
+      });
       expectError(
         await c.approve(plan.id, USERS.pat),
         409,
@@ -1241,7 +1496,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
     });
 
     it('applies any branch without approvals where the environment allows it', async () => {
-      const plan = await c.succeededPlan(ref('sandbox'), 'dev', { ref: 'feature' });
+      const plan = await c.succeededPlan(ref('sandbox'), 'dev', {
+        ref: 'feature',
+      });
       const res = await c.apply(plan.id);
       expect(res.status).toBe(202);
       expect(await c.waitFor(res.body.run.id)).toMatchObject({
@@ -1262,14 +1519,28 @@ describe('sealed-runner plugin (HTTP API)', () => {
       const d = await c.succeededPlan(ref('payments'), 'dev');
 
       const list = async (query: Record<string, string>) => {
-        const res = await c.api().get(`${API}/runs`).query(query).set(as(USERS.erin));
+        const res = await c
+          .api()
+          .get(`${API}/runs`)
+          .query(query)
+          .set(as(USERS.erin));
         expect(res.status).toBe(200);
         return (res.body.items as Run[]).map(r => r.id);
       };
-      expect(await list({ entityRef: ref('payments') })).toEqual([d.id, b.id, a.id]);
-      expect(await list({ entityRef: ref('payments'), environment: 'dev' })).toEqual([d.id, a.id]);
-      expect(await list({ entityRef: ref('payments'), status: 'rejected' })).toEqual([b.id]);
-      expect(await list({ entityRef: ref('payments'), limit: '1' })).toEqual([d.id]);
+      expect(await list({ entityRef: ref('payments') })).toEqual([
+        d.id,
+        b.id,
+        a.id,
+      ]);
+      expect(
+        await list({ entityRef: ref('payments'), environment: 'dev' }),
+      ).toEqual([d.id, a.id]);
+      expect(
+        await list({ entityRef: ref('payments'), status: 'rejected' }),
+      ).toEqual([b.id]);
+      expect(await list({ entityRef: ref('payments'), limit: '1' })).toEqual([
+        d.id,
+      ]);
       expect(await list({ entityRef: ref('nope') })).toEqual([]);
       expect((await list({ limit: '200' })).length).toBeGreaterThan(3);
       const all = await list({});
@@ -1286,7 +1557,11 @@ describe('sealed-runner plugin (HTTP API)', () => {
       ['an unknown parameter', { sort: 'asc' }],
       ['a repeated parameter', { environment: ['dev', 'prod'] }],
     ])('refuses %s (400)', async (_, query) => {
-      const res = await c.api().get(`${API}/runs`).query(query).set(as(USERS.erin));
+      const res = await c
+        .api()
+        .get(`${API}/runs`)
+        .query(query)
+        .set(as(USERS.erin));
       expectError(res, 400, 'InputError');
     });
   });
@@ -1313,7 +1588,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
         events.filter(
           e =>
             e.options.eventId === eventId &&
-            Object.entries(meta).every(([key, value]) => e.options.meta?.[key] === value),
+            Object.entries(meta).every(
+              ([key, value]) => e.options.meta?.[key] === value,
+            ),
         );
 
       const [planned] = find('run-plan', {
@@ -1330,18 +1607,30 @@ describe('sealed-runner plugin (HTTP API)', () => {
       });
 
       const approvals = find('run-approve', { runId: plan.id });
-      expect(approvals.map(e => e.options.meta!.actor)).toEqual([USERS.erin, USERS.pat]);
-      expect(approvals.every(e => e.options.severityLevel === 'high')).toBe(true);
+      expect(approvals.map(e => e.options.meta!.actor)).toEqual([
+        USERS.erin,
+        USERS.pat,
+      ]);
+      expect(approvals.every(e => e.options.severityLevel === 'high')).toBe(
+        true,
+      );
       expect(approvals[0].event.fail).toHaveBeenCalledWith({
         error: expect.objectContaining({ name: 'NotAllowedError' }),
       });
       expect(approvals[0].event.success).not.toHaveBeenCalled();
       expect(approvals[1].event.success).toHaveBeenCalled();
 
-      const [applied] = find('run-apply', { actor: USERS.erin, planRunId: plan.id });
+      const [applied] = find('run-apply', {
+        actor: USERS.erin,
+        planRunId: plan.id,
+      });
       expect(applied.options.severityLevel).toBe('high');
       expect(applied.event.success).toHaveBeenCalledWith({
-        meta: { runId: apply.id, environment: 'prod', commitSha: plan.commitSha },
+        meta: {
+          runId: apply.id,
+          environment: 'prod',
+          commitSha: plan.commitSha,
+        },
       });
 
       const finished = find('run-finished', { entityRef: ref('audited') });
@@ -1356,7 +1645,9 @@ describe('sealed-runner plugin (HTTP API)', () => {
         [apply.id, 'apply', 'succeeded'],
       ]);
       expect(finished[1].options.severityLevel).toBe('high');
-      expect(finished.every(e => e.event.success.mock.calls.length === 1)).toBe(true);
+      expect(finished.every(e => e.event.success.mock.calls.length === 1)).toBe(
+        true,
+      );
     });
   });
 });
@@ -1369,18 +1660,30 @@ type AskedPermission = { permission: { name: string }; resourceRef?: string };
  * read, plan and cancel their targets and apply dev; platform members do
  * everything and alone may approve and apply prod.
  */
-function rulePermissionsFactory(owners: Record<string, string>, asked: AskedPermission[]) {
+function rulePermissionsFactory(
+  owners: Record<string, string>,
+  asked: AskedPermission[],
+) {
   return createServiceFactory({
     service: coreServices.permissions,
     deps: {},
     factory: (): PermissionsService => ({
       async authorize(requests, options) {
-        const { credentials } = options as { credentials: BackstageCredentials };
-        const principal = credentials.principal as { type: string; userEntityRef?: string };
-        const claims = principal.userEntityRef ? OWNERSHIP[principal.userEntityRef] ?? [] : [];
+        const { credentials } = options as {
+          credentials: BackstageCredentials;
+        };
+        const principal = credentials.principal as {
+          type: string;
+          userEntityRef?: string;
+        };
+        const claims = principal.userEntityRef
+          ? OWNERSHIP[principal.userEntityRef] ?? []
+          : [];
         return requests.map(r => {
           asked.push(r);
-          const target = parseTargetRef((r as { resourceRef?: string }).resourceRef ?? '');
+          const target = parseTargetRef(
+            (r as { resourceRef?: string }).resourceRef ?? '',
+          );
           const owner = target && owners[target.entityRef];
           const isOwner = owner !== undefined && claims.includes(owner);
           const isPlatform = claims.includes(GROUPS.platform);
@@ -1391,7 +1694,9 @@ function rulePermissionsFactory(owners: Record<string, string>, asked: AskedPerm
           else if (name === 'sealed-runner.run.apply')
             allowed = isOwner && target?.environment === 'dev';
           else allowed = isOwner;
-          return { result: allowed ? AuthorizeResult.ALLOW : AuthorizeResult.DENY };
+          return {
+            result: allowed ? AuthorizeResult.ALLOW : AuthorizeResult.DENY,
+          };
         });
       },
       async authorizeConditional() {
@@ -1417,10 +1722,17 @@ describe('sealed-runner plugin (permissions)', () => {
       features: [
         sealedRunnerPlugin,
         fakeDispatcherModule(new FakeDispatcher()),
-        mockServices.rootConfig.factory({ data: { sealedRunner: sealedRunnerConfig(repo.url) } }),
-        mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
+        mockServices.rootConfig.factory({
+          data: { sealedRunner: sealedRunnerConfig(repo.url) },
+        }),
+        mockServices.httpAuth.factory({
+          defaultCredentials: mockCredentials.none(),
+        }),
         rulePermissionsFactory(
-          { [ref('payments')]: GROUPS.payments, [ref('platform-tool')]: GROUPS.platform },
+          {
+            [ref('payments')]: GROUPS.payments,
+            [ref('platform-tool')]: GROUPS.platform,
+          },
           asked,
         ),
         userInfoFactory,
@@ -1468,10 +1780,9 @@ describe('sealed-runner plugin (permissions)', () => {
       .get(`${API}/targets`)
       .query({ entityRef: ref('payments') })
       .set(as(USERS.erin));
-    expect(mine.body.items.map((t: { environment: string }) => t.environment)).toEqual([
-      'dev',
-      'prod',
-    ]);
+    expect(
+      mine.body.items.map((t: { environment: string }) => t.environment),
+    ).toEqual(['dev', 'prod']);
 
     const runs = await c.api().get(`${API}/runs`).set(as(USERS.quinn));
     expect(runs.body).toEqual({ items: [] });
@@ -1495,7 +1806,11 @@ describe('sealed-runner plugin (permissions)', () => {
     }
     for (const action of ['approve', 'apply', 'cancel']) {
       expectError(
-        await c.api().post(`${API}/runs/${plan.id}/${action}`).set(as(USERS.quinn)).send({}),
+        await c
+          .api()
+          .post(`${API}/runs/${plan.id}/${action}`)
+          .set(as(USERS.quinn))
+          .send({}),
         404,
         'NotFoundError',
         `run ${plan.id} does not exist`,
@@ -1531,12 +1846,17 @@ describe('sealed-runner plugin (permissions)', () => {
     );
     const applied = await c.apply(prod.id, USERS.pat);
     expect(applied.status).toBe(202);
-    expect(applied.body.run).toMatchObject({ requestedBy: USERS.pat, planRunId: prod.id });
+    expect(applied.body.run).toMatchObject({
+      requestedBy: USERS.pat,
+      planRunId: prod.id,
+    });
     await c.waitFor(applied.body.run.id);
   });
 
   it('asks for the cancel permission', async () => {
-    const plan = await c.succeededPlan(ref('platform-tool'), 'dev', { user: USERS.pat });
+    const plan = await c.succeededPlan(ref('platform-tool'), 'dev', {
+      user: USERS.pat,
+    });
     asked.length = 0;
     // erin may not read platform-tool's runs at all: for her it does not exist.
     expectError(await c.cancel(plan.id, USERS.erin), 404, 'NotFoundError');
@@ -1561,10 +1881,14 @@ describe('sealed-runner plugin (everything denied)', () => {
       features: [
         sealedRunnerPlugin,
         fakeDispatcherModule(new FakeDispatcher()),
-        mockServices.rootConfig.factory({ data: { sealedRunner: sealedRunnerConfig(repo.url) } }),
+        mockServices.rootConfig.factory({
+          data: { sealedRunner: sealedRunnerConfig(repo.url) },
+        }),
         mockServices.permissions.factory({ result: AuthorizeResult.DENY }),
         userInfoFactory,
-        catalogServiceMock.factory({ entities: [service('payments', repo.url)] }),
+        catalogServiceMock.factory({
+          entities: [service('payments', repo.url)],
+        }),
       ],
     });
     server = backend.server;

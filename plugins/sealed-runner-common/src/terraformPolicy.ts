@@ -27,23 +27,32 @@ export interface ArgumentTree {
  */
 export function argumentTree(paths: readonly string[]): ArgumentTree {
   return mergeArgumentTrees(
-    ...paths.map(path =>
-      path
-        .split('.')
-        .reduceRight<ArgumentTree | true>(
-          (inner, key) => Object.assign(Object.create(null), { [key]: inner }),
-          true,
-        ) as ArgumentTree,
+    ...paths.map(
+      path =>
+        path
+          .split('.')
+          .reduceRight<ArgumentTree | true>(
+            (inner, key) =>
+              Object.assign(Object.create(null), { [key]: inner }),
+            true,
+          ) as ArgumentTree,
     ),
   );
 }
 
 function mergeTrees(a: ArgumentTree, b: ArgumentTree): ArgumentTree {
-  const merged: Record<string, ArgumentTree | true> = Object.assign(Object.create(null), a);
+  const merged: Record<string, ArgumentTree | true> = Object.assign(
+    Object.create(null),
+    a,
+  );
   for (const [key, value] of Object.entries(b)) {
     const existing = merged[key];
     merged[key] =
-      existing === true || value === true ? true : existing ? mergeTrees(existing, value) : value;
+      existing === true || value === true
+        ? true
+        : existing
+        ? mergeTrees(existing, value)
+        : value;
   }
   return merged;
 }
@@ -54,7 +63,10 @@ function mergeTrees(a: ArgumentTree, b: ArgumentTree): ArgumentTree {
  * @public
  */
 export function mergeArgumentTrees(...trees: ArgumentTree[]): ArgumentTree {
-  return trees.reduce<ArgumentTree>((a, b) => mergeTrees(a, b), Object.create(null));
+  return trees.reduce<ArgumentTree>(
+    (a, b) => mergeTrees(a, b),
+    Object.create(null),
+  );
 }
 
 /**
@@ -89,7 +101,9 @@ export type StateBackendType = (typeof STATE_BACKEND_TYPES)[number];
  *
  * @public
  */
-export const STATE_BACKEND_CONFIG: Readonly<Record<StateBackendType, ArgumentTree>> = {
+export const STATE_BACKEND_CONFIG: Readonly<
+  Record<StateBackendType, ArgumentTree>
+> = {
   s3: argumentTree([
     'bucket',
     'key',
@@ -151,8 +165,23 @@ export const STATE_BACKEND_CONFIG: Readonly<Record<StateBackendType, ArgumentTre
     'client_certificate_pem',
     'client_private_key_pem',
   ]),
-  consul: argumentTree(['address', 'scheme', 'path', 'datacenter', 'gzip', 'lock', 'access_token', 'http_auth']),
-  pg: argumentTree(['conn_str', 'schema_name', 'skip_schema_creation', 'skip_table_creation', 'skip_index_creation']),
+  consul: argumentTree([
+    'address',
+    'scheme',
+    'path',
+    'datacenter',
+    'gzip',
+    'lock',
+    'access_token',
+    'http_auth',
+  ]),
+  pg: argumentTree([
+    'conn_str',
+    'schema_name',
+    'skip_schema_creation',
+    'skip_table_creation',
+    'skip_index_creation',
+  ]),
   kubernetes: argumentTree([
     'secret_suffix',
     'labels',
@@ -312,23 +341,112 @@ export const PROVIDER_ARGUMENTS: Readonly<Record<string, ArgumentTree>> = {
  * @public
  */
 export const PURE_FUNCTIONS: ReadonlySet<string> = new Set([
-  'abs', 'abspath', 'alltrue', 'anytrue', 'base64decode', 'base64encode',
-  'base64gzip', 'base64sha256', 'base64sha512', 'basename', 'bcrypt', 'can',
-  'ceil', 'chomp', 'chunklist', 'cidrhost', 'cidrnetmask', 'cidrsubnet',
-  'cidrsubnets', 'coalesce', 'coalescelist', 'compact', 'concat', 'contains',
-  'csvdecode', 'dirname', 'distinct', 'element', 'endswith',
-  'ephemeralasnull', 'flatten', 'floor', 'format', 'formatdate', 'formatlist',
-  'indent', 'index', 'issensitive', 'join', 'jsondecode', 'jsonencode',
-  'keys', 'length', 'log', 'lookup', 'lower', 'matchkeys', 'max', 'md5',
-  'merge', 'min', 'nonsensitive', 'one', 'parseint', 'pathexpand',
-  'plantimestamp', 'pow', 'range', 'regex', 'regexall', 'replace', 'reverse',
-  'rsadecrypt', 'sensitive', 'setintersection', 'setproduct', 'setsubtract',
-  'setunion', 'sha1', 'sha256', 'sha512', 'signum', 'slice', 'sort', 'split',
-  'startswith', 'strcontains', 'strrev', 'substr', 'sum', 'textdecodebase64',
-  'textencodebase64', 'timeadd', 'timecmp', 'timestamp', 'title', 'tobool',
-  'tolist', 'tomap', 'tonumber', 'toset', 'tostring', 'transpose', 'trim',
-  'trimprefix', 'trimspace', 'trimsuffix', 'try', 'upper', 'urlencode',
-  'uuid', 'uuidv5', 'values', 'yamldecode', 'yamlencode', 'zipmap',
+  'abs',
+  'abspath',
+  'alltrue',
+  'anytrue',
+  'base64decode',
+  'base64encode',
+  'base64gzip',
+  'base64sha256',
+  'base64sha512',
+  'basename',
+  'bcrypt',
+  'can',
+  'ceil',
+  'chomp',
+  'chunklist',
+  'cidrhost',
+  'cidrnetmask',
+  'cidrsubnet',
+  'cidrsubnets',
+  'coalesce',
+  'coalescelist',
+  'compact',
+  'concat',
+  'contains',
+  'csvdecode',
+  'dirname',
+  'distinct',
+  'element',
+  'endswith',
+  'ephemeralasnull',
+  'flatten',
+  'floor',
+  'format',
+  'formatdate',
+  'formatlist',
+  'indent',
+  'index',
+  'issensitive',
+  'join',
+  'jsondecode',
+  'jsonencode',
+  'keys',
+  'length',
+  'log',
+  'lookup',
+  'lower',
+  'matchkeys',
+  'max',
+  'md5',
+  'merge',
+  'min',
+  'nonsensitive',
+  'one',
+  'parseint',
+  'pathexpand',
+  'plantimestamp',
+  'pow',
+  'range',
+  'regex',
+  'regexall',
+  'replace',
+  'reverse',
+  'rsadecrypt',
+  'sensitive',
+  'setintersection',
+  'setproduct',
+  'setsubtract',
+  'setunion',
+  'sha1',
+  'sha256',
+  'sha512',
+  'signum',
+  'slice',
+  'sort',
+  'split',
+  'startswith',
+  'strcontains',
+  'strrev',
+  'substr',
+  'sum',
+  'textdecodebase64',
+  'textencodebase64',
+  'timeadd',
+  'timecmp',
+  'timestamp',
+  'title',
+  'tobool',
+  'tolist',
+  'tomap',
+  'tonumber',
+  'toset',
+  'tostring',
+  'transpose',
+  'trim',
+  'trimprefix',
+  'trimspace',
+  'trimsuffix',
+  'try',
+  'upper',
+  'urlencode',
+  'uuid',
+  'uuidv5',
+  'values',
+  'yamldecode',
+  'yamlencode',
+  'zipmap',
 ]);
 
 /**
@@ -338,7 +456,9 @@ export const PURE_FUNCTIONS: ReadonlySet<string> = new Set([
  *
  * @public
  */
-export const FILE_FUNCTIONS: Readonly<Record<string, { reads: 'file' | 'folder'; pattern?: number }>> = {
+export const FILE_FUNCTIONS: Readonly<
+  Record<string, { reads: 'file' | 'folder'; pattern?: number }>
+> = {
   file: { reads: 'file' },
   fileexists: { reads: 'file' },
   filebase64: { reads: 'file' },

@@ -22,7 +22,13 @@ export interface ResourceBlock {
  */
 export function resourceBlocks(module: LoadedModule): ResourceBlock[] {
   const blocks: ResourceBlock[] = [];
-  const collect = (file: TerraformFile, kind: ResourceBlock['kind'], value: unknown, outer: Step[], outerName: string) => {
+  const collect = (
+    file: TerraformFile,
+    kind: ResourceBlock['kind'],
+    value: unknown,
+    outer: Step[],
+    outerName: string,
+  ) => {
     for (const {
       labels: [type, name],
       body,
@@ -46,7 +52,13 @@ export function resourceBlocks(module: LoadedModule): ResourceBlock[] {
       labels: [name],
       body: check,
     } of labelledBlocks(file.body.check, 1)) {
-      collect(file, 'data', check.data, [{ block: 'check', labels: [name] }], ` in check ${q(name)}`);
+      collect(
+        file,
+        'data',
+        check.data,
+        [{ block: 'check', labels: [name] }],
+        ` in check ${q(name)}`,
+      );
     }
   }
   return blocks;

@@ -15,7 +15,17 @@ export const MAX_EXPRESSION_LENGTH = 256 * 1024;
 const MAX_DEPTH = 64;
 
 /** Words that open a parenthesised group, never a call: `x if (a > b)`. */
-const KEYWORDS = new Set(['if', 'for', 'in', 'else', 'endif', 'endfor', 'true', 'false', 'null']);
+const KEYWORDS = new Set([
+  'if',
+  'for',
+  'in',
+  'else',
+  'endif',
+  'endfor',
+  'true',
+  'false',
+  'null',
+]);
 
 class ScanError extends Error {}
 
@@ -79,7 +89,9 @@ class Scanner {
 
   /** A heredoc whose `<<` has been read: `<<[-]MARKER\n … \n  MARKER`. */
   private heredoc(depth: number): void {
-    const header = /^-?([A-Za-z_][A-Za-z0-9_-]*)\r?\n/.exec(this.text.slice(this.pos, this.pos + 300));
+    const header = /^-?([A-Za-z_][A-Za-z0-9_-]*)\r?\n/.exec(
+      this.text.slice(this.pos, this.pos + 300),
+    );
     if (!header) {
       this.fail('unreadable heredoc');
     }
@@ -148,7 +160,10 @@ class Scanner {
       } else if (c === '"') {
         this.pos += 1;
         this.template(depth + 1, true);
-      } else if (this.startsWith('<<') && /[-A-Za-z_]/.test(this.text[this.pos + 2] ?? '')) {
+      } else if (
+        this.startsWith('<<') &&
+        /[-A-Za-z_]/.test(this.text[this.pos + 2] ?? '')
+      ) {
         this.pos += 2;
         this.heredoc(depth);
       } else if (c === '(' || c === '[' || c === '{') {
@@ -157,7 +172,9 @@ class Scanner {
       } else if (c === ')' || c === ']' || c === '}') {
         this.fail(`unbalanced '${c}'`);
       } else if (/[0-9]/.test(c)) {
-        this.pos += /^[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(this.text.slice(this.pos))![0].length;
+        this.pos += /^[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(
+          this.text.slice(this.pos),
+        )![0].length;
       } else if (/[\p{L}_]/u.test(c)) {
         this.identifier(depth);
       } else {
@@ -169,11 +186,32 @@ class Scanner {
 
   /** An identifier, and the call it starts if a `(` follows. */
   private identifier(depth: number): void {
-    const match = /^[\p{L}_][\p{L}\p{N}_-]*(?:::[\p{L}_][\p{L}\p{N}_-]*)*/u.exec(this.text.slice(this.pos))!;
-    this.pos += match[0].length;
-    const afterName = this.pos;
+    const segment = /^[\p{L}_][\p{L}\p{N}_-]*/u;
+    const first = segment.exec(this.text.slice(this.pos))![0];
+    const names = [first];
+    this.pos += first.length;
+    let afterName = this.pos;
+    // `::` is a token of its own: `core :: file(…)` and
+    // `provider/**/::aws::arn_parse(…)` are namespaced calls too.
+    for (;;) {
+      this.skipSpace();
+      if (!this.startsWith('::')) {
+        break;
+      }
+      this.pos += 2;
+      this.skipSpace();
+      const next = segment.exec(this.text.slice(this.pos));
+      if (!next) {
+        break;
+      }
+      names.push(next[0]);
+      this.pos += next[0].length;
+      afterName = this.pos;
+    }
+    this.pos = afterName;
     this.skipSpace();
-    if (this.text[this.pos] !== '(' || KEYWORDS.has(match[0])) {
+    const fullName = names.join('::');
+    if (this.text[this.pos] !== '(' || KEYWORDS.has(fullName)) {
       this.pos = afterName;
       return;
     }
@@ -186,14 +224,22 @@ class Scanner {
       .slice(0, -1)
       .map((from, i) => this.text.slice(from + 1, bounds[i + 1]).trim())
       .filter((arg, i, all) => !(arg === '' && i === all.length - 1));
-    const name = match[0].startsWith('core::') ? match[0].slice('core::'.length) : match[0];
+    const name = fullName.startsWith('core::')
+      ? fullName.slice('core::'.length)
+      : fullName;
     this.calls.push({ name, args });
   }
 }
 
-function scan(text: string, read: (scanner: Scanner) => void): Checked<FunctionCall[]> {
+function scan(
+  text: string,
+  read: (scanner: Scanner) => void,
+): Checked<FunctionCall[]> {
   if (text.length > MAX_EXPRESSION_LENGTH) {
-    return { ok: false, reason: `longer than ${MAX_EXPRESSION_LENGTH} characters` };
+    return {
+      ok: false,
+      reason: `longer than ${MAX_EXPRESSION_LENGTH} characters`,
+    };
   }
   const scanner = new Scanner(text);
   try {
@@ -225,7 +271,13 @@ export type PathArgument =
   | { kind: 'literal'; base: 'module' | 'root' | 'cwd'; path: string }
   | { kind: 'expression' };
 
-const HCL_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' };
+const HCL_ESCAPES: Record<string, string> = {
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  '"': '"',
+  '\\': '\\',
+};
 
 /** The value of a quoted HCL string without interpolation, or undefined. */
 function literalString(text: string): string | undefined {
@@ -276,14 +328,22 @@ export function classifyPathArgument(source: string): PathArgument {
   if (PATH_BASES[text]) {
     return { kind: 'literal', base: PATH_BASES[text], path: '' };
   }
-  const prefixed = /^"\$\{\s*(path\.(?:module|root|cwd))\s*\}(.*)"$/s.exec(text);
+  const prefixed = /^"\$\{\s*(path\.(?:module|root|cwd))\s*\}(.*)"$/s.exec(
+    text,
+  );
   if (prefixed) {
     const rest = literalString(`"${prefixed[2]}"`);
     if (rest === undefined || (rest !== '' && !rest.startsWith('/'))) {
       return { kind: 'expression' };
     }
-    return { kind: 'literal', base: PATH_BASES[prefixed[1]], path: rest.replace(/^\/+/, '') };
+    return {
+      kind: 'literal',
+      base: PATH_BASES[prefixed[1]],
+      path: rest.replace(/^\/+/, ''),
+    };
   }
   const literal = literalString(text);
-  return literal === undefined ? { kind: 'expression' } : { kind: 'literal', base: 'cwd', path: literal };
+  return literal === undefined
+    ? { kind: 'expression' }
+    : { kind: 'literal', base: 'cwd', path: literal };
 }

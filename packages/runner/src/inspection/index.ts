@@ -4,7 +4,11 @@
  * (`moduleGraph.ts`), then judge it with pure rules (`rules/`), each an
  * allowlist of what an environment permits.
  */
-export { addInstalledModules, loadModuleGraph, readRegularFile } from './moduleGraph';
+export {
+  addInstalledModules,
+  loadModuleGraph,
+  readRegularFile,
+} from './moduleGraph';
 export type { LoadedModule, ModuleGraph, PathMapping } from './moduleGraph';
 export { inspect, INSPECTION_RULES } from './inspect';
 export type { Inspection } from './inspect';

@@ -91,16 +91,24 @@ const refuse = <T>(reason: string): Checked<T> => ({ ok: false, reason });
  * file: a symlink planted where a file is expected is never followed.
  * Undefined if nothing is there.
  */
-export async function readRegularFile(path: string, limit: number): Promise<Checked<Buffer> | undefined> {
+export async function readRegularFile(
+  path: string,
+  limit: number,
+): Promise<Checked<Buffer> | undefined> {
   let handle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    handle = await open(
+      path,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    );
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       return undefined;
     }
-    return refuse(code === 'ELOOP' ? 'is a symlink' : `could not be read (${code})`);
+    return refuse(
+      code === 'ELOOP' ? 'is a symlink' : `could not be read (${code})`,
+    );
   }
   try {
     const info = await handle.stat();
@@ -119,23 +127,31 @@ export async function readRegularFile(path: string, limit: number): Promise<Chec
 }
 
 /** Lists every entry below `dir` with `lstat` types, bounded; `.git` is listed but not entered. */
-async function indexFolder(dir: string, shownDir: string): Promise<Checked<Map<string, EntryType>>> {
+async function indexFolder(
+  dir: string,
+  shownDir: string,
+): Promise<Checked<Map<string, EntryType>>> {
   const entries = new Map<string, EntryType>();
-  const walk = async (rel: string, depth: number): Promise<string | undefined> => {
+  const walk = async (
+    rel: string,
+    depth: number,
+  ): Promise<string | undefined> => {
     if (depth > MAX_INDEX_DEPTH) {
       return `${shownDir} is nested deeper than ${MAX_INDEX_DEPTH} folders`;
     }
-    for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
+    for (const entry of await readdir(join(dir, rel), {
+      withFileTypes: true,
+    })) {
       const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const type: EntryType = entry.isSymbolicLink()
         ? 'symlink'
         : entry.isFile()
-          ? 'file'
-          : entry.isDirectory()
-            ? entry.name === '.git'
-              ? 'other'
-              : 'folder'
-            : 'other';
+        ? 'file'
+        : entry.isDirectory()
+        ? entry.name === '.git'
+          ? 'other'
+          : 'folder'
+        : 'other';
       entries.set(path, type);
       if (entries.size > MAX_ENTRIES_PER_FOLDER) {
         return `${shownDir} holds more than ${MAX_ENTRIES_PER_FOLDER} files and folders`;
@@ -165,29 +181,51 @@ async function readTerraformFiles(
   shownDir: string,
 ): Promise<Checked<TerraformFile[]>> {
   const names = [...entries.keys()]
-    .filter(name => !name.includes('/') && (name.endsWith('.tf') || name.endsWith('.tf.json')))
+    .filter(
+      name =>
+        !name.includes('/') &&
+        (name.endsWith('.tf') || name.endsWith('.tf.json')),
+    )
     .filter(name => entries.get(name) !== 'folder')
     .sort();
   if (names.length > MAX_FILES_PER_FOLDER) {
-    return refuse(`folder ${shownDir} has more than ${MAX_FILES_PER_FOLDER} Terraform files`);
+    return refuse(
+      `folder ${shownDir} has more than ${MAX_FILES_PER_FOLDER} Terraform files`,
+    );
   }
   const files: TerraformFile[] = [];
   for (const name of names) {
     const bytes = await readRegularFile(join(dir, name), MAX_FILE_BYTES);
     if (!bytes?.ok) {
-      return refuse(`${shown(name)} ${bytes ? bytes.reason : 'disappeared while it was read'}`);
+      return refuse(
+        `${shown(name)} ${
+          bytes ? bytes.reason : 'disappeared while it was read'
+        }`,
+      );
     }
     const text = bytes.value.toString('utf8');
     try {
-      files.push({ name, shown: shown(name), text, body: await parseTerraformFile(name, text) });
+      files.push({
+        name,
+        shown: shown(name),
+        text,
+        body: await parseTerraformFile(name, text),
+      });
     } catch (error) {
-      return refuse(`${shown(name)} could not be parsed: ${String(error).slice(0, 500)}`);
+      return refuse(
+        `${shown(name)} could not be parsed: ${String(error).slice(0, 500)}`,
+      );
     }
   }
   return { ok: true, value: files };
 }
 
-/** Every string of a parsed body, keys included (`"//"` JSON comments excepted). */
+/**
+ * Every string of a parsed body, keys included. `"//"` keys too: they are
+ * comments only in a block body, while in an object value (`tags = { "//"
+ * = file("/etc/passwd") }`, in HCL or JSON) Terraform evaluates them like
+ * any other key — and the parsed body does not say which is which.
+ */
 export function* stringsOf(value: unknown): Generator<string> {
   if (typeof value === 'string') {
     yield value;
@@ -197,12 +235,41 @@ export function* stringsOf(value: unknown): Generator<string> {
     }
   } else if (isObject(value)) {
     for (const [key, item] of Object.entries(value)) {
-      if (key === '//') {
-        continue;
-      }
       yield key;
       yield* stringsOf(item);
     }
+  }
+}
+
+/** The strings of `variable` blocks, without their `type`. */
+function* withoutTypes(value: unknown, labels: number): Generator<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      yield* withoutTypes(item, labels);
+    }
+  } else if (!isObject(value)) {
+    yield* stringsOf(value);
+  } else {
+    for (const [key, item] of Object.entries(value)) {
+      if (labels === 0 && key === 'type') {
+        continue;
+      }
+      yield key;
+      yield* labels === 0 ? stringsOf(item) : withoutTypes(item, labels - 1);
+    }
+  }
+}
+
+/**
+ * The strings of a file Terraform evaluates as templates and expressions:
+ * all of them but a variable's `type`, a type constraint
+ * (`list(object({…}))`) that calls no function (an `optional` default is
+ * evaluated without functions).
+ */
+export function* expressionsOf(body: TerraformBody): Generator<string> {
+  for (const [key, value] of Object.entries(body)) {
+    yield key;
+    yield* key === 'variable' ? withoutTypes(value, 1) : stringsOf(value);
   }
 }
 
@@ -219,7 +286,12 @@ export function resolveInModule(
     return undefined;
   }
   const { path } = argument;
-  if (isAbsolute(path) || path.startsWith('~') || path.includes('\\') || path.includes('\0')) {
+  if (
+    isAbsolute(path) ||
+    path.startsWith('~') ||
+    path.includes('\\') ||
+    path.includes('\0')
+  ) {
     return undefined;
   }
   const stack: string[] = [];
@@ -240,17 +312,22 @@ export function resolveInModule(
 }
 
 /** The templates a module's `templatefile` calls name with a literal path in it. */
-function templatePaths(module: Pick<LoadedModule, 'isRoot' | 'files'>): string[] {
+function templatePaths(
+  module: Pick<LoadedModule, 'isRoot' | 'files'>,
+): string[] {
   const paths = new Set<string>();
   for (const file of module.files) {
-    for (const text of stringsOf(file.body)) {
+    for (const text of expressionsOf(file.body)) {
       const calls = templateCalls(text);
       for (const call of calls.ok ? calls.value : []) {
         if (call.name !== 'templatefile' || call.args.length === 0) {
           continue;
         }
         const argument = classifyPathArgument(call.args[0]);
-        const path = argument.kind === 'literal' ? resolveInModule(module, argument) : undefined;
+        const path =
+          argument.kind === 'literal'
+            ? resolveInModule(module, argument)
+            : undefined;
         if (path) {
           paths.add(path);
         }
@@ -261,7 +338,10 @@ function templatePaths(module: Pick<LoadedModule, 'isRoot' | 'files'>): string[]
 }
 
 /** Whether every folder on the way to `path` is a plain folder of the index. */
-export function entryOf(entries: ReadonlyMap<string, EntryType>, path: string): EntryType | 'missing' {
+export function entryOf(
+  entries: ReadonlyMap<string, EntryType>,
+  path: string,
+): EntryType | 'missing' {
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {
     const parent = entries.get(segments.slice(0, i).join('/'));
@@ -269,7 +349,7 @@ export function entryOf(entries: ReadonlyMap<string, EntryType>, path: string): 
       return parent ?? 'missing';
     }
   }
-  return path === '' ? 'folder' : (entries.get(path) ?? 'missing');
+  return path === '' ? 'folder' : entries.get(path) ?? 'missing';
 }
 
 async function readModuleFolder(
@@ -280,8 +360,14 @@ async function readModuleFolder(
   if (!entries.ok) {
     return entries;
   }
-  const shown = (file: string) => (fields.shownDir === '.' ? file : `${fields.shownDir}/${file}`);
-  const files = await readTerraformFiles(dir, entries.value, shown, JSON.stringify(fields.shownDir));
+  const shown = (file: string) =>
+    fields.shownDir === '.' ? file : `${fields.shownDir}/${file}`;
+  const files = await readTerraformFiles(
+    dir,
+    entries.value,
+    shown,
+    JSON.stringify(fields.shownDir),
+  );
   if (!files.ok) {
     return files;
   }
@@ -293,7 +379,11 @@ async function readModuleFolder(
     }
     const bytes = await readRegularFile(join(dir, path), MAX_FILE_BYTES);
     if (!bytes?.ok) {
-      return refuse(`${shown(path)} ${bytes ? bytes.reason : 'disappeared while it was read'}`);
+      return refuse(
+        `${shown(path)} ${
+          bytes ? bytes.reason : 'disappeared while it was read'
+        }`,
+      );
     }
     templates.set(path, bytes.value.toString('utf8'));
   }
@@ -321,25 +411,50 @@ function localCalls(module: LoadedModule, relFolder: string): string[] {
  * Loads the target folder and every local module it calls, following local
  * calls through the checkout — what Terraform will read before `init`.
  */
-export async function loadModuleGraph(options: { checkoutDir: string; folder: string }): Promise<Checked<ModuleGraph>> {
+export async function loadModuleGraph(options: {
+  checkoutDir: string;
+  folder: string;
+}): Promise<Checked<ModuleGraph>> {
   const root = await realpath(options.checkoutDir);
-  const graph: ModuleGraph = { checkoutDir: root, folder: options.folder, modules: [], installed: false };
+  const graph: ModuleGraph = {
+    checkoutDir: root,
+    folder: options.folder,
+    modules: [],
+    installed: false,
+  };
   const loaded = await addCheckoutFolders(graph, [options.folder]);
   return loaded.ok ? { ok: true, value: graph } : loaded;
 }
 
-async function addCheckoutFolders(graph: ModuleGraph, start: string[]): Promise<Checked<true>> {
+async function addCheckoutFolders(
+  graph: ModuleGraph,
+  start: string[],
+): Promise<Checked<true>> {
   const queue = [...start];
   while (queue.length > 0) {
     const current = queue.shift()!;
-    const dir = current === '.' ? graph.checkoutDir : join(graph.checkoutDir, current);
+    const dir =
+      current === '.' ? graph.checkoutDir : join(graph.checkoutDir, current);
     const info = await lstat(dir).catch(() => undefined);
+    if (info?.isSymbolicLink()) {
+      return refuse(`folder ${JSON.stringify(current)} is a symlink`);
+    }
     if (!info?.isDirectory()) {
-      return refuse(`folder ${JSON.stringify(current)} does not exist in the commit`);
+      return refuse(
+        `folder ${JSON.stringify(current)} does not exist in the commit`,
+      );
     }
     const real = await realpath(dir);
     if (!within(real, graph.checkoutDir)) {
       return refuse(`folder ${JSON.stringify(current)} leaves the checkout`);
+    }
+    // Terraform resolves local module paths (`../../shared`) and file paths
+    // from where its working directory really is; they are resolved here
+    // from the folder's path, so that path must be where it really is.
+    if (current === graph.folder && real !== resolve(dir)) {
+      return refuse(
+        `folder ${JSON.stringify(current)} is reached through a symlink`,
+      );
     }
     if (graph.modules.some(m => m.dir === real)) {
       continue;
@@ -365,7 +480,9 @@ async function addCheckoutFolders(graph: ModuleGraph, start: string[]): Promise<
 /** What `terraform init` writes to `<TF_DATA_DIR>/modules/modules.json`. */
 const modulesJsonSchema = z.object({
   Modules: z
-    .array(z.object({ Key: z.string(), Source: z.string(), Dir: z.string().min(1) }))
+    .array(
+      z.object({ Key: z.string(), Source: z.string(), Dir: z.string().min(1) }),
+    )
     .max(MAX_FOLDERS * 10),
 });
 
@@ -375,7 +492,11 @@ export interface PathMapping {
   prefixes: Array<{ inside: string; outside: string }>;
 }
 
-function mapPath(path: string, mapping: PathMapping, folderDir: string): string {
+function mapPath(
+  path: string,
+  mapping: PathMapping,
+  folderDir: string,
+): string {
   if (!isAbsolute(path)) {
     return resolve(folderDir, path);
   }
@@ -388,7 +509,9 @@ function mapPath(path: string, mapping: PathMapping, folderDir: string): string 
 }
 
 /** The commit a clone's HEAD names, if it is a plain detached commit. */
-async function cloneHead(cloneDir: string): Promise<Checked<string> | undefined> {
+async function cloneHead(
+  cloneDir: string,
+): Promise<Checked<string> | undefined> {
   const head = await readRegularFile(join(cloneDir, '.git', 'HEAD'), 1024);
   if (!head) {
     return undefined;
@@ -416,38 +539,55 @@ export async function addInstalledModules(
     MAX_MODULES_JSON_BYTES,
   );
   if (modulesJson && !modulesJson.ok) {
-    return refuse(`modules.json written by terraform init ${modulesJson.reason}`);
+    return refuse(
+      `modules.json written by terraform init ${modulesJson.reason}`,
+    );
   }
   let entries: z.infer<typeof modulesJsonSchema>['Modules'] = [];
   if (modulesJson) {
     try {
-      entries = modulesJsonSchema.parse(parseStrictJson(modulesJson.value.toString('utf8'))).Modules;
+      entries = modulesJsonSchema.parse(
+        parseStrictJson(modulesJson.value.toString('utf8')),
+      ).Modules;
     } catch {
       return refuse('modules.json written by terraform init could not be read');
     }
   }
-  const modulesRoot = await realpath(join(options.terraformDataDir, 'modules')).catch(() => undefined);
+  const modulesRoot = await realpath(
+    join(options.terraformDataDir, 'modules'),
+  ).catch(() => undefined);
   const heads = new Map<string, Checked<string>>();
   const installed: Array<{ module: LoadedModule; source: string }> = [];
   for (const { Key: key, Source: source, Dir: moduleDir } of entries) {
-    const name = key === '' ? 'the root module' : `module.${q(key).slice(1, -1)}`;
+    const name =
+      key === '' ? 'the root module' : `module.${q(key).slice(1, -1)}`;
     const shownDir = q(moduleDir, 500);
-    const real = await realpath(mapPath(moduleDir, mapping, folderDir)).catch(() => undefined);
+    const real = await realpath(mapPath(moduleDir, mapping, folderDir)).catch(
+      () => undefined,
+    );
     if (real === undefined) {
-      return refuse(`terraform init installed ${name} in ${shownDir}, which does not exist`);
+      return refuse(
+        `terraform init installed ${name} in ${shownDir}, which does not exist`,
+      );
     }
     if (within(real, graph.checkoutDir)) {
-      const added = await addCheckoutFolders(graph, [relative(graph.checkoutDir, real) || '.']);
+      const added = await addCheckoutFolders(graph, [
+        relative(graph.checkoutDir, real) || '.',
+      ]);
       if (!added.ok) {
         return added;
       }
       continue;
     }
     if (!modulesRoot || !within(real, modulesRoot)) {
-      return refuse(`terraform init installed ${name} in ${shownDir}, outside the checkout and the downloaded modules`);
+      return refuse(
+        `terraform init installed ${name} in ${shownDir}, outside the checkout and the downloaded modules`,
+      );
     }
     if (!(await lstat(real)).isDirectory()) {
-      return refuse(`terraform init installed ${name} in ${shownDir}, which is not a folder`);
+      return refuse(
+        `terraform init installed ${name} in ${shownDir}, which is not a folder`,
+      );
     }
     if (graph.modules.some(m => m.dir === real)) {
       continue;
@@ -471,8 +611,12 @@ export async function addInstalledModules(
     const parsed = parseModuleSource(source);
     if (parsed.ok) {
       const subdir = parsed.value.subdir;
-      const cloneDir = subdir ? resolve(real, ...subdir.split('/').map(() => '..')) : real;
-      const head = within(cloneDir, modulesRoot) ? await cloneHead(cloneDir) : undefined;
+      const cloneDir = subdir
+        ? resolve(real, ...subdir.split('/').map(() => '..'))
+        : real;
+      const head = within(cloneDir, modulesRoot)
+        ? await cloneHead(cloneDir)
+        : undefined;
       if (head) {
         heads.set(source, head);
       }
@@ -486,12 +630,20 @@ export async function addInstalledModules(
     if (head?.ok) {
       module.commitSha = head.value;
     } else {
-      module.commitProblem = head ? head.reason : 'terraform init left no git clone of it';
+      module.commitProblem = head
+        ? head.reason
+        : 'terraform init left no git clone of it';
     }
   }
 
-  const lockShown = graph.folder === '.' ? '.terraform.lock.hcl' : `${graph.folder}/.terraform.lock.hcl`;
-  const lock = await readRegularFile(join(folderDir, '.terraform.lock.hcl'), MAX_FILE_BYTES);
+  const lockShown =
+    graph.folder === '.'
+      ? '.terraform.lock.hcl'
+      : `${graph.folder}/.terraform.lock.hcl`;
+  const lock = await readRegularFile(
+    join(folderDir, '.terraform.lock.hcl'),
+    MAX_FILE_BYTES,
+  );
   if (lock && !lock.ok) {
     return refuse(`${lockShown} ${lock.reason}`);
   }
@@ -501,9 +653,16 @@ export async function addInstalledModules(
     try {
       body = await parseTerraformFile('.terraform.lock.hcl', text);
     } catch (error) {
-      return refuse(`${lockShown} could not be parsed: ${String(error).slice(0, 500)}`);
+      return refuse(
+        `${lockShown} could not be parsed: ${String(error).slice(0, 500)}`,
+      );
     }
-    graph.lockFile = { name: '.terraform.lock.hcl', shown: lockShown, text, body };
+    graph.lockFile = {
+      name: '.terraform.lock.hcl',
+      shown: lockShown,
+      text,
+      body,
+    };
   }
   graph.installed = true;
   return { ok: true, value: graph };

@@ -17,11 +17,16 @@ export interface ProviderDeclaration {
  * The `required_providers` entries of a module (override files included:
  * every declaration is listed, so each can be checked).
  */
-export function providerDeclarations(module: LoadedModule): ProviderDeclaration[] {
+export function providerDeclarations(
+  module: LoadedModule,
+): ProviderDeclaration[] {
   const declarations: ProviderDeclaration[] = [];
   for (const file of module.files) {
     for (const { body: terraform } of labelledBlocks(file.body.terraform, 0)) {
-      for (const { body: required } of labelledBlocks(terraform.required_providers, 0)) {
+      for (const { body: required } of labelledBlocks(
+        terraform.required_providers,
+        0,
+      )) {
         for (const [name, value] of Object.entries(required)) {
           if (name === '//') {
             continue;
@@ -48,10 +53,17 @@ export function providerDeclarations(module: LoadedModule): ProviderDeclaration[
  * the built-in provider; any other name `hashicorp/<name>`. Undefined for a
  * declared name whose source is invalid (the provider rule reports that).
  */
-export function providerAddressOf(module: LoadedModule, localName: string): string | undefined {
-  const declared = providerDeclarations(module).filter(d => d.name === localName);
+export function providerAddressOf(
+  module: LoadedModule,
+  localName: string,
+): string | undefined {
+  const declared = providerDeclarations(module).filter(
+    d => d.name === localName,
+  );
   if (declared.length > 0) {
-    const addresses = new Set(declared.map(d => (d.address.ok ? d.address.value : undefined)));
+    const addresses = new Set(
+      declared.map(d => (d.address.ok ? d.address.value : undefined)),
+    );
     return addresses.size === 1 ? [...addresses][0] : undefined;
   }
   if (localName === 'terraform') {
@@ -67,5 +79,7 @@ export function providerLocalName(reference: unknown): string | undefined {
     return undefined;
   }
   const bare = /^\$\{([^}]*)\}$/.exec(reference)?.[1] ?? reference;
-  return /^([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z][A-Za-z0-9_-]*)?$/.exec(bare.trim())?.[1];
+  return /^([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z][A-Za-z0-9_-]*)?$/.exec(
+    bare.trim(),
+  )?.[1];
 }

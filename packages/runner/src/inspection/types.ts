@@ -1,4 +1,7 @@
-import { CatalogModule, PlanPolicy } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  CatalogModule,
+  PlanPolicy,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ModuleGraph } from './moduleGraph';
 
 /** What the code is judged against: the environment's own policy and the job's catalog snapshot. */
@@ -20,4 +23,7 @@ export interface Finding {
  * A rule of the inspection: a pure function of what was loaded and the
  * policy. Everything a rule does not allow by name is a finding.
  */
-export type InspectionRule = (graph: ModuleGraph, context: InspectionContext) => Finding[];
+export type InspectionRule = (
+  graph: ModuleGraph,
+  context: InspectionContext,
+) => Finding[];

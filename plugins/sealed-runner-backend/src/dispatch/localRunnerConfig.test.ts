@@ -34,11 +34,23 @@ describe('localRunnerConfig', () => {
     const runner = parseRunnerConfig(JSON.stringify(config));
     expect(runner.environments.sandbox).toEqual({
       applyBranches: ['*'],
-      planPolicy: { allowCodeExecution: true, providers: [AWS], providerArguments: [], backends: [], allowNetwork: false },
+      planPolicy: {
+        allowCodeExecution: true,
+        providers: [AWS],
+        providerArguments: [],
+        backends: [],
+        allowNetwork: false,
+      },
     });
     expect(runner.environments.prod).toEqual({
       applyBranches: ['main'],
-      planPolicy: { allowCodeExecution: false, providers: [], providerArguments: [], backends: [], allowNetwork: false },
+      planPolicy: {
+        allowCodeExecution: false,
+        providers: [],
+        providerArguments: [],
+        backends: [],
+        allowNetwork: false,
+      },
     });
     // The runner verifies jobs with the gate's key and keeps its own record of them.
     expect(runner).toMatchObject({

@@ -10,7 +10,11 @@ export {
   isApplyBranch,
   MAX_REF_LENGTH,
 } from './refs';
-export { checkRepositoryUrl, MAX_URL_LENGTH, repositoryIdentity } from './repository';
+export {
+  checkRepositoryUrl,
+  MAX_URL_LENGTH,
+  repositoryIdentity,
+} from './repository';
 export type { RepositoryUrl } from './repository';
 export {
   checkVettedModuleSource,

@@ -37,7 +37,9 @@ export function parseModuleSource(value: unknown): Checked<ModuleSource> {
   const bad = (why: string) =>
     refuse<ModuleSource>(`module source ${quote(source)} ${why}`);
   if (!source.startsWith('git::')) {
-    return bad('is not a git:: source (service-catalog modules are git sources)');
+    return bad(
+      'is not a git:: source (service-catalog modules are git sources)',
+    );
   }
   const rest = source.slice('git::'.length);
   const queryStart = rest.indexOf('?');
@@ -103,7 +105,9 @@ export function parseCatalogModule(
   }
   if (source.value.ref !== undefined) {
     return refuse(
-      `module source ${quote(String(sourceAnnotation))} must not include ?ref=; list vetted tags in the module-versions annotation`,
+      `module source ${quote(
+        String(sourceAnnotation),
+      )} must not include ?ref=; list vetted tags in the module-versions annotation`,
     );
   }
   const list = checkPlainString('module versions', versionsAnnotation, 8192);
@@ -119,14 +123,21 @@ export function parseCatalogModule(
       return refuse(`module versions: ${tag.reason}`);
     }
     if (rest.length > 0) {
-      return refuse(`module versions: ${quote(item.trim())} must be <tag> or <tag>@<commit>`);
+      return refuse(
+        `module versions: ${quote(
+          item.trim(),
+        )} must be <tag> or <tag>@<commit>`,
+      );
     }
     if (rawCommit !== undefined) {
       const commit = checkCommitSha(rawCommit);
       if (!commit.ok) {
         return refuse(`module versions: ${tag.value}@…: ${commit.reason}`);
       }
-      if (commits[tag.value] !== undefined && commits[tag.value] !== commit.value) {
+      if (
+        commits[tag.value] !== undefined &&
+        commits[tag.value] !== commit.value
+      ) {
         return refuse(`module versions: ${tag.value} is pinned to two commits`);
       }
       commits[tag.value] = commit.value;
@@ -136,7 +147,9 @@ export function parseCatalogModule(
     }
   }
   if (versions.length > MAX_MODULE_VERSIONS) {
-    return refuse(`module versions lists more than ${MAX_MODULE_VERSIONS} tags`);
+    return refuse(
+      `module versions lists more than ${MAX_MODULE_VERSIONS} tags`,
+    );
   }
   return accept({
     source: source.value.base,
@@ -179,7 +192,9 @@ export function resolveLocalModulePath(
     const from = checkRelativePath(fromFolder);
     if (!from.ok) {
       return refuse(
-        `local module source ${quote(source)} is called from an invalid folder: ${from.reason}`,
+        `local module source ${quote(
+          source,
+        )} is called from an invalid folder: ${from.reason}`,
       );
     }
   }
@@ -191,7 +206,9 @@ export function resolveLocalModulePath(
     if (segment === '..') {
       if (stack.length === 0) {
         return refuse(
-          `local module source ${quote(source)} in ${quote(fromFolder)} leaves the repository`,
+          `local module source ${quote(source)} in ${quote(
+            fromFolder,
+          )} leaves the repository`,
         );
       }
       stack.pop();
@@ -227,18 +244,22 @@ export function checkVettedModuleSource(
   const shown = quote(String(source));
   const module = modules.find(m => m.source === base);
   if (!module) {
-    return refuse(
-      `module source ${shown} is not a vetted catalog module`,
-    );
+    return refuse(`module source ${shown} is not a vetted catalog module`);
   }
   if (ref === undefined) {
     return refuse(
-      `module source ${shown} is not pinned; add ?ref=<tag> with a vetted version (${module.versions.join(', ')})`,
+      `module source ${shown} is not pinned; add ?ref=<tag> with a vetted version (${module.versions.join(
+        ', ',
+      )})`,
     );
   }
   if (!module.versions.includes(ref)) {
     return refuse(
-      `module source ${shown} uses version ${quote(ref)}, which is not vetted (vetted: ${module.versions.join(', ') || 'none'})`,
+      `module source ${shown} uses version ${quote(
+        ref,
+      )}, which is not vetted (vetted: ${
+        module.versions.join(', ') || 'none'
+      })`,
     );
   }
   return parsed;

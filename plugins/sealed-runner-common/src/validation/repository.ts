@@ -16,7 +16,8 @@ export interface RepositoryUrl {
   host?: string;
 }
 
-const HOST = '(?<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)';
+const HOST =
+  '(?<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)';
 const PORT = '(?::(?<port>[0-9]{1,5}))?';
 const USER = '(?<user>[A-Za-z0-9_][A-Za-z0-9._-]*)';
 const ABSOLUTE_PATH = '(?<path>(?:/[A-Za-z0-9._~+-]+)+)';
@@ -27,7 +28,9 @@ const FORMS: Array<[RepositoryUrl['transport'], RegExp]> = [
   // scp-like syntax: git@github.com:acme/live.git
   [
     'ssh',
-    new RegExp(`^${USER}@${HOST}:(?<path>[A-Za-z0-9_][A-Za-z0-9._~+-]*(?:/[A-Za-z0-9._~+-]+)*)$`),
+    new RegExp(
+      `^${USER}@${HOST}:(?<path>[A-Za-z0-9_][A-Za-z0-9._~+-]*(?:/[A-Za-z0-9._~+-]+)*)$`,
+    ),
   ],
 ];
 
@@ -58,7 +61,9 @@ export function checkRepositoryUrl(value: unknown): Checked<RepositoryUrl> {
     return bad("must not start with '-'");
   }
   if (url.includes('::')) {
-    return bad("uses git transport syntax ('<transport>::'), which is not allowed");
+    return bad(
+      "uses git transport syntax ('<transport>::'), which is not allowed",
+    );
   }
   if (url.startsWith('http://')) {
     return bad('uses plain http; use https, ssh or file');
@@ -112,12 +117,15 @@ export function repositoryIdentity(value: unknown): string | undefined {
     path = url.slice('file://'.length);
   } else {
     const match =
-      /^(?:https|ssh):\/\/(?:[^@/]+@)?([^/:]+)(?::(\d+))?(\/.*)$/.exec(url) ?? /^[^@]+@([^:]+):()(.*)$/.exec(url)!;
+      /^(?:https|ssh):\/\/(?:[^@/]+@)?([^/:]+)(?::(\d+))?(\/.*)$/.exec(url) ??
+      /^[^@]+@([^:]+):()(.*)$/.exec(url)!;
     host = match[1];
     const defaultPort = url.startsWith('https://') ? '443' : '22';
     port = match[2] && match[2] !== defaultPort ? `:${match[2]}` : '';
     path = match[3];
   }
   const bare = path.replace(/^\/+/, '').replace(/\.git$/, '');
-  return `${checked.value.transport === 'file' ? 'file:/' : `${host}${port}/`}${bare}`.toLocaleLowerCase('en-US');
+  return `${
+    checked.value.transport === 'file' ? 'file:/' : `${host}${port}/`
+  }${bare}`.toLocaleLowerCase('en-US');
 }

@@ -16,7 +16,11 @@ export interface ArgumentViolation {
  * is nested must be written out (an expression such as `var.role` could
  * hold any key).
  */
-export function checkArgumentTree(body: unknown, tree: ArgumentTree, prefix = ''): ArgumentViolation[] {
+export function checkArgumentTree(
+  body: unknown,
+  tree: ArgumentTree,
+  prefix = '',
+): ArgumentViolation[] {
   const violations: ArgumentViolation[] = [];
   const bodies = Array.isArray(body) ? body : [body];
   for (const item of bodies) {
@@ -29,9 +33,14 @@ export function checkArgumentTree(body: unknown, tree: ArgumentTree, prefix = ''
         continue;
       }
       const path = prefix ? `${prefix}.${key}` : key;
-      const allowed = Object.prototype.hasOwnProperty.call(tree, key) ? tree[key] : undefined;
+      const allowed = Object.prototype.hasOwnProperty.call(tree, key)
+        ? tree[key]
+        : undefined;
       if (allowed === undefined) {
-        violations.push({ path, problem: key === 'dynamic' ? 'dynamic' : 'not-allowed' });
+        violations.push({
+          path,
+          problem: key === 'dynamic' ? 'dynamic' : 'not-allowed',
+        });
       } else if (allowed !== true) {
         violations.push(...checkArgumentTree(value, allowed, path));
       }

@@ -5,7 +5,8 @@ import { Finding, InspectionRule } from '../types';
 
 const PROVISIONERS: Record<string, string> = {
   'local-exec': 'runs a command on the runner',
-  'remote-exec': 'runs commands on another host over a connection the runner opens',
+  'remote-exec':
+    'runs commands on another host over a connection the runner opens',
   file: 'copies files from the runner to another host',
 };
 
@@ -14,17 +15,33 @@ const PROVISIONERS: Record<string, string> = {
  * commands at apply time (also `removed` blocks' destroy-time
  * provisioners): refused unless the environment allows code execution.
  */
-export const codeExecutionRule: InspectionRule = (graph, { environment, policy }) => {
+export const codeExecutionRule: InspectionRule = (
+  graph,
+  { environment, policy },
+) => {
   if (policy.allowCodeExecution) {
     return [];
   }
   const findings: Finding[] = [];
-  const refuse = (file: TerraformFile, steps: Step[], construct: string, what: string) =>
+  const refuse = (
+    file: TerraformFile,
+    steps: Step[],
+    construct: string,
+    what: string,
+  ) =>
     findings.push({
       rule: 'code-execution',
-      reason: `${where(file, steps)}: ${construct} ${what}; refused in ${environment} (planPolicy.allowCodeExecution is false)`,
+      reason: `${where(
+        file,
+        steps,
+      )}: ${construct} ${what}; refused in ${environment} (planPolicy.allowCodeExecution is false)`,
     });
-  const provisioners = (file: TerraformFile, steps: Step[], construct: string, value: unknown) => {
+  const provisioners = (
+    file: TerraformFile,
+    steps: Step[],
+    construct: string,
+    value: unknown,
+  ) => {
     for (const {
       labels: [kind],
     } of labelledBlocks(value, 1)) {
@@ -39,17 +56,39 @@ export const codeExecutionRule: InspectionRule = (graph, { environment, policy }
   for (const module of graph.modules) {
     for (const block of resourceBlocks(module)) {
       if (block.kind === 'data' && block.type === 'external') {
-        refuse(block.file, block.steps, block.construct, 'runs a program at plan time');
+        refuse(
+          block.file,
+          block.steps,
+          block.construct,
+          'runs a program at plan time',
+        );
       }
       if (block.kind === 'resource') {
-        provisioners(block.file, block.steps, block.construct, block.body.provisioner);
+        provisioners(
+          block.file,
+          block.steps,
+          block.construct,
+          block.body.provisioner,
+        );
       }
     }
     // Since Terraform 1.9 a removed block may carry destroy-time provisioners.
     for (const file of module.files) {
       for (const { body: removed } of labelledBlocks(file.body.removed, 0)) {
-        const from = typeof removed.from === 'string' ? q(removed.from.replace(/^\$\{|\}$/g, '')).slice(1, -1) : '?';
-        provisioners(file, [{ block: 'removed' }], `removed block (from ${from})${module.context}`, removed.provisioner);
+        const source =
+          typeof removed.from === 'string'
+            ? removed.from.replace(/^\$\{|\}$/g, '')
+            : undefined;
+        const from = source === undefined ? '?' : q(source).slice(1, -1);
+        provisioners(
+          file,
+          [
+            { block: 'removed' },
+            ...(source === undefined ? [] : [{ text: source }]),
+          ],
+          `removed block (from ${from})${module.context}`,
+          removed.provisioner,
+        );
       }
     }
   }

@@ -27,7 +27,9 @@ export function pinnedModuleSource(
   if (!commitSha) {
     return {
       ok: false,
-      reason: `module source ${q(String(source), 300)}: vetted version ${q(ref!)} is not pinned to a commit (the gate records the commit of each vetted tag; see the module's catalog entity)`,
+      reason: `module source ${q(String(source), 300)}: vetted version ${q(
+        ref!,
+      )} is not pinned to a commit (the gate records the commit of each vetted tag; see the module's catalog entity)`,
     };
   }
   return { ok: true, value: { base, tag: ref!, commitSha } };
@@ -41,7 +43,8 @@ export function pinnedModuleSource(
  */
 export const moduleSourcesRule: InspectionRule = (graph, { modules }) => {
   const findings: Finding[] = [];
-  const add = (reason: string) => findings.push({ rule: 'module-sources', reason });
+  const add = (reason: string) =>
+    findings.push({ rule: 'module-sources', reason });
   for (const module of graph.modules) {
     for (const call of moduleCalls(module)) {
       const at = `${where(call.file, call.steps)}: ${call.construct}`;
@@ -66,7 +69,11 @@ export const moduleSourcesRule: InspectionRule = (graph, { modules }) => {
         add(`${at}: ${pinned.reason}`);
       }
     }
-    if (module.origin !== 'installed' || module.source === undefined || !parseModuleSource(module.source).ok) {
+    if (
+      module.origin !== 'installed' ||
+      module.source === undefined ||
+      !parseModuleSource(module.source).ok
+    ) {
       continue;
     }
     const name = module.context.replace(/^ in /, '');
@@ -74,10 +81,19 @@ export const moduleSourcesRule: InspectionRule = (graph, { modules }) => {
     if (!pinned.ok) {
       add(`${name}: ${pinned.reason}`);
     } else if (module.commitSha === undefined) {
-      add(`${name}: the commit of ${q(module.source, 300)} could not be verified: ${module.commitProblem}`);
+      add(
+        `${name}: the commit of ${q(
+          module.source,
+          300,
+        )} could not be verified: ${module.commitProblem}`,
+      );
     } else if (module.commitSha !== pinned.value.commitSha) {
       add(
-        `${name}: ${q(pinned.value.base, 300)} tag ${q(pinned.value.tag)} is now commit ${module.commitSha}, but it was vetted as commit ${pinned.value.commitSha}; the tag was moved (vet the new commit in the module's catalog entity to use it)`,
+        `${name}: ${q(pinned.value.base, 300)} tag ${q(
+          pinned.value.tag,
+        )} is now commit ${module.commitSha}, but it was vetted as commit ${
+          pinned.value.commitSha
+        }; the tag was moved (vet the new commit in the module's catalog entity to use it)`,
       );
     }
   }

@@ -27,9 +27,17 @@ export function inspectProviders(
 ): { findings: Finding[]; used: string[] } {
   const findings: Finding[] = [];
   const used = new Set<string>();
-  const check = (file: Located, steps: Step[], construct: string, address: Checked<string>) => {
+  const check = (
+    file: Located,
+    steps: Step[],
+    construct: string,
+    address: Checked<string>,
+  ) => {
     if (!address.ok) {
-      findings.push({ rule: 'providers', reason: `${where(file, steps)}: ${construct}: ${address.reason}` });
+      findings.push({
+        rule: 'providers',
+        reason: `${where(file, steps)}: ${construct}: ${address.reason}`,
+      });
       return;
     }
     if (address.value === BUILTIN_TERRAFORM_PROVIDER) {
@@ -41,7 +49,9 @@ export function inspectProviders(
     }
     findings.push({
       rule: 'providers',
-      reason: `${where(file, steps)}: ${construct} uses provider ${address.value}; refused in ${environment} (${
+      reason: `${where(file, steps)}: ${construct} uses provider ${
+        address.value
+      }; refused in ${environment} (${
         policy.providers.length > 0
           ? `not in planPolicy.providers: ${shownList(policy.providers)}`
           : 'planPolicy.providers is empty'
@@ -55,16 +65,27 @@ export function inspectProviders(
     for (const { file, name, address } of declarations) {
       check(
         file,
-        [{ block: 'terraform' }, { block: 'required_providers' }, { attribute: name }],
+        [
+          { block: 'terraform' },
+          { block: 'required_providers' },
+          { attribute: name },
+        ],
         `required_providers ${q(name)}${module.context}`,
         address,
       );
     }
-    const use = (file: TerraformFile, steps: Step[], construct: string, reference: string | undefined) => {
+    const use = (
+      file: TerraformFile,
+      steps: Step[],
+      construct: string,
+      reference: string | undefined,
+    ) => {
       if (reference === undefined) {
         findings.push({
           rule: 'providers',
-          reason: `${where(file, steps)}: ${construct}${module.context} does not name a provider configuration literally`,
+          reason: `${where(file, steps)}: ${construct}${
+            module.context
+          } does not name a provider configuration literally`,
         });
         return;
       }
@@ -75,32 +96,59 @@ export function inspectProviders(
         file,
         steps,
         `${construct}${module.context}`,
-        reference === 'terraform' ? { ok: true, value: BUILTIN_TERRAFORM_PROVIDER } : normaliseProviderSource(reference),
+        reference === 'terraform'
+          ? { ok: true, value: BUILTIN_TERRAFORM_PROVIDER }
+          : normaliseProviderSource(reference),
       );
     };
     for (const block of providerBlocks(module)) {
       use(block.file, block.steps, `provider ${q(block.name)}`, block.name);
     }
     for (const block of resourceBlocks(module)) {
-      const construct = block.construct.slice(0, block.construct.length - module.context.length);
+      const construct = block.construct.slice(
+        0,
+        block.construct.length - module.context.length,
+      );
       use(
         block.file,
-        block.body.provider === undefined ? block.steps : [...block.steps, { attribute: 'provider' }],
+        block.body.provider === undefined
+          ? block.steps
+          : [...block.steps, { attribute: 'provider' }],
         construct,
-        block.body.provider === undefined ? block.type.split('_')[0] : providerLocalName(block.body.provider),
+        block.body.provider === undefined
+          ? block.type.split('_')[0]
+          : providerLocalName(block.body.provider),
       );
     }
     for (const file of module.files) {
       for (const { body } of labelledBlocks(file.body.import, 0)) {
         if (body.provider !== undefined) {
-          use(file, [{ block: 'import' }, { attribute: 'provider' }], 'import block', providerLocalName(body.provider));
+          const to =
+            typeof body.to === 'string'
+              ? body.to.replace(/^\$\{|\}$/g, '')
+              : undefined;
+          use(
+            file,
+            [
+              { block: 'import' },
+              ...(to === undefined ? [] : [{ text: to }]),
+              { attribute: 'provider' },
+            ],
+            'import block',
+            providerLocalName(body.provider),
+          );
         }
       }
     }
     for (const call of moduleCalls(module)) {
       for (const { body: map } of labelledBlocks(call.body.providers, 0)) {
         for (const [child, reference] of Object.entries(map)) {
-          use(call.file, call.steps, `module ${q(call.name)} providers.${q(child).slice(1, -1)}`, providerLocalName(reference));
+          use(
+            call.file,
+            call.steps,
+            `module ${q(call.name)} providers.${q(child).slice(1, -1)}`,
+            providerLocalName(reference),
+          );
         }
       }
     }
@@ -122,4 +170,5 @@ export function inspectProviders(
   return { findings, used: [...used].sort() };
 }
 
-export const providersRule: InspectionRule = (graph, context) => inspectProviders(graph, context).findings;
+export const providersRule: InspectionRule = (graph, context) =>
+  inspectProviders(graph, context).findings;

@@ -25,18 +25,28 @@ const REMOTE_STATE_ARGUMENTS = new Set([
 /** A state backend declaration of the root module: a `backend` block, or a `cloud` block. */
 export interface RootBackend {
   type: string;
+  /** A `cloud` block (type `cloud`), or a `backend` block — which may be labelled "cloud" too. */
+  block: 'backend' | 'cloud';
   file: TerraformFile;
 }
 
 /** The `backend` and `cloud` blocks of the target folder (Terraform ignores them in child modules). */
-export function rootBackends(graph: Parameters<InspectionRule>[0]): RootBackend[] {
+export function rootBackends(
+  graph: Parameters<InspectionRule>[0],
+): RootBackend[] {
   return graph.modules
     .filter(m => m.isRoot)
     .flatMap(m => m.files)
     .flatMap(file =>
       labelledBlocks(file.body.terraform, 0).flatMap(({ body }) => [
-        ...labelledBlocks(body.backend, 1).map(({ labels: [type] }) => ({ type, file })),
-        ...(body.cloud !== undefined ? [{ type: 'cloud', file }] : []),
+        ...labelledBlocks(body.backend, 1).map(({ labels: [type] }) => ({
+          type,
+          block: 'backend' as const,
+          file,
+        })),
+        ...(body.cloud !== undefined
+          ? [{ type: 'cloud', block: 'cloud' as const, file }]
+          : []),
       ]),
     );
 }
@@ -46,9 +56,13 @@ function violationText(violation: ArgumentViolation, type: string): string {
     case 'dynamic':
       return `a dynamic block (${q(violation.path)}) cannot be inspected`;
     case 'not-literal':
-      return `${q(violation.path)} must be written out literally, so its keys can be checked`;
+      return `${q(
+        violation.path,
+      )} must be written out literally, so its keys can be checked`;
     default:
-      return `key ${q(violation.path)} is not allowed for backend ${q(type)} (its allowed keys say where state lives, never a file, command, profile or endpoint)`;
+      return `key ${q(violation.path)} is not allowed for backend ${q(
+        type,
+      )} (its allowed keys say where state lives, never a file, command, profile or endpoint)`;
   }
 }
 
@@ -57,7 +71,11 @@ function connStrProblem(value: unknown): string | undefined {
   if (value === undefined) {
     return undefined;
   }
-  if (typeof value !== 'string' || value.includes('${') || value.includes('%{')) {
+  if (
+    typeof value !== 'string' ||
+    value.includes('${') ||
+    value.includes('%{')
+  ) {
     return 'conn_str must be a literal string';
   }
   let names: string[];
@@ -72,7 +90,9 @@ function connStrProblem(value: unknown): string | undefined {
   }
   const refused = names.filter(name => !PG_CONN_STR_PARAMETERS.includes(name));
   return refused.length > 0
-    ? `conn_str parameter ${q(refused[0])} is not allowed (only ${PG_CONN_STR_PARAMETERS.join(', ')})`
+    ? `conn_str parameter ${q(
+        refused[0],
+      )} is not allowed (only ${PG_CONN_STR_PARAMETERS.join(', ')})`
     : undefined;
 }
 
@@ -86,34 +106,71 @@ function connStrProblem(value: unknown): string | undefined {
  * `shared_config_files` with a `credential_process`, a `local` path — none
  * of them is on it. `cloud` never passes.
  */
-export const stateBackendsRule: InspectionRule = (graph, context: InspectionContext) => {
+export const stateBackendsRule: InspectionRule = (
+  graph,
+  context: InspectionContext,
+) => {
   const findings: Finding[] = [];
   const { environment, policy } = context;
   const allowed: readonly string[] = policy.backends;
   const add = (file: TerraformFile, steps: Step[], text: string) =>
-    findings.push({ rule: 'state-backends', reason: `${where(file, steps)}: ${text}` });
+    findings.push({
+      rule: 'state-backends',
+      reason: `${where(file, steps)}: ${text}`,
+    });
   const typeRefused = (type: string) =>
-    `${type === 'cloud' ? 'is HCP Terraform, which is never allowed' : `is not allowed`} in ${environment} (planPolicy.backends: ${
+    `${
+      type === 'cloud'
+        ? 'is HCP Terraform, which is never allowed'
+        : `is not allowed`
+    } in ${environment} (planPolicy.backends: ${
       shownList(allowed) || 'none; the runner keeps the state'
     })`;
-  const checkConfig = (file: TerraformFile, steps: Step[], construct: string, type: StateBackendType, config: unknown) => {
-    for (const violation of checkArgumentTree(config, STATE_BACKEND_CONFIG[type])) {
-      add(file, steps, `${construct}: ${violationText(violation, type)}; refused in ${environment}`);
+  const checkConfig = (
+    file: TerraformFile,
+    steps: Step[],
+    construct: string,
+    type: StateBackendType,
+    config: unknown,
+  ) => {
+    for (const violation of checkArgumentTree(
+      config,
+      STATE_BACKEND_CONFIG[type],
+    )) {
+      add(
+        file,
+        steps,
+        `${construct}: ${violationText(
+          violation,
+          type,
+        )}; refused in ${environment}`,
+      );
     }
     if (type === 'pg') {
       for (const body of Array.isArray(config) ? config : [config]) {
-        const problem = isObject(body) ? connStrProblem(body.conn_str) : undefined;
+        const problem = isObject(body)
+          ? connStrProblem(body.conn_str)
+          : undefined;
         if (problem) {
-          add(file, steps, `${construct}: ${problem}; refused in ${environment}`);
+          add(
+            file,
+            steps,
+            `${construct}: ${problem}; refused in ${environment}`,
+          );
         }
       }
     }
   };
 
-  for (const { type, file } of rootBackends(graph)) {
+  for (const { type, block, file } of rootBackends(graph)) {
     const steps: Step[] =
-      type === 'cloud' ? [{ block: 'terraform' }, { block: 'cloud' }] : [{ block: 'terraform' }, { block: 'backend', labels: [type] }];
-    const construct = type === 'cloud' ? 'terraform cloud block' : `terraform backend ${q(type)}`;
+      block === 'cloud'
+        ? [{ block: 'terraform' }, { block: 'cloud' }]
+        : [{ block: 'terraform' }, { block: 'backend', labels: [type] }];
+    const construct =
+      block === 'cloud'
+        ? 'terraform cloud block'
+        : `terraform backend ${q(type)}`;
     if (!allowed.includes(type)) {
       add(file, steps, `${construct} ${typeRefused(type)}`);
       continue;
@@ -142,18 +199,42 @@ export const stateBackendsRule: InspectionRule = (graph, context: InspectionCont
         }
       }
       const type = body.backend;
-      if (typeof type !== 'string' || type.includes('${') || type.includes('%{')) {
-        add(file, [...steps, { attribute: 'backend' }], `${construct}: backend must be a literal backend type`);
+      if (
+        typeof type !== 'string' ||
+        type.includes('${') ||
+        type.includes('%{')
+      ) {
+        add(
+          file,
+          [...steps, { attribute: 'backend' }],
+          `${construct}: backend must be a literal backend type`,
+        );
         continue;
       }
       if (!allowed.includes(type)) {
-        add(file, [...steps, { attribute: 'backend' }], `${construct} reads state through backend ${q(type)}, which ${typeRefused(type)}`);
+        add(
+          file,
+          [...steps, { attribute: 'backend' }],
+          `${construct} reads state through backend ${q(
+            type,
+          )}, which ${typeRefused(type)}`,
+        );
         continue;
       }
       if (body.config !== undefined && !isObject(body.config)) {
-        add(file, [...steps, { attribute: 'config' }], `${construct}: config must be written out as an object, so its keys can be checked`);
+        add(
+          file,
+          [...steps, { attribute: 'config' }],
+          `${construct}: config must be written out as an object, so its keys can be checked`,
+        );
       } else if (body.config !== undefined) {
-        checkConfig(file, [...steps, { attribute: 'config' }], construct, type as StateBackendType, body.config);
+        checkConfig(
+          file,
+          [...steps, { attribute: 'config' }],
+          construct,
+          type as StateBackendType,
+          body.config,
+        );
       }
     }
   }
