@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   chmod,
+  chown,
   lstat,
   mkdir,
   readdir,
@@ -24,6 +25,7 @@ export const BOUNDARIES = {
   jobs: 'Job documents',
   'git-refs-urls': 'Git refs and repository URLs',
   hcl: 'Module sources and HCL constructs',
+  'reach-outside': 'Code that reaches outside',
   signatures: 'Signatures',
 } as const;
 
@@ -396,14 +398,19 @@ export function diffTrees(
 // Command wrappers: prove that git and Terraform did (not) run
 
 /**
- * A wrapper script standing in for git or terraform: it appends one line
- * per invocation (working directory, TF_CLI_CONFIG_FILE, arguments) to its
- * log and then runs the real binary with the same arguments.
+ * A wrapper script standing in for git or terraform: it runs the real
+ * binary with the same arguments, and its log gets one line per start
+ * (working directory, TF_CLI_CONFIG_FILE, arguments). Outside a sandbox the
+ * wrapper writes the line itself; inside one (where its log is not
+ * mounted) the sandbox wrapper of {@link createSandboxWrapper} writes it,
+ * with the paths mapped back to the host.
  */
 export interface ToolWrapper {
   path: string;
   log: string;
 }
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export async function createToolWrapper(
   dir: string,
@@ -414,20 +421,132 @@ export async function createToolWrapper(
   const path = join(dir, name);
   const log = join(dir, `${name}.log`);
   await writeFile(log, '');
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   await writeFile(
     path,
     [
       '#!/bin/sh',
-      `printf '%s\\t%s\\t%s\\n' "$PWD" "\${TF_CLI_CONFIG_FILE:-}" "$*" >> ${quote(
+      // In a sandbox the log is not there: the sandbox wrapper logged this start.
+      `if [ -w ${shellQuote(log)} ]; then`,
+      `  printf '%s\\t%s\\t%s\\n' "$PWD" "\${TF_CLI_CONFIG_FILE:-}" "$*" >> ${shellQuote(
         log,
       )}`,
-      `exec ${quote(real)} "$@"`,
+      'fi',
+      `exec ${shellQuote(real)} "$@"`,
       '',
     ].join('\n'),
   );
   await chmod(path, 0o755);
   return { path, log };
+}
+
+/**
+ * The sandbox wrapper's logger (awk): reads bubblewrap's NUL-separated
+ * options (the runner passes them on fd 3) and the command after `--`, and
+ * appends one line to the log of the tool the command starts — its working
+ * directory and TF_CLI_CONFIG_FILE mapped back through the mounts to where
+ * they are outside the sandbox, then its arguments. Any other command goes
+ * to `other`, with its program.
+ */
+const SANDBOX_LOGGER = String.raw`
+function host(p,   k, best, longest) {
+  if (p == "") return ""
+  best = p; longest = -1
+  for (k = 1; k <= m; k++) {
+    if ((p == dst[k] || index(p, dst[k] "/") == 1) && length(dst[k]) > longest) {
+      longest = length(dst[k]); best = src[k] substr(p, length(dst[k]) + 1)
+    }
+  }
+  return best
+}
+BEGIN {
+  RS = "\0"
+  n = 0
+  while ((getline token < options) > 0) t[++n] = token
+  close(options)
+  m = 0; cwd = ""; cli = ""
+  for (i = 1; i <= n; i++) {
+    o = t[i]
+    if (o == "--bind" || o == "--ro-bind" || o == "--bind-try" || o == "--ro-bind-try" || o == "--dev-bind") {
+      m++; src[m] = t[i + 1]; dst[m] = t[i + 2]; i += 2
+    } else if (o == "--setenv") {
+      if (t[i + 1] == "TF_CLI_CONFIG_FILE") cli = t[i + 2]
+      i += 2
+    } else if (o == "--symlink") {
+      i += 2
+    } else if (o == "--chdir") {
+      cwd = t[i + 1]; i++
+    } else if (o == "--uid" || o == "--gid" || o == "--cap-drop" || o == "--cap-add" || o == "--proc" || o == "--dev" || o == "--tmpfs" || o == "--dir" || o == "--remount-ro" || o == "--hostname" || o == "--unsetenv") {
+      i++
+    }
+  }
+  for (a = 1; a < ARGC; a++) if (ARGV[a] == "--") break
+  program = ARGV[a + 1]
+  args = ""
+  for (b = a + 2; b < ARGC; b++) args = args (b > a + 2 ? " " : "") ARGV[b]
+  out = other
+  split(tools, pair, "\n")
+  for (k = 1; pair[k] != ""; k += 2) if (program == pair[k]) out = pair[k + 1]
+  if (out == other) args = program " " args
+  printf "%s\t%s\t%s\n", host(cwd), host(cli), args >> out
+  exit
+}
+`;
+
+/**
+ * A wrapper standing in for bubblewrap (the runner's `sandbox.bwrapPath`).
+ * Git and Terraform run inside the sandbox, where their own wrappers cannot
+ * reach their logs; bubblewrap starts outside it. So this logs every
+ * sandboxed start of one of `tools` in that tool's log, then runs the real
+ * bubblewrap with the same arguments and the same options on fd 3.
+ *
+ * A runner that is root starts bubblewrap as the sandbox user (`uid`): the
+ * logs and the wrapper's scratch folder are that user's to write. Nothing
+ * inside a sandbox sees them (they are not mounted).
+ */
+export async function createSandboxWrapper(
+  dir: string,
+  realBwrap: string,
+  tools: ToolWrapper[],
+  uid: number,
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'bwrap');
+  const logger = join(dir, 'bwrap-log.awk');
+  const other = join(dir, 'bwrap.log');
+  const scratch = join(dir, 'bwrap-scratch');
+  await mkdir(scratch, { recursive: true, mode: 0o700 });
+  await writeFile(other, '');
+  await writeFile(logger, SANDBOX_LOGGER);
+  if (process.getuid?.() === 0) {
+    for (const file of [scratch, other, ...tools.map(t => t.log)]) {
+      await chown(file, uid, uid);
+    }
+  }
+  const toolList = tools.map(t => `${t.path}\n${t.log}\n`).join('');
+  await writeFile(
+    path,
+    [
+      '#!/bin/sh',
+      'PATH=/usr/bin:/bin',
+      'if [ "$1" = --args ] && [ "$2" = 3 ]; then',
+      `  options=$(mktemp ${shellQuote(
+        join(scratch, 'options.XXXXXX'),
+      )}) || exit 71`,
+      '  cat <&3 > "$options"',
+      `  awk -v options="$options" -v other=${shellQuote(
+        other,
+      )} -v tools=${shellQuote(toolList.replace(/\n/g, '\\n'))} -f ${shellQuote(
+        logger,
+      )} -- "$@"`,
+      '  exec 3< "$options"',
+      '  rm -f "$options"',
+      'fi',
+      `exec ${shellQuote(realBwrap)} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  await chmod(path, 0o755);
+  return path;
 }
 
 export interface ToolInvocation {

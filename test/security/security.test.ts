@@ -42,6 +42,13 @@ import {
   validJob,
 } from './corpus/jobs';
 import {
+  createLinkModule,
+  LinkModule,
+  ReachCase,
+  reachOutsideCases,
+  reachRunnerCase,
+} from './corpus/reachOutside';
+import {
   runnerConfigCases,
   runnerConfigPrototypeCases,
 } from './corpus/runnerConfig';
@@ -92,6 +99,10 @@ const httpHits: string[] = [];
 let annotationCorpus: AnnotationCase[];
 let takeovers: AnnotationCase[];
 let hclCorpus: { code: HclCase[]; backends: HclCase[] };
+let reachCorpus: ReachCase[];
+let linkModule: LinkModule;
+/** Head commit of every branch the suite pushed. */
+let heads: Map<string, string>;
 const before: {
   sibling?: TreeSnapshot;
   inRoot?: TreeSnapshot;
@@ -211,7 +222,10 @@ beforeAll(async () => {
         ]),
       ),
     );
-  await pushBranches(world, [
+  linkModule = await createLinkModule(world);
+  reachCorpus = reachOutsideCases(world, linkModule);
+  // One clone, one push: every branch of every corpus.
+  heads = await pushBranches(world, [
     { name: 'security/hcl-control', files: inFolders(hclControlFiles(world)) },
     {
       name: TAKEOVER_BRANCH,
@@ -221,7 +235,23 @@ beforeAll(async () => {
       name: c.input.branch,
       files: inFolders(c.input.files),
     })),
+    ...reachCorpus.map(c => ({ name: c.input.branch, files: c.input.files })),
   ]);
+
+  // Deployable targets come only from sealedRunner.targets.locations, most
+  // trusted first. Arrays replace, not merge: the demo's own entries (its
+  // catalog file, then infrastructure-live's review branches), then every
+  // catalog file of the suite's own entities — the hostile ones too, so
+  // that each is judged by its annotations, not by where it comes from.
+  const demoTargetLocations = (
+    await readFile(join(world.root.demo.dir, 'target-locations.yaml'), 'utf8')
+  )
+    .split('\n')
+    .flatMap(line => /^- (.+)$/.exec(line.trim())?.[1] ?? []);
+  const targetLocations = [
+    ...demoTargetLocations,
+    ...locations.map(location => `file:${location.target}`),
+  ];
 
   // Everything the suite must leave as it is, before any hostile input.
   before.sibling = await snapshotTree(world.canary.sibling);
@@ -248,12 +278,15 @@ beforeAll(async () => {
         ],
       },
       sealedRunner: {
+        targets: { locations: targetLocations },
         runner: {
           heartbeatTimeoutSeconds: 3,
           reconcileIntervalSeconds: 1,
           local: {
             directory: '../../.sealed-runner/runner',
             terraformPath: world.backendTerraform.path,
+            // Logs every sandboxed Terraform start in its wrapper's log.
+            sandbox: { bwrapPath: world.backendBwrap },
           },
         },
       },
@@ -329,6 +362,18 @@ describe('job documents and the runner configuration (the real runner program)',
   it('refuses prototype keys in SEALED_RUNNER_CONFIG instead of dropping them', async () => {
     expect(await inLanes(runnerConfigPrototypeCases(world))).toEqual([]);
   });
+});
+
+describe('code that reaches outside (the real runner program, signed jobs)', () => {
+  it('refuses every state backend key, provider argument and file function that names a file, command, profile or endpoint, by name, before plan', async () => {
+    expect(
+      await failing(
+        reachCorpus.map(c => reachRunnerCase(world, c, heads, linkModule)),
+        (c, lane) => runRunnerCase(c, world.lanes[lane]),
+        LANES,
+      ),
+    ).toEqual([]);
+  }, 900_000);
 });
 
 describe('the gate over HTTP (the real backend, signed in)', () => {

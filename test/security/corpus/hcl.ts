@@ -143,32 +143,32 @@ export function hclCases(
         'git::https://github.com/evil/modules.git//x?ref=v1.0.0',
       ),
     },
-    rejected(/evil\.tf: module "x".*not a vetted catalog module/),
+    rejected(/evil\.tf:\d+: module "x".*not a vetted catalog module/),
   );
   add(
     'module from the registry',
     { 'evil.tf': moduleCall('hashicorp/consul/aws', '  version = "0.1.0"\n') },
-    rejected(/evil\.tf: module "x".*not a git:: source/),
+    rejected(/evil\.tf:\d+: module "x".*not a git:: source/),
   );
   add(
     'local module escaping the checkout (../../../..)',
     { 'evil.tf': moduleCall('../../../../etc') },
-    rejected(/evil\.tf: module "x".*leaves the repository/),
+    rejected(/evil\.tf:\d+: module "x".*leaves the repository/),
   );
   add(
     'catalog module at an unvetted tag',
     { 'evil.tf': moduleCall(`${source}?ref=v2.0.0-rc1`) },
-    rejected(/evil\.tf: module "x".*v2\.0\.0-rc1.*not vetted/),
+    rejected(/evil\.tf:\d+: module "x".*v2\.0\.0-rc1.*not vetted/),
   );
   add(
     'catalog module at a branch',
     { 'evil.tf': moduleCall(`${source}?ref=main`) },
-    rejected(/evil\.tf: module "x".*not vetted/),
+    rejected(/evil\.tf:\d+: module "x".*not vetted/),
   );
   add(
     'catalog module unpinned',
     { 'evil.tf': moduleCall(source) },
-    rejected(/evil\.tf: module "x".*not pinned/),
+    rejected(/evil\.tf:\d+: module "x".*not pinned/),
   );
   add(
     'catalog module with a subdir traversal',
@@ -177,12 +177,12 @@ export function hclCases(
         `git::file://${catalogPath}//modules/../../x?ref=v1.1.0`,
       ),
     },
-    rejected(/evil\.tf: module "x".*subdirectory/),
+    rejected(/evil\.tf:\d+: module "x".*subdirectory/),
   );
   add(
     'catalog module with an extra query parameter',
     { 'evil.tf': moduleCall(`${source}?ref=v1.1.0&depth=1`) },
-    rejected(/evil\.tf: module "x".*single \?ref/),
+    rejected(/evil\.tf:\d+: module "x".*single \?ref/),
   );
   add(
     'catalog module through a dot segment',
@@ -194,7 +194,7 @@ export function hclCases(
         )}//modules/web-service?ref=v1.1.0`,
       ),
     },
-    rejected(/evil\.tf: module "x".*'\.'/),
+    rejected(/evil\.tf:\d+: module "x".*'\.'/),
   );
   add(
     'ext:: transport module source',
@@ -203,17 +203,17 @@ export function hclCases(
         `git::ext::sh -c ${touch('ext').replace(/ /g, '% ')}`,
       ),
     },
-    rejected(/evil\.tf: module "x".*(transport syntax|whitespace)/),
+    rejected(/evil\.tf:\d+: module "x".*(transport syntax|whitespace)/),
   );
   add(
     'http archive module source',
     { 'evil.tf': moduleCall('https://example.com/module.zip') },
-    rejected(/evil\.tf: module "x".*not a git:: source/),
+    rejected(/evil\.tf:\d+: module "x".*not a git:: source/),
   );
   add(
     's3 module source',
     { 'evil.tf': moduleCall('s3::https://s3.amazonaws.com/bucket/module.zip') },
-    rejected(/evil\.tf: module "x".*not a git:: source/),
+    rejected(/evil\.tf:\d+: module "x".*not a git:: source/),
   );
   add(
     'interpolated module source',
@@ -222,7 +222,7 @@ export function hclCases(
         '${var.src}',
       )}`,
     },
-    rejected(/evil\.tf: module "x"/),
+    rejected(/evil\.tf:\d+: module "x"/),
   );
   add(
     'local module calling an unvetted module',
@@ -232,7 +232,7 @@ export function hclCases(
         'git::https://github.com/evil/modules.git?ref=v1.0.0',
       ).replace('"x"', '"inner"'),
     },
-    rejected(/mod\/main\.tf: module "inner".*not a vetted catalog module/),
+    rejected(/mod\/main\.tf:\d+: module "inner".*not a vetted catalog module/),
   );
 
   // Plan-time code execution.
@@ -452,14 +452,18 @@ export function hclCases(
     rejected(/more than 500 Terraform files/),
   );
 
-  // Backends: the code says where state goes. Refused, or made harmless,
-  // but never written or fetched outside the runner.
+  // Backends: the code says where state goes. dev lists no backend type in
+  // planPolicy.backends, so the runner keeps the state: any backend block
+  // is refused before init, naming the type — never written or fetched
+  // outside the runner.
   add(
     'backend "local" writing state outside the runner',
     {
       'backend.tf': `terraform {\n  backend "local" {\n    path = "${sib}/hcl-backend/terraform.tfstate"\n  }\n}\n`,
     },
-    { outcome: 'inert' },
+    rejected(
+      /backend\.tf:\d+: terraform backend "local" is not allowed in dev \(planPolicy\.backends: none; the runner keeps the state\)/,
+    ),
     backendCases,
   );
   add(
@@ -467,7 +471,9 @@ export function hclCases(
     {
       'backend.tf': `terraform {\n  backend "http" {\n    address = "${options.httpBackendUrl}/state-backend"\n  }\n}\n`,
     },
-    { outcome: 'inert' },
+    rejected(
+      /backend\.tf:\d+: terraform backend "http" is not allowed in dev \(planPolicy\.backends: none; the runner keeps the state\)/,
+    ),
     backendCases,
   );
 

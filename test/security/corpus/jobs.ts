@@ -8,7 +8,11 @@ import {
   runRunnerProgram,
   signedDocument,
 } from '../harness/runnerProcess';
-import { RunnerLane, SecurityWorld } from '../harness/securityWorld';
+import {
+  CANARY_SECRET,
+  RunnerLane,
+  SecurityWorld,
+} from '../harness/securityWorld';
 import {
   controlCharacters,
   emptyish,
@@ -26,8 +30,12 @@ import {
 
 /** One start of the real runner program. */
 export interface RunnerInput {
-  /** The job document on stdin. */
-  stdin: string | Buffer;
+  /**
+   * The job document on stdin; a function signs it when the case starts
+   * (for a case about freshness, which must not depend on how long the
+   * cases before it took).
+   */
+  stdin: string | Buffer | (() => string | Buffer);
   /** Variables added to the dispatcher's minimal environment. */
   env?: Record<string, string>;
   args?: string[];
@@ -40,15 +48,30 @@ export interface RunnerInput {
   before?: RunnerInput;
 }
 
-export interface RunnerExpect {
-  status: 'rejected' | 'failed';
-  /** The reason must match. */
-  reason: RegExp;
-  /** The reason must not match (a validly-signed job must not fail on its signature). */
-  notReason?: RegExp;
-  /** Which of git and Terraform may start: none for anything refused before a command. */
-  commands: 'none' | 'git-only';
-}
+export type RunnerExpect =
+  | {
+      status: 'rejected' | 'failed';
+      /** The reason must match. */
+      reason: RegExp;
+      /** The reason must not match (a validly-signed job must not fail on its signature). */
+      notReason?: RegExp;
+      /**
+       * Which of git and Terraform may start: none for anything refused
+       * before a command; git for the checkout; and `terraform init` too
+       * where the code is judged once more after init (a downloaded module).
+       * Never plan, show or apply.
+       */
+      commands: 'none' | 'git-only' | 'git-and-init';
+    }
+  | {
+      /**
+       * Harmless rather than refused: the plan succeeds, every Terraform
+       * start used the runner's own CLI configuration, and the run's output
+       * shows `shows` (what the code read instead of the canary).
+       */
+      status: 'inert';
+      shows: string;
+    };
 
 export type RunnerCase = Case<RunnerInput, RunnerExpect>;
 
@@ -67,12 +90,30 @@ export function validJob(
     ref: 'main',
     commitSha: world.mainHead,
     path: 'live/dev/payments',
-    modules: [
-      { source: world.root.demo.moduleSource, versions: ['v1.0.0', 'v1.1.0'] },
-    ],
+    // As the gate pins them: each vetted tag with its commit.
+    modules: [world.catalogModule],
     issuedAt: new Date().toISOString(),
     ...overrides,
   };
+}
+
+/**
+ * A job the runner marks as run and then refuses by its own policy before
+ * any command: an apply of a feature branch to prod (prod applies only
+ * main). What a replay's original must be, so that nothing runs.
+ */
+export function refusedAfterMarking(
+  world: SecurityWorld,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return validJob(world, {
+    operation: 'apply',
+    environment: 'prod',
+    ref: 'feature',
+    path: 'live/prod/payments',
+    plan: { runId: randomUUID(), sha256: 'c'.repeat(64) },
+    ...overrides,
+  });
 }
 
 const SIGNATURE_REASON = /signature does not verify|not a signed job document/;
@@ -98,7 +139,7 @@ export async function runRunnerCase(
       input.config === undefined ? lane.configJson : input.config(lane.config);
     if (config !== null) env.SEALED_RUNNER_CONFIG = config;
     return runRunnerProgram({
-      stdin: input.stdin,
+      stdin: typeof input.stdin === 'function' ? input.stdin() : input.stdin,
       env,
       args: input.args,
       cwd: lane.home,
@@ -116,6 +157,49 @@ export async function runRunnerCase(
   const problems: string[] = [];
   const crash = runnerCrash(run);
   const result = run.result;
+  const observed = `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}, ${
+    result ? `${result.status}: ${show(result.error ?? '', 200)}` : 'no result'
+  }`;
+  const effects: string[] = [];
+  // Whatever ran, the canary's secret never reaches the run's output.
+  if (
+    run.events.some(e => JSON.stringify(e).includes(CANARY_SECRET)) ||
+    run.stderr.includes(CANARY_SECRET)
+  ) {
+    effects.push("the canary's secret is in the run's output");
+  }
+  if (c.expect.status === 'inert') {
+    const shows = c.expect.shows;
+    // Terraform started from this lane's work folder, with the run's own CLI config.
+    const workDir = `${lane.config.workDir as string}/run-`;
+    const foreign = tfStarts.filter(
+      t =>
+        !t.cwd.startsWith(workDir) ||
+        !t.cliConfigFile.startsWith(workDir) ||
+        !t.cliConfigFile.endsWith('/terraform.rc'),
+    );
+    if (foreign.length > 0) {
+      problems.push(
+        `terraform ran with CLI config ${show(
+          foreign[0].cliConfigFile,
+        )} in ${show(foreign[0].cwd)}`,
+      );
+    }
+    if (result?.status !== 'succeeded' || run.code !== 0) {
+      problems.push('the plan did not succeed');
+    }
+    if (!run.events.some(e => e.type === 'log' && e.line.includes(shows))) {
+      problems.push(`the plan output does not show ${show(shows)}`);
+    }
+    return {
+      refused: false,
+      inert: !crash && problems.length === 0 && effects.length === 0,
+      crash,
+      sideEffect: effects.length > 0 ? effects.join('; ') : undefined,
+      problems,
+      observed,
+    };
+  }
   const expectedCode = c.expect.status === 'rejected' ? 2 : 1;
   const refused =
     !crash &&
@@ -137,28 +221,31 @@ export async function runRunnerCase(
       );
     }
   }
-  let sideEffect: string | undefined;
-  if (tfStarts.length > 0) {
-    sideEffect = `terraform ran: ${tfStarts
-      .map(t => t.args)
-      .join(' | ')
-      .slice(0, 200)}`;
+  const forbidden =
+    c.expect.commands === 'git-and-init'
+      ? tfStarts.filter(t => t.args.split(' ')[0] !== 'init')
+      : tfStarts;
+  if (forbidden.length > 0) {
+    effects.push(
+      `terraform ran: ${forbidden
+        .map(t => t.args)
+        .join(' | ')
+        .slice(0, 200)}`,
+    );
   } else if (c.expect.commands === 'none' && gitStarts.length > 0) {
-    sideEffect = `git ran: ${gitStarts
-      .map(t => t.args)
-      .join(' | ')
-      .slice(0, 200)}`;
+    effects.push(
+      `git ran: ${gitStarts
+        .map(t => t.args)
+        .join(' | ')
+        .slice(0, 200)}`,
+    );
   }
   return {
     refused,
     crash,
-    sideEffect,
+    sideEffect: effects.length > 0 ? effects.join('; ') : undefined,
     problems,
-    observed: `exit ${run.code}${run.signal ? ` (${run.signal})` : ''}, ${
-      result
-        ? `${result.status}: ${show(result.error ?? '', 200)}`
-        : 'no result'
-    }`,
+    observed,
   };
 }
 
@@ -170,7 +257,7 @@ function fieldCase(
   label: string,
   value: unknown,
   reason: RegExp = new RegExp(field),
-  commands: RunnerExpect['commands'] = 'none',
+  commands: 'none' | 'git-only' = 'none',
 ): RunnerCase {
   const payload = JSON.stringify(validJob(world, { [field]: value }));
   return {
@@ -648,29 +735,32 @@ export function documentCases(world: SecurityWorld): RunnerCase[] {
       /larger than/,
     );
   }
-  // Freshness.
-  const timed = (name: string, issuedAt: string, reason: RegExp) =>
+  // Freshness: signed when the case starts, relative to that moment.
+  const timed = (name: string, offsetMs: number, reason: RegExp) =>
     cases.push({
       boundary: 'jobs',
       name,
       input: {
-        stdin: signedRaw(world, JSON.stringify(validJob(world, { issuedAt }))),
+        stdin: () =>
+          signedRaw(
+            world,
+            JSON.stringify(
+              validJob(world, {
+                issuedAt: new Date(Date.now() + offsetMs).toISOString(),
+              }),
+            ),
+          ),
       },
       expect: { status: 'rejected', reason, commands: 'none' },
     });
-  timed(
-    'expired (issued 301 s ago, lifetime 300 s)',
-    new Date(Date.now() - 301_000).toISOString(),
-    /expired/,
-  );
-  timed(
-    'issued two minutes in the future',
-    new Date(Date.now() + 120_000).toISOString(),
-    /future/,
-  );
+  timed('expired (issued 301 s ago, lifetime 300 s)', -301_000, /expired/);
+  timed('issued two minutes in the future', 120_000, /future/);
 
-  // Single use: the original is refused later by the runner's own policy, so
-  // nothing runs; the replay must be refused as a replay.
+  // Single use. Markers are per environment (`seen-jobs/<env>/<runId>`):
+  // a job is marked once its signature, freshness, run id and environment
+  // hold, before the job schema and the runner's own policy judge it. The
+  // originals here are marked and then refused by that policy, so nothing
+  // runs; the copy must be refused as a replay.
   const replay = (name: string, job: Record<string, unknown>) => {
     const stdin = signedRaw(world, JSON.stringify(job));
     cases.push({
@@ -684,27 +774,23 @@ export function documentCases(world: SecurityWorld): RunnerCase[] {
       },
     });
   };
-  replay(
-    'replayed job (same document twice)',
-    validJob(world, { environment: 'staging' }),
-  );
+  replay('replayed job (same document twice)', refusedAfterMarking(world));
   replay(
     'replayed job after its original was refused by the schema',
-    validJob(world, { environment: 'staging', extra: 1 }),
+    validJob(world, { extra: 1 }),
   );
   {
     // The same run id with a fresh issuedAt: a re-signed copy is still the same job.
     const runId = randomUUID();
     const first = signedRaw(
       world,
-      JSON.stringify(validJob(world, { runId, environment: 'staging' })),
+      JSON.stringify(refusedAfterMarking(world, { runId })),
     );
     const second = signedRaw(
       world,
       JSON.stringify(
-        validJob(world, {
+        refusedAfterMarking(world, {
           runId,
-          environment: 'staging',
           issuedAt: new Date(Date.now() + 1000).toISOString(),
         }),
       ),
@@ -716,6 +802,24 @@ export function documentCases(world: SecurityWorld): RunnerCase[] {
       expect: {
         status: 'rejected',
         reason: /already run \(a replay\)/,
+        commands: 'none',
+      },
+    });
+  }
+  {
+    // An environment the runner does not serve gets no marker at all: each
+    // copy is refused for its environment, before anything is written.
+    const stdin = signedRaw(
+      world,
+      JSON.stringify(validJob(world, { environment: 'staging' })),
+    );
+    cases.push({
+      boundary: 'jobs',
+      name: 'replayed job of an environment the runner does not serve (no marker is written for it)',
+      input: { stdin, before: { stdin } },
+      expect: {
+        status: 'rejected',
+        reason: /environment "staging" is not configured in the runner/,
         commands: 'none',
       },
     });
@@ -930,22 +1034,18 @@ export function runIdSpellingCases(world: SecurityWorld): RunnerCase[] {
   const upper = signedRaw(
     world,
     JSON.stringify(
-      validJob(world, {
-        environment: 'staging',
-        runId: randomUUID().toUpperCase(),
-      }),
+      refusedAfterMarking(world, { runId: randomUUID().toUpperCase() }),
     ),
   );
+  // The lower-case original is marked (and refused by policy, so nothing runs).
   const runId = randomUUID();
   const lower = signedRaw(
     world,
-    JSON.stringify(validJob(world, { environment: 'staging', runId })),
+    JSON.stringify(refusedAfterMarking(world, { runId })),
   );
   const upperOfLower = signedRaw(
     world,
-    JSON.stringify(
-      validJob(world, { environment: 'staging', runId: runId.toUpperCase() }),
-    ),
+    JSON.stringify(refusedAfterMarking(world, { runId: runId.toUpperCase() })),
   );
   return [
     {

@@ -337,7 +337,10 @@ function templatePaths(
   return [...paths].sort();
 }
 
-/** Whether every folder on the way to `path` is a plain folder of the index. */
+/**
+ * What `path` is in a module folder's index: `missing` if it is not there,
+ * `symlink` or `other` if something on the way to it is not a plain folder.
+ */
 export function entryOf(
   entries: ReadonlyMap<string, EntryType>,
   path: string,
@@ -345,8 +348,13 @@ export function entryOf(
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {
     const parent = entries.get(segments.slice(0, i).join('/'));
+    if (parent === undefined) {
+      return 'missing';
+    }
+    // A path below a file names nothing Terraform can read (it fails on
+    // it); below a symlink it reads wherever the link points.
     if (parent !== 'folder') {
-      return parent ?? 'missing';
+      return parent === 'symlink' ? 'symlink' : 'other';
     }
   }
   return path === '' ? 'folder' : entries.get(path) ?? 'missing';

@@ -157,6 +157,19 @@ describe('functionsRule', () => {
         ]);
       });
 
+      it('refuses a path below a plain file (a symlink checked out as one)', async () => {
+        const path = '"${path.module}/dir/secret.txt"';
+        const ws = await workspace(
+          inApp({ [file]: write(call(fn, path)), dir: '/etc' }),
+        );
+        expect(reasonsOf(functionsRule(await loadGraph(ws), PROD))).toEqual([
+          `app/${file}:${line}: ${shown(
+            fn,
+            path,
+          )} reads through something that is not a plain file or folder; refused in prod`,
+        ]);
+      });
+
       it.each<[string, string, Record<string, string>]>([
         [
           'a file of the module',

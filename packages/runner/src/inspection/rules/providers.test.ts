@@ -281,6 +281,31 @@ describe('providersRule', () => {
     },
   );
 
+  it('refuses a local name that an override file maps to another allowed provider', async () => {
+    const graph = await loadGraph(
+      await workspace(
+        inApp({
+          'versions.tf': REQUIRED('hashicorp/aws'),
+          'override.tf': REQUIRED('hashicorp/google'),
+          'main.tf': 'provider "aws" {\n  credentials = "/tmp/key.json"\n}\n',
+        }),
+      ),
+    );
+    const policy = {
+      ...AWS_ONLY,
+      policy: {
+        ...AWS_ONLY.policy,
+        providers: [
+          'registry.terraform.io/hashicorp/aws',
+          'registry.terraform.io/hashicorp/google',
+        ],
+      },
+    };
+    expect(reasonsOf(providersRule(graph, policy))).toEqual([
+      'app/override.tf:3: required_providers "aws" is declared with more than one source (registry.terraform.io/hashicorp/aws, registry.terraform.io/hashicorp/google); declare each name once',
+    ]);
+  });
+
   it('names the line of each of two import blocks', async () => {
     const graph = await loadGraph(
       await workspace(

@@ -74,6 +74,34 @@ export function inspectProviders(
         address,
       );
     }
+    // An override file (override.tf, *_override.tf) replaces a name's
+    // source: a name declared with two sources is refused, whichever wins.
+    for (const name of declared) {
+      const sources = declarations.filter(d => d.name === name);
+      const addresses = [
+        ...new Set(
+          sources.flatMap(d => (d.address.ok ? [d.address.value] : [])),
+        ),
+      ].sort();
+      if (addresses.length > 1) {
+        // Shown where an override file declares it, as Terraform reads it last.
+        const shown =
+          sources.find(d => /(?:^|_)override\.tf(?:\.json)?$/.test(d.file.name))
+            ?.file ?? sources[sources.length - 1].file;
+        findings.push({
+          rule: 'providers',
+          reason: `${where(shown, [
+            { block: 'terraform' },
+            { block: 'required_providers' },
+            { attribute: name },
+          ])}: required_providers ${q(name)}${
+            module.context
+          } is declared with more than one source (${shownList(
+            addresses,
+          )}); declare each name once`,
+        });
+      }
+    }
     const use = (
       file: TerraformFile,
       steps: Step[],

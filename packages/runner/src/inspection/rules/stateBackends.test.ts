@@ -397,6 +397,8 @@ describe('stateBackendsRule', () => {
       'postgresql://db.example.com/state',
       'host=db.example.com port=5432 dbname=state user=terraform sslmode=require',
       'host = db.example.com dbname = state',
+      "host=db.example.com password='it\\'s a secret' dbname=state",
+      'host=10.0.0.1,db2.example.com port=5432,5433',
     ])('accepts %s', async conn => {
       await expect(
         judge({ 'main.tf': HCL.remoteState('pg', { conn_str: conn }) }),
@@ -420,6 +422,42 @@ describe('stateBackendsRule', () => {
       [
         'host=db.example.com\tsslcert=/tmp/cert',
         'conn_str parameter "sslcert" is not allowed',
+      ],
+      [
+        'host=db.example.com\u0085sslrootcert=/tmp/ca.pem',
+        'conn_str may hold only printable ASCII and ASCII whitespace',
+      ],
+      [
+        'host=db.example.com\u00a0sslkey=/tmp/key',
+        'conn_str may hold only printable ASCII and ASCII whitespace',
+      ],
+      [
+        "password='a b'sslkey=/tmp/key",
+        'conn_str is not a list of key=value parameters',
+      ],
+      [
+        'host=db.example.com oops',
+        'conn_str is not a list of key=value parameters',
+      ],
+      [
+        "password='unterminated sslkey=/tmp/key",
+        'conn_str is not a list of key=value parameters',
+      ],
+      [
+        'host=/var/run/postgresql dbname=state',
+        'conn_str parameter "host" must name hosts',
+      ],
+      [
+        'postgres:///state?host=/var/run/postgresql',
+        'conn_str parameter "host" must name hosts',
+      ],
+      [
+        'postgres://db.example.com/state?host=a&host=/tmp',
+        'conn_str parameter "host" must name hosts',
+      ],
+      [
+        'postgres://db.example.com/state?sslroot%63ert=/tmp/ca.pem',
+        'conn_str parameter "sslrootcert" is not allowed',
       ],
       [
         'postgres://db.example.com:port/x',

@@ -66,7 +66,38 @@ function violationText(violation: ArgumentViolation, type: string): string {
   }
 }
 
-/** `pg`'s `conn_str` may only carry connection parameters, never a file or service name. */
+/**
+ * A libpq key/value connection string as Terraform's driver (lib/pq)
+ * reads it: `key = value` pairs, a value bare or single-quoted with
+ * backslash escapes. Only ASCII whitespace separates them here: lib/pq
+ * also splits on Unicode spaces (U+0085, U+00A0, …), which is why a
+ * conn_str holding anything but printable ASCII is refused before this.
+ * Undefined if the text is not such a list, whole.
+ */
+function keyValueParameters(text: string): Array<[string, string]> | undefined {
+  const pair = /\s*([^\s=']+)\s*=\s*('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)/y;
+  const parameters: Array<[string, string]> = [];
+  for (;;) {
+    const from = pair.lastIndex;
+    if (/^\s*$/.test(text.slice(from))) {
+      return parameters;
+    }
+    const match = pair.exec(text);
+    if (!match || (from > 0 && !/\s/.test(text[from]))) {
+      return undefined;
+    }
+    parameters.push([
+      match[1],
+      match[2].replace(/^'|'$/g, '').replace(/\\(.)/g, '$1'),
+    ]);
+  }
+}
+
+/**
+ * `pg`'s `conn_str` may only carry connection parameters, never a file or
+ * service name, and it names a host on the network, never a Unix socket's
+ * folder.
+ */
 function connStrProblem(value: unknown): string | undefined {
   if (value === undefined) {
     return undefined;
@@ -78,21 +109,44 @@ function connStrProblem(value: unknown): string | undefined {
   ) {
     return 'conn_str must be a literal string';
   }
-  let names: string[];
+  if (!/^[\x20-\x7e\t\n\v\f\r]*$/.test(value)) {
+    return 'conn_str may hold only printable ASCII and ASCII whitespace';
+  }
+  let parameters: Array<[string, string]> | undefined;
   if (/^postgres(?:ql)?:\/\//.test(value)) {
     try {
-      names = [...new URL(value).searchParams.keys()];
+      const url = new URL(value);
+      parameters = [
+        ['host', decodeURIComponent(url.hostname)],
+        ...url.searchParams,
+      ];
     } catch {
       return 'conn_str is not a valid postgres:// URL';
     }
   } else {
-    names = [...value.matchAll(/(?:^|\s)([^\s=]+)\s*=/g)].map(m => m[1]);
+    parameters = keyValueParameters(value);
+    if (!parameters) {
+      return 'conn_str is not a list of key=value parameters';
+    }
   }
-  const refused = names.filter(name => !PG_CONN_STR_PARAMETERS.includes(name));
-  return refused.length > 0
+  const refused = parameters.find(
+    ([name]) => !PG_CONN_STR_PARAMETERS.includes(name),
+  );
+  if (refused) {
+    return `conn_str parameter ${q(
+      refused[0],
+    )} is not allowed (only ${PG_CONN_STR_PARAMETERS.join(', ')})`;
+  }
+  // A host starting with "/" is the folder of a Unix socket.
+  const socket = parameters.find(
+    ([name, host]) =>
+      (name === 'host' || name === 'hostaddr') &&
+      /[^A-Za-z0-9.:,[\]-]/.test(host),
+  );
+  return socket
     ? `conn_str parameter ${q(
-        refused[0],
-      )} is not allowed (only ${PG_CONN_STR_PARAMETERS.join(', ')})`
+        socket[0],
+      )} must name hosts (letters, digits and . - : [ ] ,), never a socket folder`
     : undefined;
 }
 
