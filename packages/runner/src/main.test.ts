@@ -1245,7 +1245,7 @@ describe('sealed-runner', () => {
   });
 
   describe('the sandbox', () => {
-    const root = process.getuid?.() === 0;
+    const asRoot = process.getuid?.() === 0;
 
     it('refuses to run where bubblewrap is missing, before git', async () => {
       const outcome = await runRunner(makeJob(), {
@@ -1270,72 +1270,70 @@ describe('sealed-runner', () => {
       );
     });
 
-    it(
-      root
+    it(`${
+      asRoot
         ? 'runs git and Terraform as another user with sandbox type uid, and leaves none of its processes'
-        : 'refuses sandbox type uid without root',
-      async () => {
-        const uid = { type: 'uid' as const, uid: 64200, gid: 64200 };
-        const plan = makeJob({
-          environment: 'prod',
-          path: 'live/prod/payments',
-        });
-        const outcome = await runRunner(plan, {
-          config: { ...config, sandbox: uid },
-        });
-        if (!root) {
-          expect(outcome.result).toMatchObject({
-            status: 'failed',
-            error: expect.stringContaining('needs a runner running as root'),
-          });
-          return;
-        }
-        expect({
-          result: outcome.result,
-          logs: outcome.logs.slice(-8),
-        }).toMatchObject({ result: { status: 'succeeded' } });
-        expect(outcome.logs).toContain(
+        : 'refuses sandbox type uid without root'
+    }`, async () => {
+      const uid = { type: 'uid' as const, uid: 64200, gid: 64200 };
+      const plan = makeJob({
+        environment: 'prod',
+        path: 'live/prod/payments',
+      });
+      const outcome = await runRunner(plan, {
+        config: { ...config, sandbox: uid },
+      });
+      const withoutRoot = {
+        status: 'failed',
+        error: expect.stringContaining('needs a runner running as root'),
+      };
+      expect({
+        result: outcome.result,
+        logs: outcome.logs.slice(-8),
+      }).toMatchObject({
+        result: asRoot ? { status: 'succeeded' } : withoutRoot,
+      });
+      expect(
+        outcome.logs.includes(
           '[sealed-runner] git and Terraform run as the unprivileged user 64200:64200, every process of that user killed after each command',
+        ),
+      ).toBe(asRoot);
+      const left = [];
+      for (const entry of await readdir('/proc')) {
+        const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(
+          () => '',
         );
-        const left = [];
-        for (const entry of await readdir('/proc')) {
-          const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(
-            () => '',
-          );
-          if (/^Uid:\s+64200\s/m.test(status)) {
-            left.push(entry);
-          }
+        if (/^Uid:\s+64200\s/m.test(status)) {
+          left.push(entry);
         }
-        expect(left).toEqual([]);
-      },
-    );
+      }
+      expect(left).toEqual([]);
+    });
 
-    it(
-      root
+    it(`${
+      asRoot
         ? 'refuses a run whose folders the sandbox user cannot reach, naming the folder'
-        : 'runs from a folder only its own user can reach (the sandbox is that user)',
-      async () => {
-        const hidden = await mkdtemp(join(tmpdir(), 'sealed-runner-hidden-'));
-        const outcome = await runRunner(makeJob(), {
-          config: {
-            ...config,
-            workDir: join(hidden, 'runner/work'),
-            stateDir: join(hidden, 'runner/state'),
-          },
-        });
-        await rm(hidden, { recursive: true, force: true });
-        if (!root) {
-          expect(outcome.result.status).toBe('succeeded');
-          return;
-        }
-        expect(outcome.result).toMatchObject({
-          status: 'failed',
-          error: expect.stringMatching(
-            /the sandbox user 64100 cannot reach .*: \/tmp\/sealed-runner-hidden-\w+ is not traversable/,
-          ),
-        });
-      },
-    );
+        : 'runs from a folder only its own user can reach (the sandbox is that user)'
+    }`, async () => {
+      const hidden = await mkdtemp(join(tmpdir(), 'sealed-runner-hidden-'));
+      const outcome = await runRunner(makeJob(), {
+        config: {
+          ...config,
+          workDir: join(hidden, 'runner/work'),
+          stateDir: join(hidden, 'runner/state'),
+        },
+      });
+      await rm(hidden, { recursive: true, force: true });
+      const unreachable = {
+        status: 'failed',
+        error: expect.stringMatching(
+          /the sandbox user 64100 cannot reach .*: \/tmp\/sealed-runner-hidden-\w+ is not traversable/,
+        ),
+      };
+      expect(outcome.result).toMatchObject(
+        asRoot ? unreachable : { status: 'succeeded' },
+      );
+    });
   });
 
   describe('failures, cancellation and timeouts', () => {

@@ -276,12 +276,14 @@ export async function unreachableAncestor(
     if (!info) {
       return undefined;
     }
-    const searchable =
-      info.uid === ids.uid
-        ? info.mode & 0o100
-        : info.gid === ids.gid
-        ? info.mode & 0o010
-        : info.mode & 0o001;
+    // The owner's, the group's or everyone's execute bit, as the kernel picks.
+    let bit = 0o001;
+    if (info.uid === ids.uid) {
+      bit = 0o100;
+    } else if (info.gid === ids.gid) {
+      bit = 0o010;
+    }
+    const searchable = info.mode & bit;
     if (!searchable) {
       return dir;
     }

@@ -47,12 +47,11 @@ function mergeTrees(a: ArgumentTree, b: ArgumentTree): ArgumentTree {
   );
   for (const [key, value] of Object.entries(b)) {
     const existing = merged[key];
-    merged[key] =
-      existing === true || value === true
-        ? true
-        : existing
-        ? mergeTrees(existing, value)
-        : value;
+    if (existing === true || value === true) {
+      merged[key] = true;
+    } else {
+      merged[key] = existing ? mergeTrees(existing, value) : value;
+    }
   }
   return merged;
 }

@@ -365,15 +365,10 @@ function backendFiles(
   }`;
   if (form === 'backend') {
     const body = config as Record<string, Value>;
+    const header = type === 'cloud' ? 'cloud' : `backend ${hclString(type)}`;
     const text =
       syntax === 'hcl'
-        ? type === 'cloud'
-          ? `terraform {\n  cloud {\n${hclBody(body, '    ', blocks)}  }\n}\n`
-          : `terraform {\n  backend ${hclString(type)} {\n${hclBody(
-              body,
-              '    ',
-              blocks,
-            )}  }\n}\n`
+        ? `terraform {\n  ${header} {\n${hclBody(body, '    ', blocks)}  }\n}\n`
         : json({
             terraform:
               type === 'cloud'
@@ -493,12 +488,11 @@ function backendCases(world: SecurityWorld): ReachSpec[] {
 
   // Types no environment may list, and one that does not exist.
   for (const type of ['local', 'remote', 'attacker']) {
-    const config: Record<string, Value> =
-      type === 'local'
-        ? { path: `${sib}/reach-state/terraform.tfstate` }
-        : type === 'remote'
-        ? { hostname: '127.0.0.1:9', organization: 'attacker' }
-        : { address: 'http://127.0.0.1:9' };
+    const config: Record<string, Value> = {
+      local: { path: `${sib}/reach-state/terraform.tfstate` },
+      remote: { hostname: '127.0.0.1:9', organization: 'attacker' },
+      attacker: { address: 'http://127.0.0.1:9' },
+    }[type]!;
     for (const syntax of SYNTAXES) {
       for (const form of ['backend', 'remote-state'] as const) {
         const { file, text } = backendFiles(form, syntax, type, config);
@@ -1275,11 +1269,11 @@ function functionCases(world: SecurityWorld, link: LinkModule): ReachSpec[] {
   // shows that path, never the canary. The remote state is refused by the
   // check after init, before plan.
   for (const [tag, { file, ...expected }] of Object.entries(link.tags)) {
-    const call = `module "link" {\n  source = "${link.source}?ref=${tag}"\n}\n`;
+    const moduleCall = `module "link" {\n  source = "${link.source}?ref=${tag}"\n}\n`;
     if ('refused' in expected) {
       specs.push({
         name: `downloaded module ${tag} (${file}): refused by the check after init`,
-        files: { 'main.tf': call },
+        files: { 'main.tf': moduleCall },
         expect: refused(
           `^${escapeRegExp(
             `.terraform/modules/link/modules/link/${file}`,
@@ -1291,7 +1285,7 @@ function functionCases(world: SecurityWorld, link: LinkModule): ReachSpec[] {
       specs.push({
         name: `downloaded module ${tag} (${file}): a read through a symlink of the module`,
         files: {
-          'main.tf': `${call}\noutput "x" {\n  value = module.link.x\n}\n`,
+          'main.tf': `${moduleCall}\noutput "x" {\n  value = module.link.x\n}\n`,
         },
         expect: { status: 'inert', shows: expected.shows },
       });

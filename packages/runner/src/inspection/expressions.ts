@@ -40,6 +40,8 @@ class ScanError extends Error {}
  * string, comment or heredoc, unbalanced brackets, nesting deeper than 64)
  * is an error, never "no calls".
  */
+const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
 class Scanner {
   private pos = 0;
   readonly calls: FunctionCall[] = [];
@@ -168,7 +170,7 @@ class Scanner {
         this.heredoc(depth);
       } else if (c === '(' || c === '[' || c === '{') {
         this.pos += 1;
-        this.expression(depth + 1, c === '(' ? ')' : c === '[' ? ']' : '}');
+        this.expression(depth + 1, CLOSING[c]);
       } else if (c === ')' || c === ']' || c === '}') {
         this.fail(`unbalanced '${c}'`);
       } else if (/[0-9]/.test(c)) {

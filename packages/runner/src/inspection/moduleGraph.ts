@@ -143,15 +143,14 @@ async function indexFolder(
       withFileTypes: true,
     })) {
       const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      const type: EntryType = entry.isSymbolicLink()
-        ? 'symlink'
-        : entry.isFile()
-        ? 'file'
-        : entry.isDirectory()
-        ? entry.name === '.git'
-          ? 'other'
-          : 'folder'
-        : 'other';
+      let type: EntryType = 'other';
+      if (entry.isSymbolicLink()) {
+        type = 'symlink';
+      } else if (entry.isFile()) {
+        type = 'file';
+      } else if (entry.isDirectory() && entry.name !== '.git') {
+        type = 'folder';
+      }
       entries.set(path, type);
       if (entries.size > MAX_ENTRIES_PER_FOLDER) {
         return `${shownDir} holds more than ${MAX_ENTRIES_PER_FOLDER} files and folders`;

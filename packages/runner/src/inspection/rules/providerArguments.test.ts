@@ -263,9 +263,10 @@ describe('providerArgumentsRule', () => {
   it('judges a renamed local name by the provider it names', async () => {
     await expect(
       judge({
-        'main.tf':
-          'terraform {\n  required_providers {\n    cloud = {\n      source = "hashicorp/aws"\n    }\n  }\n}\n' +
-          provider('cloud', '  region  = "eu-west-1"\n  profile = "x"\n'),
+        'main.tf': `terraform {\n  required_providers {\n    cloud = {\n      source = "hashicorp/aws"\n    }\n  }\n}\n${provider(
+          'cloud',
+          '  region  = "eu-west-1"\n  profile = "x"\n',
+        )}`,
       }),
     ).resolves.toEqual([
       `app/main.tf:10: provider "cloud": ${notAllowed('profile', AWS)}`,
@@ -479,9 +480,10 @@ describe('providerArgumentsRule', () => {
   it('leaves a provider whose address is invalid to the provider rule', async () => {
     await expect(
       judge({
-        'main.tf':
-          'terraform {\n  required_providers {\n    aws = {\n      source = "${var.source}"\n    }\n  }\n}\n' +
-          provider('aws', '  profile = "x"\n'),
+        'main.tf': `terraform {\n  required_providers {\n    aws = {\n      source = "\${var.source}"\n    }\n  }\n}\n${provider(
+          'aws',
+          '  profile = "x"\n',
+        )}`,
       }),
     ).resolves.toEqual([]);
   });

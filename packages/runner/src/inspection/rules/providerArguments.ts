@@ -43,18 +43,18 @@ export const providerArgumentsRule: InspectionRule = (
         const argument = violation.path.split('.')[0];
         const at = where(block.file, [...block.steps, { attribute: argument }]);
         const construct = `provider ${q(block.name)}${module.context}`;
+        const problems = {
+          dynamic: 'a dynamic block cannot be inspected; write its blocks out',
+          'not-literal': `${q(
+            violation.path,
+          )} must be written out literally, so its arguments can be checked`,
+          'not-allowed': `argument ${q(
+            violation.path,
+          )} is not allowed for ${address} in ${environment} (not on the provider's argument allowlist; planPolicy.providerArguments can add one)`,
+        };
         findings.push({
           rule: 'provider-arguments',
-          reason:
-            violation.problem === 'dynamic'
-              ? `${at}: ${construct}: a dynamic block cannot be inspected; write its blocks out`
-              : violation.problem === 'not-literal'
-              ? `${at}: ${construct}: ${q(
-                  violation.path,
-                )} must be written out literally, so its arguments can be checked`
-              : `${at}: ${construct}: argument ${q(
-                  violation.path,
-                )} is not allowed for ${address} in ${environment} (not on the provider's argument allowlist; planPolicy.providerArguments can add one)`,
+          reason: `${at}: ${construct}: ${problems[violation.problem]}`,
         });
       }
     }
