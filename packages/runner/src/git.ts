@@ -60,29 +60,20 @@ function assertChecked(result: { ok: boolean; reason?: string }): void {
   }
 }
 
-/**
- * Resolves a branch of a repository to its head commit with
- * `git ls-remote`, or `undefined` if the branch does not exist. Without a
- * branch, resolves the repository's default branch (`HEAD`).
- *
- * @public
- */
-export async function resolveBranch(
+/** The output of a hardened `git ls-remote` of a checked repository. */
+async function lsRemote(
   repository: string,
-  branch: string | undefined,
+  args: string[],
+  refs: string[],
   options: GitOptions,
-): Promise<{ branch: string; commitSha: string } | undefined> {
-  assertChecked(checkRepositoryUrl(repository));
-  if (branch !== undefined) {
-    assertChecked(checkBranchName(branch));
-  }
-  const refs = branch === undefined ? ['HEAD'] : [`refs/heads/${branch}`];
+  what: string,
+): Promise<string> {
   const run = options.run ?? directExecutor(options);
   const result = await run(
     [
       ...HARDENING,
       'ls-remote',
-      '--symref',
+      ...args,
       '--end-of-options',
       repository,
       ...refs,
@@ -100,12 +91,37 @@ export async function resolveBranch(
     },
   );
   if (result.code !== 0) {
-    throw new Error(
-      `git ls-remote of ${repository} failed (exit ${result.code})`,
-    );
+    throw new Error(`${what} of ${repository} failed (exit ${result.code})`);
   }
+  return result.stdout;
+}
+
+/**
+ * Resolves a branch of a repository to its head commit with
+ * `git ls-remote`, or `undefined` if the branch does not exist. Without a
+ * branch, resolves the repository's default branch (`HEAD`).
+ *
+ * @public
+ */
+export async function resolveBranch(
+  repository: string,
+  branch: string | undefined,
+  options: GitOptions,
+): Promise<{ branch: string; commitSha: string } | undefined> {
+  assertChecked(checkRepositoryUrl(repository));
+  if (branch !== undefined) {
+    assertChecked(checkBranchName(branch));
+  }
+  const refs = branch === undefined ? ['HEAD'] : [`refs/heads/${branch}`];
+  const stdout = await lsRemote(
+    repository,
+    ['--symref'],
+    refs,
+    options,
+    'git ls-remote',
+  );
   let name = branch;
-  for (const line of result.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     const symref = /^ref: refs\/heads\/(\S+)\tHEAD$/.exec(line);
     if (symref) {
       name = symref[1];
@@ -131,29 +147,16 @@ export async function resolveTags(
   options: GitOptions,
 ): Promise<Map<string, string>> {
   assertChecked(checkRepositoryUrl(repository));
-  const run = options.run ?? directExecutor(options);
-  const result = await run(
-    [...HARDENING, 'ls-remote', '--tags', '--end-of-options', repository],
-    {
-      cwd: 'home',
-      env: gitEnvironment(
-        options.home,
-        [repository],
-        options.path ?? DEFAULT_PATH,
-        options.globalConfig,
-      ),
-      signal: options.signal ?? new AbortController().signal,
-      captureStdout: true,
-    },
+  const stdout = await lsRemote(
+    repository,
+    ['--tags'],
+    [],
+    options,
+    'git ls-remote --tags',
   );
-  if (result.code !== 0) {
-    throw new Error(
-      `git ls-remote --tags of ${repository} failed (exit ${result.code})`,
-    );
-  }
   const direct = new Map<string, string>();
   const peeled = new Map<string, string>();
-  for (const line of result.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     const match = /^([0-9a-f]{40})\trefs\/tags\/(\S+?)(\^\{\})?$/.exec(line);
     if (match && checkTagName(match[2]).ok) {
       (match[3] ? peeled : direct).set(match[2], match[1]);

@@ -91,6 +91,22 @@ export const STATE_BACKEND_TYPES = [
 export type StateBackendType = (typeof STATE_BACKEND_TYPES)[number];
 
 /**
+ * An AWS `assume_role` block names a role, never a file or a command: the
+ * same for the s3 backend and the AWS provider.
+ */
+const AWS_ASSUME_ROLE = [
+  'assume_role.role_arn',
+  'assume_role.session_name',
+  'assume_role.external_id',
+  'assume_role.duration',
+  'assume_role.policy',
+  'assume_role.policy_arns',
+  'assume_role.tags',
+  'assume_role.transitive_tag_keys',
+  'assume_role.source_identity',
+];
+
+/**
  * The configuration keys a `backend` block — and a `terraform_remote_state`
  * data source's `config` — may set, per backend type. Where state lives and
  * how it is locked, never where credentials come from: no
@@ -118,15 +134,7 @@ export const STATE_BACKEND_CONFIG: Readonly<
     'use_path_style',
     'max_retries',
     'retry_mode',
-    'assume_role.role_arn',
-    'assume_role.session_name',
-    'assume_role.external_id',
-    'assume_role.duration',
-    'assume_role.policy',
-    'assume_role.policy_arns',
-    'assume_role.tags',
-    'assume_role.transitive_tag_keys',
-    'assume_role.source_identity',
+    ...AWS_ASSUME_ROLE,
   ]),
   gcs: argumentTree([
     'bucket',
@@ -274,15 +282,7 @@ export const PROVIDER_ARGUMENTS: Readonly<Record<string, ArgumentTree>> = {
     'default_tags.tags',
     'ignore_tags.keys',
     'ignore_tags.key_prefixes',
-    'assume_role.role_arn',
-    'assume_role.session_name',
-    'assume_role.external_id',
-    'assume_role.duration',
-    'assume_role.policy',
-    'assume_role.policy_arns',
-    'assume_role.tags',
-    'assume_role.transitive_tag_keys',
-    'assume_role.source_identity',
+    ...AWS_ASSUME_ROLE,
     'max_retries',
     'retry_mode',
     's3_use_path_style',
