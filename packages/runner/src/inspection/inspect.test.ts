@@ -26,6 +26,7 @@ const moduleCall = (name: string, source: string) =>
 describe('inspect', () => {
   it('runs every rule, in the order findings are reported', () => {
     expect(INSPECTION_RULES.map(([name]) => name)).toEqual([
+      'block-types',
       'code-execution',
       'module-sources',
       'state-backends',

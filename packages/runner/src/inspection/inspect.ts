@@ -1,5 +1,6 @@
 import { moduleCalls } from './blocks';
 import { ModuleGraph } from './moduleGraph';
+import { blockTypesRule } from './rules/blockTypes';
 import { codeExecutionRule } from './rules/codeExecution';
 import { functionsRule } from './rules/functions';
 import { moduleSourcesRule, pinnedModuleSource } from './rules/moduleSources';
@@ -10,6 +11,7 @@ import { Finding, InspectionContext, InspectionRule } from './types';
 
 /** Every rule, in the order their findings are reported. */
 export const INSPECTION_RULES: ReadonlyArray<[string, InspectionRule]> = [
+  ['block-types', blockTypesRule],
   ['code-execution', codeExecutionRule],
   ['module-sources', moduleSourcesRule],
   ['state-backends', stateBackendsRule],

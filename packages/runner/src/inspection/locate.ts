@@ -7,7 +7,7 @@ import { TerraformFile } from './terraformFiles';
  * is made on the parsed file.
  */
 export type Step =
-  | { block: string; labels?: string[] }
+  | { block: string; labels?: string[]; anyLabels?: boolean }
   | { attribute: string }
   | { call: string; argument?: string }
   | { text: string };
@@ -64,11 +64,14 @@ function stepPatterns(step: Step, json: boolean): RegExp[] {
     return [step.block, ...labels].map(key);
   }
   // An HCL block header is always on one line; labels may be quoted or bare.
-  const labelPattern = labels
-    .map(
-      l => `[ \\t]+(?:${escapeRegExp(JSON.stringify(l))}|${escapeRegExp(l)})`,
-    )
-    .join('');
+  const labelPattern = step.anyLabels
+    ? '(?:[ \\t]+(?:"[^"\\n]*"|[\\w-]+))*'
+    : labels
+        .map(
+          l =>
+            `[ \\t]+(?:${escapeRegExp(JSON.stringify(l))}|${escapeRegExp(l)})`,
+        )
+        .join('');
   return [
     new RegExp(
       `^[ \\t]*${escapeRegExp(step.block)}${labelPattern}[ \\t]*\\{`,
