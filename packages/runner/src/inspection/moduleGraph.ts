@@ -624,8 +624,18 @@ export async function addInstalledModules(
       const head = within(cloneDir, modulesRoot)
         ? await cloneHead(cloneDir)
         : undefined;
-      if (head) {
+      // Two clones of one source at different commits (a tag moved while
+      // init ran): neither commit stands for the source.
+      const seen = heads.get(source);
+      if (head && (!seen || (seen.ok && !head.ok))) {
         heads.set(source, head);
+      } else if (head?.ok && seen?.ok && seen.value !== head.value) {
+        heads.set(
+          source,
+          refuse(
+            `it was cloned twice, at commits ${seen.value} and ${head.value}`,
+          ),
+        );
       }
       installed.push({ module: module.value, source });
     }

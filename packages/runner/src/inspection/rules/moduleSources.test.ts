@@ -404,6 +404,32 @@ describe('moduleSourcesRule', () => {
       ]);
     });
 
+    it('refuses two clones of one source at different commits (a tag moved while init ran)', async () => {
+      await expect(
+        installed([
+          {
+            key: 'web',
+            source: VETTED,
+            files: { 'main.tf': '' },
+            head: WEB_V1_1_0,
+          },
+          {
+            key: 'web2',
+            source: VETTED,
+            files: { 'main.tf': '' },
+            head: MOVED,
+          },
+        ]),
+      ).resolves.toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^module\\.web: .* could not be verified: it was cloned twice, at commits ${WEB_V1_1_0} and ${MOVED}`,
+          ),
+        ),
+        expect.stringMatching(/^module\.web2: .* could not be verified/),
+      ]);
+    });
+
     it('judges each catalog module by its own tag', async () => {
       await expect(
         installed([
