@@ -4,7 +4,12 @@ import {
   normaliseProviderSource,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { LoadedModule } from './moduleGraph';
-import { isObject, labelledBlocks, TerraformFile } from './terraformFiles';
+import {
+  bareExpression,
+  isObject,
+  labelledBlocks,
+  TerraformFile,
+} from './terraformFiles';
 
 /** One `required_providers` entry of a module. */
 export interface ProviderDeclaration {
@@ -75,11 +80,10 @@ export function providerAddressOf(
 
 /** `aws.west`, as hcl2json (`${aws.west}`) or Terraform JSON (`aws.west`) give it: `aws`. */
 export function providerLocalName(reference: unknown): string | undefined {
-  if (typeof reference !== 'string') {
-    return undefined;
-  }
-  const bare = /^\$\{([^}]*)\}$/.exec(reference)?.[1] ?? reference;
-  return /^([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z][A-Za-z0-9_-]*)?$/.exec(
-    bare.trim(),
-  )?.[1];
+  const bare = bareExpression(reference);
+  return bare === undefined
+    ? undefined
+    : /^([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z][A-Za-z0-9_-]*)?$/.exec(
+        bare.trim(),
+      )?.[1];
 }

@@ -8,6 +8,18 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * A reference as its text: hcl2json gives `aws_instance.a` as
+ * `${aws_instance.a}`, Terraform's JSON syntax writes it bare. Undefined
+ * for anything but a string.
+ */
+export function bareExpression(value: unknown): string | undefined {
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+  return /^\$\{([^}]*)\}$/.exec(value)?.[1] ?? value;
+}
+
+/**
  * The bodies of the blocks of one type, with their labels. HCL (through
  * hcl2json) gives `{type: {label: [body]}}`; Terraform's JSON syntax also
  * accepts an array of objects at every level (`"data": [{"external": …}]`),

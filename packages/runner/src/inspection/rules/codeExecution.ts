@@ -1,6 +1,10 @@
 import { resourceBlocks } from '../blocks';
 import { q, Step, where } from '../locate';
-import { labelledBlocks, TerraformFile } from '../terraformFiles';
+import {
+  bareExpression,
+  labelledBlocks,
+  TerraformFile,
+} from '../terraformFiles';
 import { Finding, InspectionRule } from '../types';
 
 const PROVISIONERS: Record<string, string> = {
@@ -75,10 +79,7 @@ export const codeExecutionRule: InspectionRule = (
     // Since Terraform 1.9 a removed block may carry destroy-time provisioners.
     for (const file of module.files) {
       for (const { body: removed } of labelledBlocks(file.body.removed, 0)) {
-        const source =
-          typeof removed.from === 'string'
-            ? removed.from.replace(/^\$\{|\}$/g, '')
-            : undefined;
+        const source = bareExpression(removed.from);
         const from = source === undefined ? '?' : q(source).slice(1, -1);
         provisioners(
           file,

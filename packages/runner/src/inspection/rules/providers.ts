@@ -7,7 +7,11 @@ import { moduleCalls, providerBlocks, resourceBlocks } from '../blocks';
 import { q, shownList, Step, where } from '../locate';
 import { LoadedModule } from '../moduleGraph';
 import { providerDeclarations, providerLocalName } from '../providerNames';
-import { labelledBlocks, TerraformFile } from '../terraformFiles';
+import {
+  bareExpression,
+  labelledBlocks,
+  TerraformFile,
+} from '../terraformFiles';
 import { Finding, InspectionContext, InspectionRule } from '../types';
 
 type Located = Pick<TerraformFile, 'name' | 'shown' | 'text'>;
@@ -151,10 +155,7 @@ export function inspectProviders(
     for (const file of module.files) {
       for (const { body } of labelledBlocks(file.body.import, 0)) {
         if (body.provider !== undefined) {
-          const to =
-            typeof body.to === 'string'
-              ? body.to.replace(/^\$\{|\}$/g, '')
-              : undefined;
+          const to = bareExpression(body.to);
           use(
             file,
             [
