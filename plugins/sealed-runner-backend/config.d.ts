@@ -17,6 +17,14 @@ export interface Config {
         /** User or group entity refs allowed to approve. Unset: anyone the permission policy allows. */
         approvers?: string[];
         /**
+         * Plans a service principal (a CI token) requests. No person stands
+         * behind such a plan for the four-eyes rule (whoever wrote the commit
+         * could approve it), so `extra-approval` (default) needs one approval
+         * more than `requiredApprovals` where that is at least 1; `deny`
+         * refuses plans from services here.
+         */
+        serviceRequests?: 'deny' | 'extra-approval';
+        /**
          * What Terraform code the runner may plan and apply here. Plan runs
          * code, so the default refuses code execution and every provider but
          * the built-in terraform provider.
@@ -107,6 +115,18 @@ export interface Config {
       /** How long after it is issued a job may start on a runner, in seconds. Default 300. */
       lifetimeSeconds?: number;
     };
+    /** Live log streams (`GET /runs/:id/logs/stream`). */
+    logStreams?: {
+      /** Streams one caller (user or service) may hold open; more get 429. Default 4. */
+      maxPerCaller?: number;
+      /** Streams this backend holds open in all; more get 429. Default 200. */
+      maxTotal?: number;
+      /**
+       * A client that has not taken what was written to it within this many
+       * seconds is cut off (it reconnects with Last-Event-ID). Default 30.
+       */
+      slowClientSeconds?: number;
+    };
     /** Break-glass sessions (`POST /break-glass`). */
     breakGlass?: {
       /**
@@ -127,6 +147,22 @@ export interface Config {
       heartbeatTimeoutSeconds?: number;
       /** How often the reconciler runs, in seconds. Default 10. */
       reconcileIntervalSeconds?: number;
+      /**
+       * How much log one run keeps. Output past either limit is not stored:
+       * one marker line says so, and the run still finishes with its result.
+       */
+      logs?: {
+        /** Default 250000 lines. */
+        maxLines?: number;
+        /** Default 67108864 (64 MiB), each line counting its text and 160 bytes for its row. */
+        maxBytes?: number;
+      };
+      /**
+       * A backend module registering a dispatcher for a built-in runner type
+       * (`local`, `ecs`) would receive every signed job: startup fails
+       * unless this is true, and is logged at warn when it is. Default false.
+       */
+      allowReplacingBuiltIn?: boolean;
       /** The embedded local runner. */
       local?: {
         /**

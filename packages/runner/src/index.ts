@@ -25,6 +25,7 @@ export type { GitOptions } from './git';
 export { addInstalledModules, inspect, loadModuleGraph } from './inspection';
 export type { Inspection, InspectionContext, ModuleGraph } from './inspection';
 export { probeSandbox } from './sandbox';
+export { securePrivateDirectory, securePrivateFile } from './privateDirectory';
 
 /**
  * Absolute path of the runner program, to start with `node`.

@@ -11,8 +11,9 @@ import {
   RUNNER_CONFIG_ENV,
   RUNNER_JOB_KEY_ENV,
 } from './config';
-import { EventSink, framedStdoutSink, stdoutSink } from './events';
+import { EventSink, framedStdoutSink, note, stdoutSink } from './events';
 import { readJobPublicKey, verifyJobDocument } from './jobSignature';
+import { securePrivateDirectory } from './privateDirectory';
 import { Rejection } from './rejection';
 import { runJob } from './runJob';
 import { checkTaskRole } from './taskRole';
@@ -164,6 +165,32 @@ async function readJob(
  *
  * @public
  */
+/**
+ * The runner's own directories: its user's alone. Runs and state stay
+ * traversable (0711) for the sandbox user bubblewrap mounts them as;
+ * saved plans and seen jobs are the runner's only.
+ */
+async function securePrivateDirectories(config: RunnerConfig) {
+  const dirs: [string, number, string][] = [
+    [config.workDir, 0o711, "the runner's work directory"],
+    [config.stateDir, 0o711, "the runner's state directory"],
+    ...(config.artifacts
+      ? []
+      : ([
+          [config.planDir, 0o700, "the runner's saved-plan directory"],
+          [config.seenJobsDir, 0o700, "the runner's seen-jobs directory"],
+        ] as [string, number, string][])),
+  ];
+  const warnings: string[] = [];
+  for (const [path, mode, what] of dirs) {
+    const warning = await securePrivateDirectory(path, { mode, what });
+    if (warning) {
+      warnings.push(warning);
+    }
+  }
+  return warnings;
+}
+
 export async function runMain(): Promise<number> {
   let sink: EventSink = stdoutSink;
   // From the first instruction: a stop request (ECS StopTask, a cancel)
@@ -212,6 +239,16 @@ export async function runMain(): Promise<number> {
   }
   if (config.artifacts) {
     sink = framedStdoutSink();
+  }
+  try {
+    for (const warning of await securePrivateDirectories(config)) {
+      note(sink, `WARNING: ${warning}`);
+    }
+  } catch (error) {
+    return finish({
+      status: 'failed',
+      error: `runner directories: ${(error as Error).message}`,
+    });
   }
   const store = artifactStore(config);
   let document: string | undefined;

@@ -11,6 +11,8 @@ import {
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { resolveLocationRef } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
+import { DEFAULT_LOG_LIMITS } from './decisions/logLimits';
+import { DEFAULT_STREAM_LIMITS } from './service/LogStreamLimiter';
 
 const allowlistEntry = z
   .string()
@@ -26,6 +28,12 @@ const environmentConfigSchema = z.strictObject({
   applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1),
   requiredApprovals: z.number().int().min(0).max(10),
   approvers: z.array(entityRefSchema).min(1).optional(),
+  /**
+   * Plans a service principal (CI) requests: `extra-approval` (default)
+   * needs one approval more than `requiredApprovals` where that is at
+   * least 1, since no person can be held to four-eyes; `deny` refuses them.
+   */
+  serviceRequests: z.enum(['deny', 'extra-approval']).default('extra-approval'),
   /** Handed to the runner, which enforces it; the runner's defaults apply when unset. */
   planPolicy: planPolicySchema.optional(),
 });
@@ -153,6 +161,32 @@ const sealedRunnerConfigSchema = z
         'set either privateKey or kms, not both',
       )
       .prefault({}),
+    /** Live log streams (`GET /runs/:id/logs/stream`). */
+    logStreams: z
+      .strictObject({
+        /** Open streams one caller may hold; more get 429. */
+        maxPerCaller: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(DEFAULT_STREAM_LIMITS.maxPerCaller),
+        /** Open streams on this backend; more get 429. */
+        maxTotal: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .default(DEFAULT_STREAM_LIMITS.maxTotal),
+        /** A client that has not taken a written event within this time is cut off. */
+        slowClientSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(DEFAULT_STREAM_LIMITS.slowClientSeconds),
+      })
+      .prefault({}),
     breakGlass: z
       .strictObject({
         /** The longest break-glass session a holder may open, in minutes. */
@@ -173,6 +207,28 @@ const sealedRunnerConfigSchema = z
         timeoutSeconds: z.number().int().min(30).max(86400).default(1800),
         heartbeatTimeoutSeconds: z.number().int().min(2).max(3600).default(30),
         reconcileIntervalSeconds: z.number().int().min(1).max(3600).default(10),
+        /** How much log one run keeps; the rest is cut with one marker line. */
+        logs: z
+          .strictObject({
+            maxLines: z
+              .number()
+              .int()
+              .min(100)
+              .max(10_000_000)
+              .default(DEFAULT_LOG_LIMITS.maxLines),
+            maxBytes: z
+              .number()
+              .int()
+              .min(64 * 1024)
+              .max(4 * 1024 * 1024 * 1024)
+              .default(DEFAULT_LOG_LIMITS.maxBytes),
+          })
+          .prefault({}),
+        /**
+         * A module replacing a built-in runner type (`local`, `ecs`) receives
+         * every signed job: refused unless this is set, and warned about.
+         */
+        allowReplacingBuiltIn: z.boolean().default(false),
         local: z
           .strictObject({
             directory: z.string().min(1),

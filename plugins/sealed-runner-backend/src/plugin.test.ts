@@ -1328,7 +1328,12 @@ describe('sealed-runner plugin (HTTP API)', () => {
         .post(`${API}/runs/${plan.id}/approve`)
         .set('Authorization', mockCredentials.service.header())
         .send({});
-      expectError(byService, 403, 'NotAllowedError', /only users can approve/);
+      expectError(
+        byService,
+        403,
+        'NotAllowedError',
+        /only people can approve plans: a service principal \(service:external:test-service\)/,
+      );
       expect((await c.getRun(plan.id)).approvals).toEqual([]);
 
       // The requester's own refused approval did not count.

@@ -21,9 +21,17 @@ import { DatabaseRunStore } from './database/DatabaseRunStore';
 import { DatabaseBreakGlassStore } from './database/DatabaseBreakGlassStore';
 import { DatabaseModulePinStore } from './database/DatabaseModulePinStore';
 import { DatabaseTargetClaimStore } from './database/DatabaseTargetClaimStore';
+import {
+  securePrivateSqliteDirectory,
+  securePrivateSqliteFiles,
+  sqliteFileOf,
+} from './database/sqliteFiles';
 import { createModulePinService } from './services/ModulePins/createModulePinService';
 import { createBreakGlassService } from './services/BreakGlassService/createBreakGlassService';
-import { builtInDispatcher } from './dispatch/builtInDispatcher';
+import {
+  BUILT_IN_RUNNER_TYPES,
+  builtInDispatcher,
+} from './dispatch/builtInDispatcher';
 import { createJobSigner } from './services/JobSigner/createJobSigner';
 import { createTargetResourceLoader } from './permissions';
 import { createRouter } from './service/router';
@@ -81,8 +89,13 @@ export const sealedRunnerPlugin = createBackendPlugin({
             'sealedRunner.modules.locations is not set: a module entity from any catalog location can be vetted (an entity claims its own owner)',
           );
         }
+        const sqliteFile = sqliteFileOf(deps.rootConfig, 'sealed-runner');
+        if (sqliteFile) {
+          await securePrivateSqliteDirectory(sqliteFile, logger);
+        }
         const store = await DatabaseRunStore.create({
           database: deps.database,
+          logLimits: config.runner.logs,
         });
 
         const awsCredentials = DefaultAwsCredentialsManager.fromConfig(
@@ -94,6 +107,21 @@ export const sealedRunnerPlugin = createBackendPlugin({
           logger,
         });
         const runnerType = config.runner.type;
+        // The dispatcher receives every signed job: a module taking over a
+        // built-in runner type must be asked for by name, and is loud.
+        if (
+          dispatchers.has(runnerType) &&
+          BUILT_IN_RUNNER_TYPES.includes(runnerType)
+        ) {
+          if (!config.runner.allowReplacingBuiltIn) {
+            throw new Error(
+              `A backend module registered a dispatcher for the built-in runner type '${runnerType}'; it would receive every signed job. Set sealedRunner.runner.allowReplacingBuiltIn: true if you installed that module to replace it, or remove the module.`,
+            );
+          }
+          logger.warn(
+            `SECURITY: the built-in '${runnerType}' runner is replaced by a backend module's dispatcher (sealedRunner.runner.allowReplacingBuiltIn: true); every signed job goes to it`,
+          );
+        }
         if (!dispatchers.has(runnerType)) {
           const builtIn = await builtInDispatcher({
             config,
@@ -176,6 +204,9 @@ export const sealedRunnerPlugin = createBackendPlugin({
           }),
         });
 
+        if (sqliteFile) {
+          await securePrivateSqliteFiles(sqliteFile);
+        }
         deps.permissionsRegistry.addResourceType({
           resourceRef: sealedRunnerTargetResourceRef,
           permissions: sealedRunnerPermissions,
@@ -185,6 +216,8 @@ export const sealedRunnerPlugin = createBackendPlugin({
         deps.httpRouter.use(
           await createRouter({
             httpAuth: deps.httpAuth,
+            auth,
+            logStreams: config.logStreams,
             runService,
             breakGlassService,
           }),

@@ -27,7 +27,8 @@ export type FakeScript = (job: SealedRunnerJob) => FakeRun;
 export const event = {
   log: (line: string) => JSON.stringify({ type: 'log', line }),
   phase: (phase: string) => JSON.stringify({ type: 'phase', phase }),
-  result: (fields: Record<string, unknown>) => JSON.stringify({ type: 'result', ...fields }),
+  result: (fields: Record<string, unknown>) =>
+    JSON.stringify({ type: 'result', ...fields }),
   /** A succeeded plan with no changes, bound to the job's commit and plan file. */
   emptyPlanResult: (job: SealedRunnerJob) =>
     event.result({
@@ -68,7 +69,9 @@ export const succeedingRunner: FakeScript = job => ({
         ]
       : [
           event.phase('apply'),
-          event.log('Apply complete! Resources: 2 added, 0 changed, 1 destroyed.'),
+          event.log(
+            'Apply complete! Resources: 2 added, 0 changed, 1 destroyed.',
+          ),
           event.result({ status: 'succeeded', commitSha: job.commitSha }),
         ],
 });
@@ -104,7 +107,9 @@ export class FakeDispatcher implements RunDispatcher {
   async dispatch(job: SealedRunnerJob, document: string): Promise<JsonObject> {
     this.jobs.push(job);
     this.documents.push(document);
-    const script = this.scripts.get(`${job.entityRef}#${job.environment}`) ?? succeedingRunner;
+    const script =
+      this.scripts.get(`${job.entityRef}#${job.environment}`) ??
+      succeedingRunner;
     const run = script(job);
     this.states.set(job.runId, { job, run, cancelled: false });
     if (run.dispatched) {
@@ -121,10 +126,16 @@ export class FakeDispatcher implements RunDispatcher {
     return state;
   }
 
-  async poll(handle: JsonObject, cursor: string | undefined): Promise<DispatchPoll> {
+  async poll(
+    handle: JsonObject,
+    cursor: string | undefined,
+  ): Promise<DispatchPoll> {
     const { run, cancelled } = this.state(handle);
     const from = Number(cursor ?? 0);
-    const lines = run.lines.slice(from, from + (run.perPoll ?? run.lines.length));
+    const lines = run.lines.slice(
+      from,
+      from + (run.perPoll ?? run.lines.length),
+    );
     const next = from + lines.length;
     const more = next < run.lines.length;
     const alive = more || (run.hold === true && !cancelled);
@@ -141,7 +152,9 @@ export class FakeDispatcher implements RunDispatcher {
     this.cancelled.push(state.job.runId);
     if (!state.cancelled) {
       state.cancelled = true;
-      state.run.lines.push(event.result({ status: 'cancelled', error: 'cancelled' }));
+      state.run.lines.push(
+        event.result({ status: 'cancelled', error: 'cancelled' }),
+      );
     }
   }
 
@@ -150,8 +163,11 @@ export class FakeDispatcher implements RunDispatcher {
   }
 }
 
-/** Registers `dispatcher` as runner type `fake` (`sealedRunner.runner.type: fake`). */
-export function fakeDispatcherModule(dispatcher: FakeDispatcher) {
+/** Registers `dispatcher` as runner type `fake` (`sealedRunner.runner.type: fake`), or as `type`. */
+export function fakeDispatcherModule(
+  dispatcher: FakeDispatcher,
+  type = 'fake',
+) {
   return createBackendModule({
     pluginId: 'sealed-runner',
     moduleId: 'test-dispatcher',
@@ -159,7 +175,7 @@ export function fakeDispatcherModule(dispatcher: FakeDispatcher) {
       reg.registerInit({
         deps: { dispatch: sealedRunnerDispatchExtensionPoint },
         async init({ dispatch }) {
-          dispatch.addDispatcher('fake', dispatcher);
+          dispatch.addDispatcher(type, dispatcher);
         },
       });
     },

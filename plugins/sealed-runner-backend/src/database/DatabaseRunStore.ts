@@ -7,6 +7,11 @@ import {
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
+import {
+  DEFAULT_LOG_LIMITS,
+  limitLogLines,
+  LogLimits,
+} from '../decisions/logLimits';
 import { migratedClient } from './migrations';
 import { openTargetKey } from './DatabaseBreakGlassStore';
 import {
@@ -56,6 +61,8 @@ interface RunRow {
   attached_by: string | null;
   heartbeat_at: string | null;
   log_count: number;
+  log_bytes: number | string;
+  log_truncated: boolean | number;
   cancel_requested_by: string | null;
   break_glass: string | null;
 }
@@ -127,11 +134,19 @@ function toRecord(
 export class DatabaseRunStore implements RunStore {
   static async create(options: {
     database: DatabaseService;
+    /** How much log one run keeps; the rest is cut with one marker line. */
+    logLimits?: LogLimits;
   }): Promise<DatabaseRunStore> {
-    return new DatabaseRunStore(await migratedClient(options.database));
+    return new DatabaseRunStore(
+      await migratedClient(options.database),
+      options.logLimits ?? DEFAULT_LOG_LIMITS,
+    );
   }
 
-  private constructor(private readonly knex: Knex) {}
+  private constructor(
+    private readonly knex: Knex,
+    private readonly logLimits: LogLimits,
+  ) {}
 
   /** Loads runs with their approvals and the apply each plan led to. */
   private async hydrate(
@@ -430,8 +445,17 @@ export class DatabaseRunStore implements RunStore {
           `run ${id} is supervised by another replica`,
         );
       }
+      const { kept, tally } = limitLogLines(
+        {
+          lines: Number(row.log_count),
+          bytes: Number(row.log_bytes),
+          truncated: Boolean(row.log_truncated),
+        },
+        output.lines,
+        this.logLimits,
+      );
       const first = Number(row.log_count) + 1;
-      const rows = output.lines.map((line, i) => ({
+      const rows = kept.map((line, i) => ({
         run_id: id,
         seq: first + i,
         line,
@@ -442,7 +466,9 @@ export class DatabaseRunStore implements RunStore {
       await tx('runs')
         .where({ id })
         .update({
-          log_count: first - 1 + rows.length,
+          log_count: tally.lines,
+          log_bytes: tally.bytes,
+          log_truncated: tally.truncated,
           dispatch_cursor: output.cursor,
           heartbeat_at: now(),
           ...(output.phase ? { phase: output.phase } : {}),

@@ -7,7 +7,9 @@ import {
   decideApply,
   decideApproval,
   decideCancel,
+  decidePlanRequest,
   enforce,
+  requiredApprovals,
   sameEntityRef,
 } from './decisions';
 
@@ -51,13 +53,24 @@ function snapshot(
   };
 }
 
-const approval = (by: string): Approval => ({ by, at: '2026-01-01T01:00:00.000Z' });
+const approval = (by: string): Approval => ({
+  by,
+  at: '2026-01-01T01:00:00.000Z',
+});
 
 function env(overrides: Partial<EnvironmentConfig> = {}): EnvironmentConfig {
-  return { applyBranches: ['main'], requiredApprovals: 1, ...overrides };
+  return {
+    applyBranches: ['main'],
+    requiredApprovals: 1,
+    serviceRequests: 'extra-approval',
+    ...overrides,
+  };
 }
 
-const pat = { userEntityRef: 'user:default/pat', ownershipEntityRefs: ['user:default/pat'] };
+const pat = {
+  userEntityRef: 'user:default/pat',
+  ownershipEntityRefs: ['user:default/pat'],
+};
 
 describe('sameEntityRef', () => {
   it.each([
@@ -84,18 +97,31 @@ describe('countedApprovals', () => {
       ['user:default/pat', 'user:default/sam'],
     ],
   ])('%s', (_, by, expected) => {
-    expect(countedApprovals(run(), by.map(approval)).map(a => a.by)).toEqual(expected);
+    expect(countedApprovals(run(), by.map(approval)).map(a => a.by)).toEqual(
+      expected,
+    );
   });
 });
 
 describe('decideApproval', () => {
   it.each<[string, PlanSnapshot, typeof pat, EnvironmentConfig]>([
     ['another user, no approvers list', snapshot(), pat, env()],
-    ['a user listed by user ref', snapshot(), pat, env({ approvers: ['user:default/pat'] })],
+    [
+      'a user listed by user ref',
+      snapshot(),
+      pat,
+      env({ approvers: ['user:default/pat'] }),
+    ],
     [
       'a member of a listed group',
       snapshot(),
-      { ...pat, ownershipEntityRefs: ['user:default/pat', 'group:default/platform-team'] },
+      {
+        ...pat,
+        ownershipEntityRefs: [
+          'user:default/pat',
+          'group:default/platform-team',
+        ],
+      },
       env({ approvers: ['group:default/platform-team'] }),
     ],
     [
@@ -104,10 +130,18 @@ describe('decideApproval', () => {
       { ...pat, ownershipEntityRefs: ['Group:Default/Platform-Team'] },
       env({ approvers: ['group:default/platform-team'] }),
     ],
-    ['a plan whose apply failed', snapshot({}, { applyRuns: [{ status: 'failed' }] }), pat, env()],
+    [
+      'a plan whose apply failed',
+      snapshot({}, { applyRuns: [{ status: 'failed' }] }),
+      pat,
+      env(),
+    ],
     [
       'a plan whose apply was cancelled',
-      snapshot({}, { applyRuns: [{ status: 'cancelled' }, { status: 'rejected' }] }),
+      snapshot(
+        {},
+        { applyRuns: [{ status: 'cancelled' }, { status: 'rejected' }] },
+      ),
       pat,
       env(),
     ],
@@ -118,10 +152,21 @@ describe('decideApproval', () => {
       env(),
     ],
   ])('allows %s', (_, snap, approver, environment) => {
-    expect(decideApproval(snap, approver, environment)).toEqual({ allowed: true });
+    expect(decideApproval(snap, approver, environment)).toEqual({
+      allowed: true,
+    });
   });
 
-  it.each<[string, PlanSnapshot, typeof pat, EnvironmentConfig, 'conflict' | 'forbidden', RegExp]>([
+  it.each<
+    [
+      string,
+      PlanSnapshot,
+      typeof pat,
+      EnvironmentConfig,
+      'conflict' | 'forbidden',
+      RegExp,
+    ]
+  >([
     [
       'a plan of a branch that can never be applied to the environment',
       snapshot({ ref: 'feature' }),
@@ -133,7 +178,10 @@ describe('decideApproval', () => {
     [
       'the requester (four-eyes)',
       snapshot(),
-      { userEntityRef: 'user:default/erin', ownershipEntityRefs: ['user:default/erin'] },
+      {
+        userEntityRef: 'user:default/erin',
+        ownershipEntityRefs: ['user:default/erin'],
+      },
       env(),
       'forbidden',
       /four-eyes/,
@@ -160,7 +208,13 @@ describe('decideApproval', () => {
     [
       'someone not on the approvers list',
       snapshot(),
-      { ...pat, ownershipEntityRefs: ['user:default/pat', 'group:default/payments-team'] },
+      {
+        ...pat,
+        ownershipEntityRefs: [
+          'user:default/pat',
+          'group:default/payments-team',
+        ],
+      },
       env({ approvers: ['group:default/platform-team', 'user:default/sam'] }),
       'forbidden',
       /only group:default\/platform-team, user:default\/sam may approve plans for prod/,
@@ -182,7 +236,14 @@ describe('decideApproval', () => {
           env(),
           'conflict',
           new RegExp(`plan plan-1 is ${status}; only a succeeded plan`),
-        ] as [string, PlanSnapshot, typeof pat, EnvironmentConfig, 'conflict', RegExp],
+        ] as [
+          string,
+          PlanSnapshot,
+          typeof pat,
+          EnvironmentConfig,
+          'conflict',
+          RegExp,
+        ],
     ),
     [
       'a superseded (stale) plan',
@@ -201,7 +262,14 @@ describe('decideApproval', () => {
           env(),
           'conflict',
           new RegExp(`already been applied by run apply-1 \\(${status}\\)`),
-        ] as [string, PlanSnapshot, typeof pat, EnvironmentConfig, 'conflict', RegExp],
+        ] as [
+          string,
+          PlanSnapshot,
+          typeof pat,
+          EnvironmentConfig,
+          'conflict',
+          RegExp,
+        ],
     ),
     [
       'a plan without a saved plan file',
@@ -228,7 +296,12 @@ describe('decideApply', () => {
       env(),
       PLAN_SHA,
     ],
-    ['a plan needing no approvals', snapshot(), env({ requiredApprovals: 0 }), PLAN_SHA],
+    [
+      'a plan needing no approvals',
+      snapshot(),
+      env({ requiredApprovals: 0 }),
+      PLAN_SHA,
+    ],
     [
       'any branch where applyBranches is *',
       snapshot({ ref: 'feature/x' }),
@@ -237,13 +310,24 @@ describe('decideApply', () => {
     ],
     [
       'a branch listed among several',
-      snapshot({ ref: 'release' }, { approvals: [approval('user:default/pat')] }),
+      snapshot(
+        { ref: 'release' },
+        { approvals: [approval('user:default/pat')] },
+      ),
       env({ applyBranches: ['main', 'release'] }),
       PLAN_SHA,
     ],
     [
       'two approvals where two are needed',
-      snapshot({}, { approvals: [approval('user:default/pat'), approval('user:default/sam')] }),
+      snapshot(
+        {},
+        {
+          approvals: [
+            approval('user:default/pat'),
+            approval('user:default/sam'),
+          ],
+        },
+      ),
       env({ requiredApprovals: 2 }),
       PLAN_SHA,
     ],
@@ -251,7 +335,10 @@ describe('decideApply', () => {
       'a plan whose earlier apply failed',
       snapshot(
         {},
-        { approvals: [approval('user:default/pat')], applyRuns: [{ status: 'failed' }] },
+        {
+          approvals: [approval('user:default/pat')],
+          applyRuns: [{ status: 'failed' }],
+        },
       ),
       env(),
       PLAN_SHA,
@@ -263,7 +350,14 @@ describe('decideApply', () => {
   const approved = { approvals: [approval('user:default/pat')] };
 
   it.each<
-    [string, PlanSnapshot, EnvironmentConfig, string | undefined, 'conflict' | 'forbidden', RegExp]
+    [
+      string,
+      PlanSnapshot,
+      EnvironmentConfig,
+      string | undefined,
+      'conflict' | 'forbidden',
+      RegExp,
+    ]
   >([
     [
       'a branch that is not an apply branch',
@@ -307,7 +401,15 @@ describe('decideApply', () => {
     ],
     [
       'a plan with one of three approvals',
-      snapshot({}, { approvals: [approval('user:default/erin'), approval('user:default/pat')] }),
+      snapshot(
+        {},
+        {
+          approvals: [
+            approval('user:default/erin'),
+            approval('user:default/pat'),
+          ],
+        },
+      ),
       env({ requiredApprovals: 3 }),
       PLAN_SHA,
       'conflict',
@@ -383,28 +485,93 @@ describe('decideApply', () => {
   });
 });
 
+describe('plans a service requested', () => {
+  const CI = 'service:ci-pipeline';
+
+  it.each<[string, string, Partial<EnvironmentConfig>, number]>([
+    ['a person, one required', 'user:default/erin', {}, 1],
+    ['a service, one required', CI, {}, 2],
+    ['a service, two required', CI, { requiredApprovals: 2 }, 3],
+    ['a service where none are required', CI, { requiredApprovals: 0 }, 0],
+    [
+      'a service whose subject looks like a user',
+      'service:user:default/pat',
+      {},
+      2,
+    ],
+    ['a person whose name starts with service', 'user:default/service', {}, 1],
+  ])(
+    '%s needs the right number of approvals',
+    (_, requestedBy, overrides, expected) => {
+      expect(requiredApprovals({ requestedBy }, env(overrides))).toBe(expected);
+    },
+  );
+
+  it('counts a person approving a CI plan, and still needs one more before apply', () => {
+    const plan = snapshot(
+      { requestedBy: CI },
+      { approvals: [approval('user:default/pat')] },
+    );
+    const decision = decideApply(plan, env(), PLAN_SHA);
+    expect(decision).toMatchObject({ allowed: false, kind: 'conflict' });
+    expect(decision.allowed || decision.reason).toMatch(
+      /needs 1 more approval from someone other than service:ci-pipeline \(a service requested it: one more than prod's 1\)/,
+    );
+    const twice = snapshot(
+      { requestedBy: CI },
+      {
+        approvals: [approval('user:default/pat'), approval('user:default/sam')],
+      },
+    );
+    expect(decideApply(twice, env(), PLAN_SHA)).toEqual({ allowed: true });
+  });
+
+  it.each<[string, string, EnvironmentConfig['serviceRequests'], boolean]>([
+    ['a service where services are denied', CI, 'deny', false],
+    ['a service by default', CI, 'extra-approval', true],
+    ['a person where services are denied', 'user:default/erin', 'deny', true],
+  ])(
+    'decides a plan request from %s',
+    (_, requester, serviceRequests, allowed) => {
+      expect(
+        decidePlanRequest(requester, 'prod', env({ serviceRequests })).allowed,
+      ).toBe(allowed);
+    },
+  );
+});
+
 describe('decideCancel', () => {
   it.each(['queued', 'running'] as const)('allows a %s run', status => {
     expect(decideCancel(run({ status }))).toEqual({ allowed: true });
   });
 
-  it.each(['succeeded', 'failed', 'rejected', 'cancelled'] as const)('refuses a %s run', status => {
-    expect(decideCancel(run({ status }))).toEqual({
-      allowed: false,
-      kind: 'conflict',
-      reason: `run plan-1 is ${status}; only queued or running runs can be cancelled`,
-    });
-  });
+  it.each(['succeeded', 'failed', 'rejected', 'cancelled'] as const)(
+    'refuses a %s run',
+    status => {
+      expect(decideCancel(run({ status }))).toEqual({
+        allowed: false,
+        kind: 'conflict',
+        reason: `run plan-1 is ${status}; only queued or running runs can be cancelled`,
+      });
+    },
+  );
 });
 
 describe('enforce', () => {
   it.each([
     ['conflict', ConflictError],
     ['forbidden', NotAllowedError],
-  ] as const)('throws %s as the matching Backstage error', (kind, ErrorType) => {
-    expect(() => enforce({ allowed: false, kind, reason: 'no' })).toThrow(ErrorType);
-    expect(() => enforce({ allowed: false, kind, reason: 'no' })).toThrow('no');
-  });
+  ] as const)(
+    'throws %s as the matching Backstage error',
+    (kind, ErrorType) => {
+      expect(() => enforce({ allowed: false, kind, reason: 'no' })).toThrow(
+        ErrorType,
+      );
+      expect(() => enforce({ allowed: false, kind, reason: 'no' })).toThrow(
+        'no',
+      );
+    },
+  );
 
   it('does nothing when allowed', () => {
     expect(() => enforce({ allowed: true })).not.toThrow();

@@ -6,6 +6,7 @@ import {
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
+import { isServiceActor } from '../services/principals';
 
 /**
  * The verdict of a gate rule. `conflict` is about the state of a run
@@ -16,8 +17,16 @@ export type Decision =
   | { allowed: false; kind: 'conflict' | 'forbidden'; reason: string };
 
 const ALLOW: Decision = { allowed: true };
-const conflict = (reason: string): Decision => ({ allowed: false, kind: 'conflict', reason });
-const forbidden = (reason: string): Decision => ({ allowed: false, kind: 'forbidden', reason });
+const conflict = (reason: string): Decision => ({
+  allowed: false,
+  kind: 'conflict',
+  reason,
+});
+const forbidden = (reason: string): Decision => ({
+  allowed: false,
+  kind: 'forbidden',
+  reason,
+});
 
 /** Throws the Backstage error that carries a refusal to the right status code. */
 export function enforce(decision: Decision): void {
@@ -36,7 +45,10 @@ export function sameEntityRef(a: string, b: string): boolean {
 /** An apply of the plan that is running, queued or done blocks another. */
 function blockingApply(snapshot: PlanSnapshot): RunRecord | undefined {
   return snapshot.applyRuns.find(
-    run => run.status === 'queued' || run.status === 'running' || run.status === 'succeeded',
+    run =>
+      run.status === 'queued' ||
+      run.status === 'running' ||
+      run.status === 'succeeded',
   );
 }
 
@@ -47,7 +59,9 @@ function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
     return conflict(`run ${plan.id} is an apply, not a plan`);
   }
   if (plan.status !== 'succeeded') {
-    return conflict(`plan ${plan.id} is ${plan.status}; only a succeeded plan can be approved or applied`);
+    return conflict(
+      `plan ${plan.id} is ${plan.status}; only a succeeded plan can be approved or applied`,
+    );
   }
   if (plan.supersededBy) {
     return conflict(
@@ -56,7 +70,9 @@ function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
   }
   const apply = blockingApply(snapshot);
   if (apply) {
-    return conflict(`plan ${plan.id} has already been applied by run ${apply.id} (${apply.status})`);
+    return conflict(
+      `plan ${plan.id} has already been applied by run ${apply.id} (${apply.status})`,
+    );
   }
   if (!plan.planSha256) {
     return conflict(`plan ${plan.id} has no saved plan file`);
@@ -64,13 +80,56 @@ function decideCurrentPlan(snapshot: PlanSnapshot): Decision {
   return ALLOW;
 }
 
-function notAnApplyBranch(plan: RunRecord, environment: EnvironmentConfig): string {
-  return `branch ${plan.ref} may not be applied to ${plan.environment} (apply branches: ${environment.applyBranches.join(', ')})`;
+function notAnApplyBranch(
+  plan: RunRecord,
+  environment: EnvironmentConfig,
+): string {
+  return `branch ${plan.ref} may not be applied to ${
+    plan.environment
+  } (apply branches: ${environment.applyBranches.join(', ')})`;
 }
 
 /** Approvals that count: never the requester's own. */
-export function countedApprovals(plan: RunRecord, approvals: Approval[]): Approval[] {
+export function countedApprovals(
+  plan: RunRecord,
+  approvals: Approval[],
+): Approval[] {
   return approvals.filter(a => !sameEntityRef(a.by, plan.requestedBy));
+}
+
+/**
+ * Approvals a plan needs. A plan a service requested has no person behind
+ * it the gate can hold to four-eyes: whoever wrote the commit may approve
+ * it, so an environment that asks for approvals asks for one more
+ * (`serviceRequests: extra-approval`, the default). An environment that
+ * needs none needs none from a service either.
+ */
+export function requiredApprovals(
+  plan: Pick<RunRecord, 'requestedBy'>,
+  environment: EnvironmentConfig,
+): number {
+  const extra =
+    isServiceActor(plan.requestedBy) && environment.requiredApprovals > 0
+      ? 1
+      : 0;
+  return environment.requiredApprovals + extra;
+}
+
+/**
+ * May this caller request a plan of an environment? A service may not
+ * where the environment says `serviceRequests: deny`.
+ */
+export function decidePlanRequest(
+  requester: string,
+  environmentName: string,
+  environment: EnvironmentConfig,
+): Decision {
+  if (isServiceActor(requester) && environment.serviceRequests === 'deny') {
+    return forbidden(
+      `${environmentName} accepts plans from people only (serviceRequests: deny); ${requester} is a service`,
+    );
+  }
+  return ALLOW;
 }
 
 /**
@@ -87,25 +146,42 @@ export function decideApproval(
     return current;
   }
   if (sameEntityRef(approver.userEntityRef, snapshot.plan.requestedBy)) {
-    return forbidden('you requested this plan; four-eyes rule: someone else must approve it');
+    return forbidden(
+      'you requested this plan; four-eyes rule: someone else must approve it',
+    );
   }
   if (!isApplyBranch(environment.applyBranches, snapshot.plan.ref)) {
-    return conflict(`${notAnApplyBranch(snapshot.plan, environment)}; its plan cannot be approved`);
+    return conflict(
+      `${notAnApplyBranch(
+        snapshot.plan,
+        environment,
+      )}; its plan cannot be approved`,
+    );
   }
   if (environment.approvers) {
     const mine = [approver.userEntityRef, ...approver.ownershipEntityRefs];
-    const allowed = environment.approvers.some(ref => mine.some(m => sameEntityRef(m, ref)));
+    const allowed = environment.approvers.some(ref =>
+      mine.some(m => sameEntityRef(m, ref)),
+    );
     if (!allowed) {
       return forbidden(
-        `only ${environment.approvers.join(', ')} may approve plans for ${snapshot.plan.environment}`,
+        `only ${environment.approvers.join(', ')} may approve plans for ${
+          snapshot.plan.environment
+        }`,
       );
     }
   }
   return ALLOW;
 }
 
-function missingApprovals(snapshot: PlanSnapshot, environment: EnvironmentConfig): number {
-  return environment.requiredApprovals - countedApprovals(snapshot.plan, snapshot.approvals).length;
+function missingApprovals(
+  snapshot: PlanSnapshot,
+  environment: EnvironmentConfig,
+): number {
+  return (
+    requiredApprovals(snapshot.plan, environment) -
+    countedApprovals(snapshot.plan, snapshot.approvals).length
+  );
 }
 
 /**
@@ -143,13 +219,21 @@ export function decideApplyReadiness(
     return current;
   }
   const { plan } = snapshot;
-  if (!isApplyBranch(environment.applyBranches, plan.ref) && !waived.includes('apply-branch')) {
+  if (
+    !isApplyBranch(environment.applyBranches, plan.ref) &&
+    !waived.includes('apply-branch')
+  ) {
     return forbidden(notAnApplyBranch(plan, environment));
   }
   const missing = missingApprovals(snapshot, environment);
   if (missing > 0 && !waived.includes('approvals')) {
+    const service = isServiceActor(plan.requestedBy)
+      ? ` (a service requested it: one more than ${plan.environment}'s ${environment.requiredApprovals})`
+      : '';
     return conflict(
-      `plan ${plan.id} needs ${missing} more approval${missing === 1 ? '' : 's'} from someone other than ${plan.requestedBy}`,
+      `plan ${plan.id} needs ${missing} more approval${
+        missing === 1 ? '' : 's'
+      } from someone other than ${plan.requestedBy}${service}`,
     );
   }
   return ALLOW;
@@ -176,7 +260,10 @@ export function decideApply(
   }
   if (branchHead !== plan.commitSha) {
     return conflict(
-      `branch ${plan.ref} moved since this plan (planned ${plan.commitSha.slice(0, 12)}, now ${branchHead.slice(0, 12)}); plan again`,
+      `branch ${plan.ref} moved since this plan (planned ${plan.commitSha.slice(
+        0,
+        12,
+      )}, now ${branchHead.slice(0, 12)}); plan again`,
     );
   }
   return ALLOW;
@@ -185,7 +272,9 @@ export function decideApply(
 /** Only queued or running runs can be cancelled. */
 export function decideCancel(run: RunRecord): Decision {
   if (run.status !== 'queued' && run.status !== 'running') {
-    return conflict(`run ${run.id} is ${run.status}; only queued or running runs can be cancelled`);
+    return conflict(
+      `run ${run.id} is ${run.status}; only queued or running runs can be cancelled`,
+    );
   }
   return ALLOW;
 }

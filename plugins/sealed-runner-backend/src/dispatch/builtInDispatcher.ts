@@ -1,13 +1,15 @@
-import { chmod, mkdir } from 'node:fs/promises';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { AwsCredentialsManager } from '@backstage/integration-aws-node';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { probeSandbox } from '@sealed-runner/runner';
+import { probeSandbox, securePrivateDirectory } from '@sealed-runner/runner';
 import { SealedRunnerConfig } from '../config';
 import { JobSigner } from '../services/JobSigner/JobSigner';
 import { EcsDispatcher } from './EcsDispatcher';
 import { LocalDispatcher } from './LocalDispatcher';
 import { localDispatcherConfig, localRunnerConfig } from './localRunnerConfig';
+
+/** The runner types the gate ships. */
+export const BUILT_IN_RUNNER_TYPES: readonly string[] = ['local', 'ecs'];
 
 /**
  * The runner types the gate ships: `local` (embedded default) and `ecs`.
@@ -24,6 +26,15 @@ export async function builtInDispatcher(options: {
     case 'local': {
       const local = localDispatcherConfig(config, await signer.publicKeyPem());
       const sandbox = localRunnerConfig(local).sandbox;
+      // Jobs, logs, saved plans and state live here: this user's alone,
+      // traversable (not listable) by the sandbox user it mounts runs as.
+      const warning = await securePrivateDirectory(local.directory, {
+        mode: sandbox === false ? 0o700 : 0o711,
+        what: "the local runner's directory (sealedRunner.runner.local.directory)",
+      });
+      if (warning) {
+        logger.warn(warning);
+      }
       if (sandbox === false) {
         logger.warn(
           "SECURITY: sealedRunner.runner.local.sandbox is false — git and Terraform run UNSANDBOXED, as the backend's user: code in a target can read and change everything this backend can (its database, keys, config, every target's state and saved plan). Never use this on a shared or production machine; every run and target says so.",
@@ -31,8 +42,6 @@ export async function builtInDispatcher(options: {
       } else {
         // Before anything runs: the directories the sandbox mounts must be
         // reachable for its user, and bubblewrap must work here.
-        await mkdir(local.directory, { recursive: true });
-        await chmod(local.directory, 0o711);
         const problem = await probeSandbox(sandbox, [local.directory]);
         if (problem) {
           throw new Error(

@@ -16,6 +16,7 @@ describe('localRunnerConfig', () => {
         sandbox: {
           applyBranches: ['*'],
           requiredApprovals: 0,
+          serviceRequests: 'extra-approval',
           planPolicy: {
             allowCodeExecution: true,
             providers: [AWS],
@@ -24,7 +25,11 @@ describe('localRunnerConfig', () => {
             allowNetwork: false,
           },
         },
-        prod: { applyBranches: ['main'], requiredApprovals: 1 },
+        prod: {
+          applyBranches: ['main'],
+          requiredApprovals: 1,
+          serviceRequests: 'extra-approval',
+        },
       },
       timeoutSeconds: 1800,
       jobPublicKey: JOB_KEY,

@@ -1,5 +1,6 @@
-import { HttpAuthService } from '@backstage/backend-plugin-api';
-import { InputError } from '@backstage/errors';
+import { once } from 'node:events';
+import { AuthService, HttpAuthService } from '@backstage/backend-plugin-api';
+import { CustomErrorBase, InputError } from '@backstage/errors';
 import {
   breakGlassIdParamSchema,
   closeBreakGlassRequestSchema,
@@ -18,11 +19,79 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
 import { BreakGlassService } from '../services/BreakGlassService/types';
+import { actorOf } from '../services/principals';
 import { RunService } from '../services/RunService/types';
+import {
+  DEFAULT_STREAM_LIMITS,
+  LogStreamLimiter,
+  LogStreamLimits,
+} from './LogStreamLimiter';
 
 /** Request bodies are a few fields: anything larger is refused unread. */
 const MAX_BODY = '16kb';
 const KEEPALIVE_MS = 15_000;
+/** When a caller over the stream limit should try again. */
+const RETRY_AFTER_SECONDS = 10;
+
+/** 429: the caller holds (or the backend serves) as many streams as allowed. */
+class TooManyRequestsError extends CustomErrorBase {
+  name = 'TooManyRequestsError' as const;
+  statusCode = 429;
+}
+
+/** One log line or the end of the run, as the run service yields them. */
+type LogStreamItem = { seq: number; line: string } | { status: string };
+
+function toEvent(item: LogStreamItem): string {
+  return 'line' in item
+    ? // JSON-encode the line: a bare '\r' would end an SSE field.
+      `id: ${item.seq}\ndata: ${JSON.stringify(item.line)}\n\n`
+    : `event: complete\ndata: ${JSON.stringify({ status: item.status })}\n\n`;
+}
+
+/**
+ * Writes the stream's events as fast as the client takes them, and no
+ * faster: the next line is read only once the socket has room, so a client
+ * that stops reading holds one page at most. A client that takes nothing
+ * for `slowClientMs` is cut off (an EventSource reconnects with
+ * Last-Event-ID and loses nothing).
+ */
+async function sendEvents(
+  res: express.Response,
+  stream: AsyncIterable<LogStreamItem>,
+  options: { signal: AbortSignal; slowClientMs: number },
+): Promise<void> {
+  const { signal, slowClientMs } = options;
+  const drained = async () => {
+    try {
+      await once(res, 'drain', {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(slowClientMs)]),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const keepalive = setInterval(() => {
+    // A keepalive only matters to a client that is reading.
+    if (!res.writableNeedDrain) {
+      res.write(': keepalive\n\n');
+    }
+  }, KEEPALIVE_MS);
+  try {
+    for await (const item of stream) {
+      if (signal.aborted) {
+        return;
+      }
+      if (!res.write(toEvent(item)) && !(await drained())) {
+        res.destroy();
+        return;
+      }
+    }
+  } finally {
+    clearInterval(keepalive);
+  }
+}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value ?? {});
@@ -35,10 +104,14 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 /** The HTTP API of the gate: parse strictly, authenticate, call the service. */
 export async function createRouter(options: {
   httpAuth: HttpAuthService;
+  auth: AuthService;
   runService: RunService;
   breakGlassService: BreakGlassService;
+  logStreams?: LogStreamLimits;
 }): Promise<express.Router> {
-  const { httpAuth, runService, breakGlassService } = options;
+  const { httpAuth, auth, runService, breakGlassService } = options;
+  const limits = options.logStreams ?? DEFAULT_STREAM_LIMITS;
+  const streamLimiter = new LogStreamLimiter(limits);
   const router = Router();
   // Malformed, oversized or mis-encoded bodies are bad input like any other.
   const parseJson = express.json({ limit: MAX_BODY });
@@ -189,46 +262,46 @@ export async function createRouter(options: {
         ? parse(logsQuerySchema, { after: lastEventId }, 'Last-Event-ID header')
             .after
         : after;
-    const abort = new AbortController();
-    req.on('close', () => abort.abort());
-    // Authorisation and 404 happen before the first byte of the stream.
-    const stream = await runService.followLogs(id, resumeAt ?? 0, {
-      ...(await caller(req)),
-      signal: abort.signal,
-    });
-    if (!stream) {
-      // The run ended and the client has every line: 204 tells an
-      // EventSource not to reconnect.
-      res.status(204).end();
-      return;
+    const who = await caller(req);
+    const slot = streamLimiter.acquire(actorOf(auth, who.credentials));
+    if ('refused' in slot) {
+      res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      throw new TooManyRequestsError(slot.refused);
     }
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
-    const keepalive = setInterval(
-      () => res.write(': keepalive\n\n'),
-      KEEPALIVE_MS,
-    );
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    req.on('close', stop);
+    res.on('close', stop);
     try {
-      for await (const item of stream) {
-        if ('line' in item) {
-          // JSON-encode the line: a bare '\r' would end an SSE field.
-          res.write(`id: ${item.seq}\ndata: ${JSON.stringify(item.line)}\n\n`);
-        } else {
-          res.write(
-            `event: complete\ndata: ${JSON.stringify({
-              status: item.status,
-            })}\n\n`,
-          );
-        }
+      // Authorisation and 404 happen before the first byte of the stream.
+      const stream = await runService.followLogs(id, resumeAt ?? 0, {
+        ...who,
+        signal: abort.signal,
+      });
+      if (!stream) {
+        // The run ended and the client has every line: 204 tells an
+        // EventSource not to reconnect.
+        res.status(204).end();
+        return;
       }
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.flushHeaders();
+      await sendEvents(res, stream, {
+        signal: abort.signal,
+        slowClientMs: limits.slowClientSeconds * 1000,
+      });
     } finally {
-      clearInterval(keepalive);
-      res.end();
+      slot.release();
+      abort.abort();
+      // Before the headers, an error is the error middleware's to answer.
+      if (res.headersSent && !res.writableEnded) {
+        res.end();
+      }
     }
   });
 

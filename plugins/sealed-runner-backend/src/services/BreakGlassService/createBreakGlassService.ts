@@ -5,7 +5,12 @@ import {
   BackstageCredentials,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { ConflictError, InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   breakGlassPermission,
@@ -17,11 +22,11 @@ import {
 import { SealedRunnerConfig } from '../../config';
 import { BreakGlassStore } from '../../database/BreakGlassStore';
 import { sameEntityRef } from '../../decisions/decisions';
-import { actorOf, createAudited } from '../audit';
+import { createAudited } from '../audit';
+import { actorOf, requireHuman } from '../principals';
 import { listReadable } from '../readable';
 import { TargetResolver } from '../TargetResolver/TargetResolver';
 import { BreakGlassService } from './types';
-
 
 export function createBreakGlassService(options: {
   store: BreakGlassStore;
@@ -107,17 +112,21 @@ export function createBreakGlassService(options: {
           durationMinutes: request.durationMinutes ?? null,
         },
         async () => {
-          if (!auth.isPrincipal(credentials, 'user')) {
-            throw new NotAllowedError('only users can open a break-glass session');
-          }
+          requireHuman(auth, credentials, 'open a break-glass session');
           const max = config.breakGlass.maxDurationMinutes;
-          const minutes = request.durationMinutes ?? Math.min(DEFAULT_BREAK_GLASS_DURATION_MINUTES, max);
+          const minutes =
+            request.durationMinutes ??
+            Math.min(DEFAULT_BREAK_GLASS_DURATION_MINUTES, max);
           if (minutes > max) {
             throw new InputError(
               `Invalid request body: durationMinutes must be at most ${max} (sealedRunner.breakGlass.maxDurationMinutes)`,
             );
           }
-          const target = await targets.getTarget(request.entityRef, request.environment, { credentials });
+          const target = await targets.getTarget(
+            request.entityRef,
+            request.environment,
+            { credentials },
+          );
           await requireBreakGlass(target, credentials);
           if (!target.deployable) {
             throw new ConflictError(
@@ -133,7 +142,9 @@ export function createBreakGlassService(options: {
             reason: request.reason,
             ...(request.ticket ? { ticket: request.ticket } : {}),
             openedAt: openedAt.toISOString(),
-            expiresAt: new Date(openedAt.getTime() + minutes * 60_000).toISOString(),
+            expiresAt: new Date(
+              openedAt.getTime() + minutes * 60_000,
+            ).toISOString(),
           });
           for (const old of expired) {
             await auditExpired(old);
@@ -162,6 +173,7 @@ export function createBreakGlassService(options: {
         'critical',
         { actor, sessionId, note: note ?? null },
         async () => {
+          requireHuman(auth, credentials, 'close a break-glass session');
           const session = await loadSession(sessionId, credentials);
           if (!sameEntityRef(session.openedBy, actor)) {
             await requireBreakGlass(session, credentials);
@@ -185,8 +197,15 @@ export function createBreakGlassService(options: {
       if (!auth.isPrincipal(credentials, 'user')) {
         return undefined;
       }
-      const session = await store.activeSession(target.entityRef, target.environment, now());
-      if (!session || !sameEntityRef(session.openedBy, credentials.principal.userEntityRef)) {
+      const session = await store.activeSession(
+        target.entityRef,
+        target.environment,
+        now(),
+      );
+      if (
+        !session ||
+        !sameEntityRef(session.openedBy, credentials.principal.userEntityRef)
+      ) {
         return undefined;
       }
       // The session's power lasts only while its opener holds the permission.

@@ -46,9 +46,12 @@ import {
   decideApplyReadiness,
   decideApproval,
   decideCancel,
+  decidePlanRequest,
   enforce,
+  sameEntityRef,
 } from '../../decisions/decisions';
-import { actorOf as actorOfCredentials, createAudited } from '../audit';
+import { createAudited } from '../audit';
+import { actorOf as actorOfCredentials, requireHuman } from '../principals';
 import { BreakGlassService } from '../BreakGlassService/types';
 import { ModulePinService } from '../ModulePins/createModulePinService';
 import { RunSupervisor } from '../RunSupervisor/RunSupervisor';
@@ -69,6 +72,11 @@ export type BranchResolver = (
 ) => Promise<{ branch: string; commitSha: string } | undefined>;
 
 const MAX_LOG_PAGE = 1000;
+/**
+ * A live stream reads this many lines at a time, and the next page only
+ * once the client has taken the last: what one stream holds is bounded.
+ */
+const FOLLOW_PAGE = 200;
 
 /** How a denial reads: "you may not <verb> <entity> in <environment>". */
 const DENIED_VERB: Record<string, string> = {
@@ -144,7 +152,7 @@ export function createRunService(options: {
     config,
   } = options;
 
-  /** Who is asking: a user entity ref, or a service principal's subject. */
+  /** Who is asking: a user entity ref, or `service:<subject>`. */
   const actorOf = (credentials: BackstageCredentials) =>
     actorOfCredentials(auth, credentials);
 
@@ -406,6 +414,13 @@ export function createRunService(options: {
           );
           await authorize(runPlanPermission, target, credentials);
           requireDeployable(target);
+          enforce(
+            decidePlanRequest(
+              actor,
+              target.environment,
+              target.environmentConfig,
+            ),
+          );
           const head = await headOf(target.repository, request.ref);
           if (!head) {
             throw new InputError(
@@ -435,11 +450,9 @@ export function createRunService(options: {
         'high',
         { actor, runId: planRunId },
         async () => {
+          requireHuman(auth, credentials, 'approve plans');
           const plan = await loadRun(planRunId, credentials);
           await authorize(runApprovePermission, plan, credentials);
-          if (!auth.isPrincipal(credentials, 'user')) {
-            throw new NotAllowedError('only users can approve plans');
-          }
           const environment = config.environments[plan.environment];
           if (!environment) {
             throw new ConflictError(
@@ -549,6 +562,10 @@ export function createRunService(options: {
         { actor, runId },
         async () => {
           const run = await loadRun(runId, credentials);
+          // A service may stop what it started, never anyone else's run.
+          if (!sameEntityRef(run.requestedBy, actor)) {
+            requireHuman(auth, credentials, "cancel someone else's run");
+          }
           await authorize(runCancelPermission, run, credentials);
           enforce(decideCancel(run));
           if (run.status === 'queued' && !run.dispatchHandle) {
@@ -585,6 +602,7 @@ export function createRunService(options: {
         'critical',
         { actor, runId, reason },
         async () => {
+          requireHuman(auth, credentials, 'force-release a lock');
           const run = await loadRun(runId, credentials);
           await authorize(lockReleasePermission, run, credentials);
           if ((await store.lockHolder(run.lockKey)) !== run.id) {
@@ -681,12 +699,12 @@ export function createRunService(options: {
         while (!signal.aborted) {
           // Read the run before its logs: if it had ended, the logs are complete.
           const run = (await store.getRun(runId))!;
-          const logs = await store.getLogs(runId, cursor, MAX_LOG_PAGE);
+          const logs = await store.getLogs(runId, cursor, FOLLOW_PAGE);
           for (const log of logs) {
             yield log;
             cursor = log.seq;
           }
-          if (logs.length === MAX_LOG_PAGE) {
+          if (logs.length === FOLLOW_PAGE) {
             continue;
           }
           if (
