@@ -16,7 +16,9 @@ const LEGACY = 'component:default/legacy-batch';
 const CI_TOKEN = 'e2e-ci-token-0123456789';
 const CONFIG = {
   // Fast detection of a dead supervisor, so the restart tests do not wait 30 s.
-  sealedRunner: { runner: { heartbeatTimeoutSeconds: 3, reconcileIntervalSeconds: 1 } },
+  sealedRunner: {
+    runner: { heartbeatTimeoutSeconds: 3, reconcileIntervalSeconds: 1 },
+  },
   // A CI system's token, scoped as the README shows.
   backend: {
     auth: {
@@ -25,7 +27,10 @@ const CONFIG = {
           type: 'static',
           options: { token: CI_TOKEN, subject: 'ci-pipeline' },
           accessRestrictions: [
-            { plugin: 'sealed-runner', permission: ['sealed-runner.run.read', 'sealed-runner.run.plan'] },
+            {
+              plugin: 'sealed-runner',
+              permission: ['sealed-runner.run.read', 'sealed-runner.run.plan'],
+            },
           ],
         },
       ],
@@ -40,7 +45,10 @@ async function stateFiles(root: IsolatedRoot): Promise<string[]> {
 }
 
 /** Finds the runner process of a run by its working directory. */
-async function runnerPid(root: IsolatedRoot, runId: string): Promise<number | undefined> {
+async function runnerPid(
+  root: IsolatedRoot,
+  runId: string,
+): Promise<number | undefined> {
   const runDir = join(root.runnerDir, 'runs', runId);
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -73,9 +81,19 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
   });
 
   it('lists the demo targets with their environment rules', async () => {
-    const { status, body } = await erin.request('GET', `/targets?entityRef=${PAYMENTS}`);
+    const { status, body } = await erin.request(
+      'GET',
+      `/targets?entityRef=${PAYMENTS}`,
+    );
     expect(status).toBe(200);
-    expect(body.items.map((t: any) => [t.environment, t.deployable, t.applyBranches, t.requiredApprovals])).toEqual([
+    expect(
+      body.items.map((t: any) => [
+        t.environment,
+        t.deployable,
+        t.applyBranches,
+        t.requiredApprovals,
+      ]),
+    ).toEqual([
       ['dev', true, ['*'], 0],
       ['prod', true, ['main'], 1],
     ]);
@@ -93,7 +111,10 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     expect(run.status).toBe('succeeded');
     expect(run.plan).toEqual({ add: 1, change: 0, destroy: 0 });
     expect(run.changes).toEqual([
-      { address: 'module.payments.terraform_data.service', actions: ['create'] },
+      {
+        address: 'module.payments.terraform_data.service',
+        actions: ['create'],
+      },
     ]);
     const logs = await erin.logs(run.id);
     expect(logs).toContain('Terraform has been successfully initialized!');
@@ -102,18 +123,23 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
   });
 
   it('applies the dev plan without approvals and keeps the state outside the checkout', async () => {
-    const { status, body } = await erin.request('POST', `/runs/${devPlanId}/apply`);
+    const { status, body } = await erin.request(
+      'POST',
+      `/runs/${devPlanId}/apply`,
+    );
     expect(status).toBe(202);
     expect(body.run.planRunId).toBe(devPlanId);
     const run = await erin.waitForRun(body.run.id);
     expect(run.status).toBe('succeeded');
-    expect(await erin.logs(run.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    expect(await erin.logs(run.id)).toContain(
+      'Apply complete! Resources: 1 added, 0 changed, 0 destroyed.',
+    );
 
     const [state] = await stateFiles(root);
     const tfstate = JSON.parse(await readFile(state, 'utf8'));
-    expect(tfstate.resources.map((r: any) => `${r.module}.${r.type}.${r.name}`)).toEqual([
-      'module.payments.terraform_data.service',
-    ]);
+    expect(
+      tfstate.resources.map((r: any) => `${r.module}.${r.type}.${r.name}`),
+    ).toEqual(['module.payments.terraform_data.service']);
     expect(await readdir(join(root.runnerDir, 'work'))).toEqual([]);
   });
 
@@ -122,7 +148,9 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     const run = await erin.waitForRun(body.run.id);
     expect(run.status).toBe('succeeded');
     expect(run.plan).toEqual({ add: 0, change: 0, destroy: 0 });
-    expect(await erin.logs(run.id)).toContain('No changes. Your infrastructure matches the configuration.');
+    expect(await erin.logs(run.id)).toContain(
+      'No changes. Your infrastructure matches the configuration.',
+    );
   });
 
   it('walks the four-eyes prod flow with two identities', async () => {
@@ -149,7 +177,9 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     const applied = await erin.waitForRun(apply.body.run.id);
     expect(applied.status).toBe('succeeded');
     expect(applied.commitSha).toBe(plan.commitSha);
-    expect(await erin.logs(applied.id)).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    expect(await erin.logs(applied.id)).toContain(
+      'Apply complete! Resources: 1 added, 0 changed, 0 destroyed.',
+    );
 
     const again = await erin.request('POST', `/runs/${plan.id}/apply`);
     expect(again.status).toBe(409);
@@ -181,16 +211,20 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     expect(targets.status).toBe(200);
     const { status, body } = await ci.plan(PAYMENTS, 'prod');
     expect(status).toBe(202);
-    expect(body.run.requestedBy).toBe('ci-pipeline');
+    expect(body.run.requestedBy).toBe('service:ci-pipeline');
     const plan = await ci.waitForRun(body.run.id);
     expect(plan.status).toBe('succeeded');
 
-    expect((await ci.request('POST', `/runs/${plan.id}/approve`)).status).toBe(403);
+    expect((await ci.request('POST', `/runs/${plan.id}/approve`)).status).toBe(
+      403,
+    );
     const apply = await ci.request('POST', `/runs/${plan.id}/apply`);
     expect(apply.status).toBe(403);
     expect(apply.body.error.message).toMatch(/you may not apply/);
     // Erin may not approve a plan CI requested either: only the platform team approves prod.
-    expect((await erin.request('POST', `/runs/${plan.id}/approve`)).status).toBe(403);
+    expect(
+      (await erin.request('POST', `/runs/${plan.id}/approve`)).status,
+    ).toBe(403);
   });
 
   it('keeps a run and its logs across a backend crash and finishes it', async () => {
@@ -200,7 +234,11 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     const before = await erin.logs(body.run.id);
     await backend.stop('SIGKILL');
 
-    backend = await BackendProcess.start({ root, config: CONFIG, name: 'restarted' });
+    backend = await BackendProcess.start({
+      root,
+      config: CONFIG,
+      name: 'restarted',
+    });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     pat = await GateClient.as(backend.baseUrl, 'demo-approver');
     const run = await erin.waitForRun(body.run.id);
@@ -209,14 +247,21 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     const after = await erin.logs(run.id);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after).toContain('Plan: 6000 to add, 0 to change, 0 to destroy.');
-    expect(before).not.toContain('Plan: 6000 to add, 0 to change, 0 to destroy.');
+    expect(before).not.toContain(
+      'Plan: 6000 to add, 0 to change, 0 to destroy.',
+    );
   });
 
   it('fails a run whose runner died with the backend, keeps its logs and releases the lock', async () => {
     const { body } = await erin.plan(PAYMENTS, 'dev', 'e2e-slow');
     await erin.waitForRun(body.run.id, run => run.status === 'running');
     // Wait for the first Terraform line so there are logs to keep.
-    for (let i = 0; i < 100 && !(await erin.logs(body.run.id)).some(l => l.startsWith('Initializing')); i++) {
+    for (
+      let i = 0;
+      i < 100 &&
+      !(await erin.logs(body.run.id)).some(l => l.startsWith('Initializing'));
+      i++
+    ) {
       await new Promise(r => setTimeout(r, 100));
     }
     const before = await erin.logs(body.run.id);
@@ -225,7 +270,11 @@ describe('the gate, end to end (README walk-through over HTTP)', () => {
     await backend.stop('SIGKILL');
     process.kill(-pid!, 'SIGKILL');
 
-    backend = await BackendProcess.start({ root, config: CONFIG, name: 'restarted-2' });
+    backend = await BackendProcess.start({
+      root,
+      config: CONFIG,
+      name: 'restarted-2',
+    });
     erin = await GateClient.as(backend.baseUrl, 'guest');
     const run = await erin.waitForRun(body.run.id);
     expect(run.status).toBe('failed');

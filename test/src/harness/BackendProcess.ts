@@ -109,6 +109,11 @@ export class BackendProcess {
     throw new Error(`backend did not become healthy; see ${this.logFile}`);
   }
 
+  /** The backend's process id (its RSS is in /proc/<pid>/status). */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** Stops the process; SIGKILL simulates a crash. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) {
