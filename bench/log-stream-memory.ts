@@ -7,15 +7,16 @@
  *
  *   yarn bench:log-stream-memory
  */
-import { readFile } from 'node:fs/promises';
-import { connect, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
   BackendProcess,
   createIsolatedRoot,
   GateClient,
   pushBranch,
+  rssOf,
   signIn,
+  stalledLogStream,
 } from '../test/src';
 
 const PAYMENTS = 'component:default/payments';
@@ -28,23 +29,6 @@ resource "terraform_data" "lines" {
 `;
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-async function stalled(baseUrl: string, path: string, token: string) {
-  const { hostname, port } = new URL(baseUrl);
-  const socket: Socket = connect(Number(port), hostname);
-  await new Promise(resolve => socket.once('connect', resolve));
-  socket.write(
-    `GET /api/sealed-runner${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-  );
-  socket.pause();
-  socket.on('error', () => undefined);
-  return socket;
-}
 
 async function measure(backend: BackendProcess, open: () => Promise<Socket[]>) {
   await sleep(3000);
@@ -77,7 +61,6 @@ async function main() {
     });
     const { body } = await erin.plan(PAYMENTS, 'dev', 'bench/wide-log');
     const run = await erin.waitForRun(body.run.id, undefined, 300_000);
-    const path = `/runs/${run.id}/logs/stream`;
     console.log(
       `run ${run.id}: ${run.status}, ${
         (await erin.logs(run.id)).length
@@ -87,7 +70,7 @@ async function main() {
       const { before, peak, slowestHealth } = await measure(backend, () =>
         Promise.all(
           Array.from({ length: clients }, () =>
-            stalled(backend.baseUrl, path, token),
+            stalledLogStream(backend.baseUrl, run.id, token),
           ),
         ),
       );

@@ -1,5 +1,4 @@
-import { connect, Socket } from 'node:net';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -9,6 +8,8 @@ import {
   IsolatedRoot,
   pushBranch,
   pushSlowBranch,
+  rssOf,
+  stalledLogStream,
 } from './index';
 
 /*
@@ -75,12 +76,6 @@ const CONFIG = {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** Resident memory of a process, in bytes. */
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
 /** A terraform_data whose planned input prints `count` lines of `width` characters. */
 function manyLines(thousands: number, width: number) {
   return `locals {
@@ -90,29 +85,6 @@ resource "terraform_data" "lines" {
   input = flatten([for i in range(${thousands}) : [for j in range(1000) : "\${i}-\${j}-\${local.pad}"]])
 }
 `;
-}
-
-/**
- * Opens the live log stream on a raw socket and never reads from it: the
- * client that used to take the backend's memory.
- */
-async function stalledStream(
-  baseUrl: string,
-  runId: string,
-  token: string,
-): Promise<Socket> {
-  const { hostname, port } = new URL(baseUrl);
-  const socket = connect(Number(port), hostname);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  socket.write(
-    `GET /api/sealed-runner/runs/${runId}/logs/stream HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`,
-  );
-  socket.pause();
-  socket.on('error', () => undefined);
-  return socket;
 }
 
 async function openStream(baseUrl: string, runId: string, token: string) {
@@ -178,7 +150,11 @@ describe('the gate, leaned on', () => {
     it('holds a stream whose client never reads to a few MB, and cuts the client off', async () => {
       await sleep(2000);
       const before = await rssOf(backend.pid);
-      const socket = await stalledStream(backend.baseUrl, wideRunId, erinToken);
+      const socket = await stalledLogStream(
+        backend.baseUrl,
+        wideRunId,
+        erinToken,
+      );
       let peak = before;
       const health: number[] = [];
       for (let i = 0; i < SLOW_CLIENT_SECONDS + 3; i++) {
@@ -205,7 +181,9 @@ describe('the gate, leaned on', () => {
       await sleep(500);
       const open = [];
       for (let i = 0; i < STREAMS_PER_CALLER; i++) {
-        open.push(await stalledStream(backend.baseUrl, wideRunId, erinToken));
+        open.push(
+          await stalledLogStream(backend.baseUrl, wideRunId, erinToken),
+        );
       }
       await sleep(500);
       const over = await openStream(backend.baseUrl, wideRunId, erinToken);
@@ -406,5 +384,41 @@ describe('the gate, leaned on', () => {
     for (const dir of ['plans', 'seen-jobs']) {
       expect((await stat(join(root.runnerDir, dir))).mode & 0o777).toBe(0o700);
     }
+  });
+});
+
+describe('the gate, started on files others control', () => {
+  let root: IsolatedRoot;
+  beforeEach(async () => {
+    root = await createIsolatedRoot();
+  });
+  afterEach(async () => {
+    await root?.cleanup();
+  });
+
+  /** Starts a backend that must refuse; returns what it logged. */
+  async function refusedStart(name: string): Promise<string> {
+    await expect(BackendProcess.start({ root, name })).rejects.toThrow(
+      /backend exited with 1/,
+    );
+    return readFile(join(root.root, `${name}.log`), 'utf8');
+  }
+
+  it('refuses a runner directory that belongs to another user', async () => {
+    await mkdir(root.runnerDir, { recursive: true, mode: 0o711 });
+    await chown(root.runnerDir, 65534, 65534);
+    expect(await refusedStart('foreign-runner-dir')).toMatch(
+      /the local runner's directory \(sealedRunner\.runner\.local\.directory\) \S+ belongs to uid 65534, not to this process's user/,
+    );
+  });
+
+  it('refuses a database directory anyone may write', async () => {
+    const dbDir = join(root.root, '.sealed-runner/db');
+    await mkdir(dbDir, { recursive: true });
+    await chmod(dbDir, 0o777);
+    expect(await refusedStart('writable-db-dir')).toMatch(
+      /the SQLite database directory \(backend\.database\.connection\.directory\) \S+ is writable by its group or by anyone \(mode 0777\)/,
+    );
+    expect((await stat(dbDir)).mode & 0o777).toBe(0o777);
   });
 });

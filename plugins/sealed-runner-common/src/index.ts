@@ -14,3 +14,4 @@ export * from './validation';
 export * from './git';
 export * from './terraformPolicy';
 export * from './errors';
+export * from './approvals';

@@ -1,4 +1,35 @@
+import { readFile } from 'node:fs/promises';
+import { connect, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+
+/**
+ * Opens a run's live log stream on a raw socket and never reads from it:
+ * the client that stalls a stream (tests and benchmarks of backpressure).
+ */
+export async function stalledLogStream(
+  baseUrl: string,
+  runId: string,
+  token: string,
+): Promise<Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write(
+    `GET /api/sealed-runner/runs/${runId}/logs/stream HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`,
+  );
+  socket.pause();
+  socket.on('error', () => undefined);
+  return socket;
+}
+
+/** Resident memory of a process, in bytes. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
 
 /**
  * Reads a run's live log (`GET /runs/:id/logs/stream`) until a line

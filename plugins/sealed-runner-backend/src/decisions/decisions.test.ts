@@ -1,5 +1,8 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
-import { Approval } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  Approval,
+  requiredApprovalsFor,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 import {
@@ -9,7 +12,6 @@ import {
   decideCancel,
   decidePlanRequest,
   enforce,
-  requiredApprovals,
   sameEntityRef,
 } from './decisions';
 
@@ -503,7 +505,9 @@ describe('plans a service requested', () => {
   ])(
     '%s needs the right number of approvals',
     (_, requestedBy, overrides, expected) => {
-      expect(requiredApprovals({ requestedBy }, env(overrides))).toBe(expected);
+      expect(requiredApprovalsFor({ requestedBy }, env(overrides))).toBe(
+        expected,
+      );
     },
   );
 

@@ -3,10 +3,11 @@ import {
   Approval,
   BreakGlassBypass,
   isApplyBranch,
+  isServiceActor,
+  requiredApprovalsFor,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
-import { isServiceActor } from '../services/principals';
 
 /**
  * The verdict of a gate rule. `conflict` is about the state of a run
@@ -98,24 +99,6 @@ export function countedApprovals(
 }
 
 /**
- * Approvals a plan needs. A plan a service requested has no person behind
- * it the gate can hold to four-eyes: whoever wrote the commit may approve
- * it, so an environment that asks for approvals asks for one more
- * (`serviceRequests: extra-approval`, the default). An environment that
- * needs none needs none from a service either.
- */
-export function requiredApprovals(
-  plan: Pick<RunRecord, 'requestedBy'>,
-  environment: EnvironmentConfig,
-): number {
-  const extra =
-    isServiceActor(plan.requestedBy) && environment.requiredApprovals > 0
-      ? 1
-      : 0;
-  return environment.requiredApprovals + extra;
-}
-
-/**
  * May this caller request a plan of an environment? A service may not
  * where the environment says `serviceRequests: deny`.
  */
@@ -179,7 +162,7 @@ function missingApprovals(
   environment: EnvironmentConfig,
 ): number {
   return (
-    requiredApprovals(snapshot.plan, environment) -
+    requiredApprovalsFor(snapshot.plan, environment) -
     countedApprovals(snapshot.plan, snapshot.approvals).length
   );
 }

@@ -4,20 +4,13 @@ import {
   BackstageUserPrincipal,
 } from '@backstage/backend-plugin-api';
 import { NotAllowedError } from '@backstage/errors';
+import { SERVICE_ACTOR_PREFIX } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 /**
- * How a service principal is recorded: never as a user ref, whatever its
- * token's subject looks like (a static token may be given the subject
- * `user:default/pat`; a jwks token's subject is the issuer's claim).
+ * Who is asking: a user entity ref, or `service:<subject>` for a service
+ * principal — never a user ref, whatever its subject looks like (a static
+ * token may be given the subject `user:default/pat`).
  */
-export const SERVICE_ACTOR_PREFIX = 'service:';
-
-/** True for an actor `actorOf` recorded for a service principal. */
-export function isServiceActor(actor: string): boolean {
-  return actor.startsWith(SERVICE_ACTOR_PREFIX);
-}
-
-/** Who is asking: a user entity ref, or `service:<subject>` for a service principal. */
 export function actorOf(
   auth: AuthService,
   credentials: BackstageCredentials,

@@ -11,6 +11,7 @@ import {
 import CheckIcon from '@material-ui/icons/CheckCircle';
 import {
   BreakGlassSession,
+  requiredApprovalsFor,
   Run,
   runApplyPermission,
   runApprovePermission,
@@ -68,8 +69,9 @@ export function ApprovalPanel(props: {
     ? apply.blocker ?? applyBlocker(plan, target, { underBreakGlass })
     : unknownTarget;
   const breakGlassApply =
-    target !== undefined && appliesUnderBreakGlass(plan, target, underBreakGlass);
-  const required = target?.requiredApprovals ?? 0;
+    target !== undefined &&
+    appliesUnderBreakGlass(plan, target, underBreakGlass);
+  const required = target ? requiredApprovalsFor(plan, target) : 0;
   const missing = target ? missingApprovals(plan, target) : 0;
 
   return (

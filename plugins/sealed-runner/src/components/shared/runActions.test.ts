@@ -318,24 +318,33 @@ describe('isOpenPlan', () => {
 });
 
 describe('missingApprovals', () => {
-  it.each<[number, number, number]>([
-    [1, 0, 1],
-    [2, 0, 2],
-    [2, 1, 1],
-    [2, 2, 0],
-    [1, 3, 0],
-    [0, 0, 0],
-  ])('%i required, %i given → %i missing', (required, given, expected) => {
-    const approvals = Array.from({ length: given }, (__, i) =>
-      approval(`user:default/u${i}`),
-    );
-    expect(
-      missingApprovals(
-        makeRun({ approvals }),
-        makeTarget({ requiredApprovals: required }),
-      ),
-    ).toBe(expected);
-  });
+  const ERIN = 'user:default/erin';
+  const CI = 'service:ci-pipeline';
+  it.each<[string, number, number, number]>([
+    [ERIN, 1, 0, 1],
+    [ERIN, 2, 0, 2],
+    [ERIN, 2, 1, 1],
+    [ERIN, 2, 2, 0],
+    [ERIN, 1, 3, 0],
+    [ERIN, 0, 0, 0],
+    // A plan CI requested needs one more, where any are required.
+    [CI, 1, 1, 1],
+    [CI, 1, 2, 0],
+    [CI, 0, 0, 0],
+  ])(
+    'requested by %s: %i required, %i given → %i missing',
+    (requestedBy, required, given, expected) => {
+      const approvals = Array.from({ length: given }, (__, i) =>
+        approval(`user:default/u${i}`),
+      );
+      expect(
+        missingApprovals(
+          makeRun({ approvals, requestedBy }),
+          makeTarget({ requiredApprovals: required }),
+        ),
+      ).toBe(expected);
+    },
+  );
 });
 
 describe('isActive', () => {

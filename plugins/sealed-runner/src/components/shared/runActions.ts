@@ -1,6 +1,7 @@
 import {
   BreakGlassSession,
   isBreakGlassSessionActive,
+  requiredApprovalsFor,
   Run,
   Target,
   TERMINAL_RUN_STATUSES,
@@ -30,9 +31,12 @@ export function isActive(run: Run): boolean {
   return !TERMINAL_RUN_STATUSES.includes(run.status);
 }
 
-/** Approvals still needed before a plan may be applied. */
+/** Approvals still needed before a plan may be applied (one more for a plan CI requested). */
 export function missingApprovals(plan: Run, target: Target): number {
-  return Math.max(0, target.requiredApprovals - plan.approvals.length);
+  return Math.max(
+    0,
+    requiredApprovalsFor(plan, target) - plan.approvals.length,
+  );
 }
 
 /** Whether the run is a finished plan that could still be approved or applied. */
