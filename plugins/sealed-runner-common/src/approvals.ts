@@ -7,20 +7,23 @@
 export const SERVICE_ACTOR_PREFIX = 'service:';
 
 /**
- * True for a requester or actor the gate recorded for a service principal.
+ * True only for a user entity ref (`user:<namespace>/<name>`), the one kind
+ * of requester four-eyes can hold to account. Anything else — a service
+ * (`service:<subject>`), or a bare subject recorded before services were
+ * prefixed — is not a person.
  *
  * @public
  */
-export function isServiceActor(actor: string): boolean {
-  return actor.startsWith(SERVICE_ACTOR_PREFIX);
+export function isUserActor(actor: string): boolean {
+  return /^user:[^/:]+\/[^/:]+$/i.test(actor);
 }
 
 /**
- * Approvals a plan needs before it may be applied. A plan a service (CI)
- * requested has no person behind it who can be held to four-eyes (whoever
- * wrote the commit may approve it), so where the environment asks for
- * approvals it asks for one more. An environment that needs none needs
- * none from a service either.
+ * Approvals a plan needs before it may be applied. A plan nobody can be
+ * held to four-eyes for (a service, CI, requested it: whoever wrote the
+ * commit may approve it) needs one more where the environment asks for
+ * approvals. An environment that needs none needs none from a service
+ * either.
  *
  * @public
  */
@@ -29,8 +32,6 @@ export function requiredApprovalsFor(
   environment: { requiredApprovals: number },
 ): number {
   const extra =
-    isServiceActor(plan.requestedBy) && environment.requiredApprovals > 0
-      ? 1
-      : 0;
+    !isUserActor(plan.requestedBy) && environment.requiredApprovals > 0 ? 1 : 0;
   return environment.requiredApprovals + extra;
 }

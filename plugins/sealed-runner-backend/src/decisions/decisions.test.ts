@@ -502,6 +502,8 @@ describe('plans a service requested', () => {
       2,
     ],
     ['a person whose name starts with service', 'user:default/service', {}, 1],
+    ['a service recorded before services were prefixed', 'ci-pipeline', {}, 2],
+    ['something that only starts like a user ref', 'user:default/pat/x', {}, 2],
   ])(
     '%s needs the right number of approvals',
     (_, requestedBy, overrides, expected) => {

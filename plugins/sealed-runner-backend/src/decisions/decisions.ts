@@ -3,7 +3,7 @@ import {
   Approval,
   BreakGlassBypass,
   isApplyBranch,
-  isServiceActor,
+  isUserActor,
   requiredApprovalsFor,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
@@ -107,7 +107,7 @@ export function decidePlanRequest(
   environmentName: string,
   environment: EnvironmentConfig,
 ): Decision {
-  if (isServiceActor(requester) && environment.serviceRequests === 'deny') {
+  if (!isUserActor(requester) && environment.serviceRequests === 'deny') {
     return forbidden(
       `${environmentName} accepts plans from people only (serviceRequests: deny); ${requester} is a service`,
     );
@@ -210,7 +210,7 @@ export function decideApplyReadiness(
   }
   const missing = missingApprovals(snapshot, environment);
   if (missing > 0 && !waived.includes('approvals')) {
-    const service = isServiceActor(plan.requestedBy)
+    const service = !isUserActor(plan.requestedBy)
       ? ` (a service requested it: one more than ${plan.environment}'s ${environment.requiredApprovals})`
       : '';
     return conflict(
