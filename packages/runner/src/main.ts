@@ -160,30 +160,36 @@ async function readJob(
 }
 
 /**
- * The sealed runner program: one job document on stdin, its own config in
- * the environment, JSON events on stdout. Takes no arguments.
- *
- * @public
- */
-/**
  * The runner's own directories: its user's alone. Runs and state stay
  * traversable (0711) for the sandbox user bubblewrap mounts them as;
  * saved plans and seen jobs are the runner's only.
  */
 async function securePrivateDirectories(config: RunnerConfig) {
-  const dirs: [string, number, string][] = [
-    [config.workDir, 0o711, "the runner's work directory"],
-    [config.stateDir, 0o711, "the runner's state directory"],
-    ...(config.artifacts
-      ? []
-      : ([
-          [config.planDir, 0o700, "the runner's saved-plan directory"],
-          [config.seenJobsDir, 0o700, "the runner's seen-jobs directory"],
-        ] as [string, number, string][])),
+  const dirs = [
+    { path: config.workDir, mode: 0o711, what: "the runner's work directory" },
+    {
+      path: config.stateDir,
+      mode: 0o711,
+      what: "the runner's state directory",
+    },
   ];
+  if (!config.artifacts) {
+    dirs.push(
+      {
+        path: config.planDir,
+        mode: 0o700,
+        what: "the runner's saved-plan directory",
+      },
+      {
+        path: config.seenJobsDir,
+        mode: 0o700,
+        what: "the runner's seen-jobs directory",
+      },
+    );
+  }
   const warnings: string[] = [];
-  for (const [path, mode, what] of dirs) {
-    const warning = await securePrivateDirectory(path, { mode, what });
+  for (const { path, ...options } of dirs) {
+    const warning = await securePrivateDirectory(path, options);
     if (warning) {
       warnings.push(warning);
     }
@@ -191,6 +197,12 @@ async function securePrivateDirectories(config: RunnerConfig) {
   return warnings;
 }
 
+/**
+ * The sealed runner program: one job document on stdin, its own config in
+ * the environment, JSON events on stdout. Takes no arguments.
+ *
+ * @public
+ */
 export async function runMain(): Promise<number> {
   let sink: EventSink = stdoutSink;
   // From the first instruction: a stop request (ECS StopTask, a cancel)

@@ -32,6 +32,8 @@ describe('securePrivateDirectory', () => {
         securePrivateDirectory(dir, { mode, what }),
       ).resolves.toBeUndefined();
       expect(modeOf(dir)).toBe(mode);
+      // Only the directory itself: its parents as the umask makes them.
+      expect(modeOf(join(base, 'a'))).toBe(0o777 & ~process.umask());
     },
   );
 
