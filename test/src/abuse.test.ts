@@ -10,6 +10,7 @@ import {
   pushSlowBranch,
   rssOf,
   stalledLogStream,
+  staticToken,
 } from './index';
 
 /*
@@ -37,30 +38,13 @@ const CONFIG = {
   backend: {
     auth: {
       externalAccess: [
-        {
-          type: 'static',
-          options: { token: CI_TOKEN, subject: 'ci-pipeline' },
-          accessRestrictions: [
-            {
-              plugin: 'sealed-runner',
-              permission: [
-                'sealed-runner.run.read',
-                'sealed-runner.run.plan',
-                'sealed-runner.run.apply',
-              ],
-            },
-          ],
-        },
-        {
-          type: 'static',
-          options: { token: PLUGIN_ONLY_TOKEN, subject: 'rogue-script' },
-          accessRestrictions: [{ plugin: 'sealed-runner' }],
-        },
-        {
-          type: 'static',
-          options: { token: LOOKALIKE_TOKEN, subject: 'user:default/pat' },
-          accessRestrictions: [{ plugin: 'sealed-runner' }],
-        },
+        staticToken(CI_TOKEN, 'ci-pipeline', [
+          'sealed-runner.run.read',
+          'sealed-runner.run.plan',
+          'sealed-runner.run.apply',
+        ]),
+        staticToken(PLUGIN_ONLY_TOKEN, 'rogue-script'),
+        staticToken(LOOKALIKE_TOKEN, 'user:default/pat'),
       ],
     },
   },

@@ -7,6 +7,7 @@ import {
   IsolatedRoot,
   isStatus,
   pushSlowBranch,
+  staticToken,
 } from './index';
 
 jest.setTimeout(180_000);
@@ -23,16 +24,10 @@ const CONFIG = {
   backend: {
     auth: {
       externalAccess: [
-        {
-          type: 'static',
-          options: { token: CI_TOKEN, subject: 'ci-pipeline' },
-          accessRestrictions: [
-            {
-              plugin: 'sealed-runner',
-              permission: ['sealed-runner.run.read', 'sealed-runner.run.plan'],
-            },
-          ],
-        },
+        staticToken(CI_TOKEN, 'ci-pipeline', [
+          'sealed-runner.run.read',
+          'sealed-runner.run.plan',
+        ]),
       ],
     },
   },

@@ -17,6 +17,25 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * A `backend.auth.externalAccess` entry: a static token with `subject`,
+ * restricted to the sealed-runner plugin and, when given, to `permission`
+ * (without a list Backstage allows the token every permission).
+ */
+export function staticToken(
+  token: string,
+  subject: string,
+  permission?: string[],
+): object {
+  return {
+    type: 'static',
+    options: { token, subject },
+    accessRestrictions: [
+      { plugin: 'sealed-runner', ...(permission ? { permission } : {}) },
+    ],
+  };
+}
+
+/**
  * A real backend (packages/backend, from its TypeScript sources, as
  * `yarn workspace backend start` runs it) in an isolated root.
  */
