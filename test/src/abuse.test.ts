@@ -1,6 +1,5 @@
 import { chmod, chown, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import {
   BackendProcess,
   createIsolatedRoot,
@@ -80,7 +79,7 @@ async function openStream(baseUrl: string, runId: string, token: string) {
   return { response, close: () => abort.abort() };
 }
 
-/** The status /health answers with.
+/** The status /health answers with. */
 async function healthStatus(baseUrl: string): Promise<number> {
   const response = await fetch(`${baseUrl}/api/sealed-runner/health`);
   await response.text();
