@@ -27,7 +27,10 @@ async function main() {
   const samples = Number(process.argv[2] ?? 10);
   const root = await createIsolatedRoot();
   const aws = await startEcsEnvironment(root, { provisioningDelayMs: 0 });
-  const backend = await BackendProcess.start({ root, config: aws.backendConfig });
+  const backend = await BackendProcess.start({
+    root,
+    config: aws.backendConfig,
+  });
   try {
     const token = await signIn(backend.baseUrl, 'guest');
     const erin = new GateClient(backend.baseUrl, token);
@@ -49,7 +52,9 @@ async function main() {
         () => true,
       );
       await erin.waitForRun(body.run.id);
-      const task = aws.fake.tasks().find(t => t.startedBy === `sealed-runner/${body.run.id}`)!;
+      const task = aws.fake
+        .tasks()
+        .find(t => t.startedBy === `sealed-runner/${body.run.id}`)!;
       const [written] = aws.fake.logEvents(task.logGroup, task.logStream)!;
       const runTaskAt = task.createdAt.getTime();
       const processBoot = written.timestamp - task.startedAt!.getTime();
@@ -57,11 +62,21 @@ async function main() {
       overhead.push(ours);
       beforeRunTask.push(runTaskAt - posted);
       console.log(
-        `sample ${i + 1}: RunTask → first line at the client ${first.wallClockAt - runTaskAt} ms, of which process start → first line written ${processBoot} ms: dispatcher overhead ${ours} ms; POST → RunTask ${runTaskAt - posted} ms`,
+        `sample ${i + 1}: RunTask → first line at the client ${
+          first.wallClockAt - runTaskAt
+        } ms, of which process start → first line written ${processBoot} ms: dispatcher overhead ${ours} ms; POST → RunTask ${
+          runTaskAt - posted
+        } ms`,
       );
     }
-    console.log(`ECS dispatcher overhead (RunTask → first log line at the client, minus process boot): ${summarise(overhead)}`);
-    console.log(`POST /runs → RunTask (KMS Sign, job to S3): ${summarise(beforeRunTask)}`);
+    console.log(
+      `ECS dispatcher overhead (RunTask → first log line at the client, minus process boot): ${summarise(
+        overhead,
+      )}`,
+    );
+    console.log(
+      `POST /runs → RunTask (KMS Sign, job to S3): ${summarise(beforeRunTask)}`,
+    );
   } finally {
     await backend.stop();
     await aws.stop();

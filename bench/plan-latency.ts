@@ -43,10 +43,16 @@ async function main() {
         line => !line.startsWith('[sealed-runner]') && line.trim() !== '',
       );
       times.push(first.at - start);
-      console.log(`sample ${i + 1}: ${(first.at - start).toFixed(0)} ms (${JSON.stringify(first.line)})`);
+      console.log(
+        `sample ${i + 1}: ${(first.at - start).toFixed(0)} ms (${JSON.stringify(
+          first.line,
+        )})`,
+      );
       await erin.waitForRun(body.run.id);
     }
-    console.log(`POST /runs -> first Terraform output line: ${summarise(times)}`);
+    console.log(
+      `POST /runs -> first Terraform output line: ${summarise(times)}`,
+    );
   } finally {
     await backend.stop();
     await root.cleanup();

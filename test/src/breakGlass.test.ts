@@ -69,10 +69,24 @@ describe('break-glass, end to end', () => {
     await root?.cleanup();
   });
 
-  const open = (client: GateClient, entityRef: string, environment: string, extra: object = {}) =>
-    client.request('POST', '/break-glass', { entityRef, environment, reason: REASON, ...extra });
+  const open = (
+    client: GateClient,
+    entityRef: string,
+    environment: string,
+    extra: object = {},
+  ) =>
+    client.request('POST', '/break-glass', {
+      entityRef,
+      environment,
+      reason: REASON,
+      ...extra,
+    });
 
-  async function succeededPlan(client: GateClient, environment: string, ref?: string) {
+  async function succeededPlan(
+    client: GateClient,
+    environment: string,
+    ref?: string,
+  ) {
     const { status, body } = await client.plan(PAYMENTS, environment, ref);
     expect({ status, body }).toMatchObject({ status: 202 });
     const run = await client.waitForRun(body.run.id);
@@ -88,21 +102,33 @@ describe('break-glass, end to end', () => {
     const opened = await open(pat, PAYMENTS, 'dev', { durationMinutes: 1 });
     expect(opened.status).toBe(201);
     shortSession = opened.body.session;
-    expect(Date.parse(shortSession.expiresAt) - Date.parse(shortSession.openedAt)).toBe(60_000);
+    expect(
+      Date.parse(shortSession.expiresAt) - Date.parse(shortSession.openedAt),
+    ).toBe(60_000);
     devHotfixPlan = (await succeededPlan(pat, 'dev', HOTFIX)).id;
   });
 
   it('refuses a session to Erin, who does not hold sealed-runner.breakglass', async () => {
     const res = await open(erin, PAYMENTS, 'prod');
     expect(res.status).toBe(403);
-    expect(res.body.error.message).toBe(`you may not use break-glass on ${PAYMENTS} in prod`);
+    expect(res.body.error.message).toBe(
+      `you may not use break-glass on ${PAYMENTS} in prod`,
+    );
   });
 
   it('lets Pat apply a feature branch to prod without approvals under a session, loudly, until he closes it', async () => {
-    const opened = await open(pat, PAYMENTS, 'prod', { ticket: 'INC-4711', durationMinutes: 30 });
+    const opened = await open(pat, PAYMENTS, 'prod', {
+      ticket: 'INC-4711',
+      durationMinutes: 30,
+    });
     expect(opened.status).toBe(201);
     const session = opened.body.session;
-    expect(session).toMatchObject({ openedBy: PAT, reason: REASON, ticket: 'INC-4711', uses: [] });
+    expect(session).toMatchObject({
+      openedBy: PAT,
+      reason: REASON,
+      ticket: 'INC-4711',
+      uses: [],
+    });
 
     const plan = await succeededPlan(pat, 'prod', HOTFIX);
     expect(plan.commitSha).toBe(hotfixHead);
@@ -111,37 +137,68 @@ describe('break-glass, end to end', () => {
     // The session is Pat's: Erin applying his plan is still refused.
     const byErin = await erin.request('POST', `/runs/${plan.id}/apply`);
     expect(byErin.status).toBe(403);
-    expect(byErin.body.error.message).toBe(`branch ${HOTFIX} may not be applied to prod (apply branches: main)`);
+    expect(byErin.body.error.message).toBe(
+      `branch ${HOTFIX} may not be applied to prod (apply branches: main)`,
+    );
 
     const applied = await pat.request('POST', `/runs/${plan.id}/apply`);
     expect(applied.status).toBe(202);
-    expect(applied.body.run.breakGlass).toEqual({ sessionId: session.id, openedBy: PAT, reason: REASON });
+    expect(applied.body.run.breakGlass).toEqual({
+      sessionId: session.id,
+      openedBy: PAT,
+      reason: REASON,
+    });
     const run = await pat.waitForRun(applied.body.run.id);
-    expect(run).toMatchObject({ status: 'succeeded', ref: HOTFIX, commitSha: hotfixHead });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      ref: HOTFIX,
+      commitSha: hotfixHead,
+    });
     const logs = await pat.logs(run.id);
     expect(logs).toContain(
       `[sealed-runner] WARNING: break-glass session ${session.id} opened by ${PAT}: applying ${HOTFIX}, which is not an apply branch of prod`,
     );
-    expect(logs).toContain('Apply complete! Resources: 2 added, 0 changed, 0 destroyed.');
+    expect(logs).toContain(
+      'Apply complete! Resources: 2 added, 0 changed, 0 destroyed.',
+    );
 
-    const listed = await erin.request('GET', `/break-glass?entityRef=${PAYMENTS}&environment=prod`);
+    const listed = await erin.request(
+      'GET',
+      `/break-glass?entityRef=${PAYMENTS}&environment=prod`,
+    );
     expect(listed.status).toBe(200);
     expect(listed.body.items[0]).toMatchObject({
       id: session.id,
-      uses: [{ runId: run.id, operation: 'apply', bypassed: ['apply-branch', 'approvals'] }],
+      uses: [
+        {
+          runId: run.id,
+          operation: 'apply',
+          bypassed: ['apply-branch', 'approvals'],
+        },
+      ],
     });
     expect(listed.body.items[0].closedAt).toBeUndefined();
 
-    const closed = await pat.request('POST', `/break-glass/${session.id}/close`, { reason: 'hotfix applied' });
+    const closed = await pat.request(
+      'POST',
+      `/break-glass/${session.id}/close`,
+      { reason: 'hotfix applied' },
+    );
     expect(closed.status).toBe(200);
-    expect(closed.body.session).toMatchObject({ closeReason: 'closed', closedBy: PAT, closeNote: 'hotfix applied' });
+    expect(closed.body.session).toMatchObject({
+      closeReason: 'closed',
+      closedBy: PAT,
+      closeNote: 'hotfix applied',
+    });
 
     // Closed: the next plan of the hotfix branch cannot be applied.
     const again = await succeededPlan(pat, 'prod', HOTFIX);
     expect(again.plan).toEqual({ add: 0, change: 0, destroy: 0 });
     const refused = await pat.request('POST', `/runs/${again.id}/apply`);
     expect(refused.status).toBe(403);
-    expect(refused.body.error.message).toBe(`branch ${HOTFIX} may not be applied to prod (apply branches: main)`);
+    expect(refused.body.error.message).toBe(
+      `branch ${HOTFIX} may not be applied to prod (apply branches: main)`,
+    );
   });
 
   it('never lets an unvetted module through: legacy-batch is rejected even under a session', async () => {
@@ -153,7 +210,14 @@ describe('break-glass, end to end', () => {
     expect(run.error).toContain(`${root.demo.moduleSource}?ref=v2.0.0-rc1`);
     const apply = await pat.request('POST', `/runs/${run.id}/apply`);
     expect(apply.status).toBe(409);
-    expect((await pat.request('POST', `/break-glass/${opened.body.session.id}/close`)).status).toBe(200);
+    expect(
+      (
+        await pat.request(
+          'POST',
+          `/break-glass/${opened.body.session.id}/close`,
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('no longer honours a session once it expired, and records the expiry', async () => {
@@ -161,28 +225,39 @@ describe('break-glass, end to end', () => {
     if (wait > 0) {
       await new Promise(r => setTimeout(r, wait));
     }
-    const listed = await pat.request('GET', `/break-glass?entityRef=${PAYMENTS}&environment=dev`);
+    const listed = await pat.request(
+      'GET',
+      `/break-glass?entityRef=${PAYMENTS}&environment=dev`,
+    );
     expect(listed.body.items[0]).toMatchObject({
       id: shortSession.id,
       closeReason: 'expired',
       closedAt: shortSession.expiresAt,
     });
-    const active = await pat.request('GET', `/break-glass?entityRef=${PAYMENTS}&active=true`);
+    const active = await pat.request(
+      'GET',
+      `/break-glass?entityRef=${PAYMENTS}&active=true`,
+    );
     expect(active.body.items).toEqual([]);
 
     const refused = await pat.request('POST', `/runs/${devHotfixPlan}/apply`);
     expect(refused.status).toBe(403);
-    expect(refused.body.error.message).toBe(`branch ${HOTFIX} may not be applied to dev (apply branches: main)`);
+    expect(refused.body.error.message).toBe(
+      `branch ${HOTFIX} may not be applied to dev (apply branches: main)`,
+    );
     expect((await pat.run(devHotfixPlan)).applyRunId).toBeUndefined();
 
     // The scheduler task (every 30 s) records and audits the expiry.
     const expiredId: string = shortSession.id;
     const isExpiryAudit = (line: string) =>
-      line.includes('sealed-runner.break-glass-expire') && line.includes(expiredId);
+      line.includes('sealed-runner.break-glass-expire') &&
+      line.includes(expiredId);
     const deadline = Date.now() + 45_000;
     let audited = false;
     while (!audited && Date.now() < deadline) {
-      audited = (await readFile(backend.logFile, 'utf8')).split('\n').some(isExpiryAudit);
+      audited = (await readFile(backend.logFile, 'utf8'))
+        .split('\n')
+        .some(isExpiryAudit);
       if (!audited) {
         await new Promise(r => setTimeout(r, 1000));
       }
@@ -191,7 +266,10 @@ describe('break-glass, end to end', () => {
   });
 
   it('lists sessions to anyone who may read the target, newest first', async () => {
-    const { status, body } = await erin.request('GET', `/break-glass?entityRef=${PAYMENTS}`);
+    const { status, body } = await erin.request(
+      'GET',
+      `/break-glass?entityRef=${PAYMENTS}`,
+    );
     expect(status).toBe(200);
     expect(body.items.map((s: any) => [s.environment, s.closeReason])).toEqual([
       ['prod', 'closed'],

@@ -12,7 +12,8 @@ import {
 jest.setTimeout(240_000);
 
 const PAYMENTS = 'component:default/payments';
-const CONNECTION = process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING;
+const CONNECTION =
+  process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING;
 
 describe('two backend replicas on one PostgreSQL', () => {
   const prefix = `sr_e2e_${randomBytes(4).toString('hex')}_`;
@@ -31,7 +32,9 @@ describe('two backend replicas on one PostgreSQL', () => {
     root = await createIsolatedRoot();
     const config = {
       backend: { database: { client: 'pg', connection: CONNECTION, prefix } },
-      sealedRunner: { runner: { heartbeatTimeoutSeconds: 3, reconcileIntervalSeconds: 1 } },
+      sealedRunner: {
+        runner: { heartbeatTimeoutSeconds: 3, reconcileIntervalSeconds: 1 },
+      },
     };
     // One at a time: both would race to create the same databases.
     replicaA = await BackendProcess.start({ root, config, name: 'replica-a' });
@@ -62,7 +65,9 @@ describe('two backend replicas on one PostgreSQL', () => {
 
   it('lets exactly one of 50 simultaneous plan requests through', async () => {
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 ? erinA : erinB).plan(PAYMENTS, 'dev')),
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? erinA : erinB).plan(PAYMENTS, 'dev'),
+      ),
     );
     const accepted = responses.filter(r => r.status === 202);
     const refused = responses.filter(r => r.status === 409);
@@ -75,7 +80,10 @@ describe('two backend replicas on one PostgreSQL', () => {
       );
     }
     expect((await erinA.waitForRun(winner)).status).toBe('succeeded');
-    const { body } = await erinB.request('GET', `/runs?entityRef=${PAYMENTS}&environment=dev`);
+    const { body } = await erinB.request(
+      'GET',
+      `/runs?entityRef=${PAYMENTS}&environment=dev`,
+    );
     expect(body.items.map((r: { id: string }) => r.id)).toEqual([winner]);
   });
 
@@ -105,7 +113,11 @@ describe('two backend replicas on one PostgreSQL', () => {
     // Nothing was applied in this root yet: the payments service plus the load.
     expect(run.plan).toEqual({ add: 6001, change: 0, destroy: 0 });
     const history = await erinB.request('GET', `/runs/${body.run.id}/history`);
-    expect(history.body.items.map((e: { action: string }) => e.action)).toContain('reattached');
-    expect(await erinB.logs(run.id)).toContain('Plan: 6001 to add, 0 to change, 0 to destroy.');
+    expect(
+      history.body.items.map((e: { action: string }) => e.action),
+    ).toContain('reattached');
+    expect(await erinB.logs(run.id)).toContain(
+      'Plan: 6001 to add, 0 to change, 0 to destroy.',
+    );
   });
 });

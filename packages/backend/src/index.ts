@@ -26,8 +26,16 @@ backend.add(import('@backstage/plugin-scaffolder-backend'));
 
 backend.add(import('@sealed-runner/backstage-plugin-sealed-runner-backend'));
 
-backend.add(import('@sealed-runner/backstage-plugin-scaffolder-backend-module-sealed-runner'));
-backend.add(import('@sealed-runner/backstage-plugin-catalog-backend-module-sealed-runner'));
+backend.add(
+  import(
+    '@sealed-runner/backstage-plugin-scaffolder-backend-module-sealed-runner'
+  ),
+);
+backend.add(
+  import(
+    '@sealed-runner/backstage-plugin-catalog-backend-module-sealed-runner'
+  ),
+);
 // A backend that refused its config (or failed to start a plugin) must
 // exit, not linger half-started answering 503s.
 backend.start().catch(error => {

@@ -75,7 +75,12 @@ exports.up = async function up(knex) {
   // across every backend replica sharing the database.
   await knex.schema.createTable('target_locks', table => {
     table.string('lock_key', 64).primary();
-    table.string('run_id', 36).notNullable().unique().references('id').inTable('runs');
+    table
+      .string('run_id', 36)
+      .notNullable()
+      .unique()
+      .references('id')
+      .inTable('runs');
     table.string('acquired_at', 30).notNullable();
   });
 };

@@ -24,7 +24,9 @@ exports.up = async function up(knex) {
     // closed, NULL after: at most one open session per target, as a unique
     // key, so the rule holds across every backend replica. (Both SQLite and
     // PostgreSQL allow many NULLs in a unique column.)
-    table.string('open_target', 340).unique('break_glass_sessions_open_target_key');
+    table
+      .string('open_target', 340)
+      .unique('break_glass_sessions_open_target_key');
     table.index(['opened_at'], 'break_glass_sessions_opened_at_idx');
     table.index(['expires_at'], 'break_glass_sessions_expires_at_idx');
   });

@@ -12,9 +12,13 @@ export function createTargetResourceLoader(options: {
   catalog: CatalogService;
   auth: AuthService;
 }) {
-  return async (resourceRefs: string[]): Promise<Array<SealedRunnerTargetResource | undefined>> => {
+  return async (
+    resourceRefs: string[],
+  ): Promise<Array<SealedRunnerTargetResource | undefined>> => {
     const targets = resourceRefs.map(parseTargetRef);
-    const entityRefs = [...new Set(targets.flatMap(t => (t ? [t.entityRef] : [])))];
+    const entityRefs = [
+      ...new Set(targets.flatMap(t => (t ? [t.entityRef] : []))),
+    ];
     const { items } = await options.catalog.getEntitiesByRefs(
       { entityRefs },
       { credentials: await options.auth.getOwnServiceCredentials() },
@@ -24,14 +28,21 @@ export function createTargetResourceLoader(options: {
       if (entity) {
         owners.set(
           stringifyEntityRef(entity),
-          (entity.relations ?? []).filter(r => r.type === 'ownedBy').map(r => r.targetRef),
+          (entity.relations ?? [])
+            .filter(r => r.type === 'ownedBy')
+            .map(r => r.targetRef),
         );
       }
     }
     return targets.map(target => {
-      const entityOwners = target && owners.get(target.entityRef.toLocaleLowerCase('en-US'));
+      const entityOwners =
+        target && owners.get(target.entityRef.toLocaleLowerCase('en-US'));
       return target && entityOwners
-        ? { entityRef: target.entityRef, environment: target.environment, owners: entityOwners }
+        ? {
+            entityRef: target.entityRef,
+            environment: target.environment,
+            owners: entityOwners,
+          }
         : undefined;
     });
   };

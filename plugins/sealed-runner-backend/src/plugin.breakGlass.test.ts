@@ -56,17 +56,25 @@ jest.setTimeout(60_000);
 
 const API = '/api/sealed-runner';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 /** A second break-glass holder besides Pat, who may not apply anything. */
 const ADA = 'user:default/ada';
 const REASON = 'payments API down, hotfix for INC-4711 cannot wait';
 
 const ref = (name: string) => `component:default/${name}`;
-const as = (user: string) => ({ Authorization: mockCredentials.user.header(user) });
+const as = (user: string) => ({
+  Authorization: mockCredentials.user.header(user),
+});
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-function expectError(res: request.Response, status: number, name: string, message?: string | RegExp) {
+function expectError(
+  res: request.Response,
+  status: number,
+  name: string,
+  message?: string | RegExp,
+) {
   expect({ status: res.status, body: res.body }).toEqual({
     status,
     body: expect.objectContaining({
@@ -91,9 +99,16 @@ function expectError(res: request.Response, status: number, name: string, messag
  * lose break-glass mid-test.
  */
 const revoked = new Set<string>();
-function decide(query: EvaluatePermissionRequest, credentials: BackstageCredentials) {
-  const user = (credentials.principal as { userEntityRef?: string }).userEntityRef;
-  const target = 'resourceRef' in query && query.resourceRef ? parseTargetRef(query.resourceRef) : undefined;
+function decide(
+  query: EvaluatePermissionRequest,
+  credentials: BackstageCredentials,
+) {
+  const user = (credentials.principal as { userEntityRef?: string })
+    .userEntityRef;
+  const target =
+    'resourceRef' in query && query.resourceRef
+      ? parseTargetRef(query.resourceRef)
+      : undefined;
   const deny =
     (query.permission.name === 'sealed-runner.breakglass' &&
       (!user || ![USERS.pat, ADA].includes(user) || revoked.has(user))) ||
@@ -121,25 +136,44 @@ describe('break-glass sessions (HTTP API)', () => {
     knex = await databases.init('SQLITE_3');
     auditor = mockServices.auditor.mock();
     const permissions = mockServices.permissions.mock({
-      authorize: (async (requests: EvaluatePermissionRequest[], options: { credentials: BackstageCredentials }) =>
-        requests.map(r => decide(r, options.credentials))) as PermissionsService['authorize'],
+      authorize: (async (
+        requests: EvaluatePermissionRequest[],
+        options: { credentials: BackstageCredentials },
+      ) =>
+        requests.map(r =>
+          decide(r, options.credentials),
+        )) as PermissionsService['authorize'],
     });
     const scheduler = mockServices.scheduler.mock({
       scheduleTask: async (task: ScheduledTask) => {
         tasks.set(task.id, task);
       },
     });
-    const names = ['payments', 'orders', 'ledger', 'billing', 'refunds', 'secretive', 'stale', 'held'];
+    const names = [
+      'payments',
+      'orders',
+      'ledger',
+      'billing',
+      'refunds',
+      'secretive',
+      'stale',
+      'held',
+    ];
     const backend = await startTestBackend({
       features: [
         sealedRunnerPlugin,
         fakeDispatcherModule(dispatcher),
         mockServices.rootConfig.factory({
           data: {
-            sealedRunner: { ...sealedRunnerConfig(repo.url), breakGlass: { maxDurationMinutes: 120 } },
+            sealedRunner: {
+              ...sealedRunnerConfig(repo.url),
+              breakGlass: { maxDurationMinutes: 120 },
+            },
           },
         }),
-        mockServices.httpAuth.factory({ defaultCredentials: mockCredentials.none() }),
+        mockServices.httpAuth.factory({
+          defaultCredentials: mockCredentials.none(),
+        }),
         mockServices.database.factory({ knex }),
         permissions.factory,
         scheduler.factory,
@@ -152,7 +186,12 @@ describe('break-glass sessions (HTTP API)', () => {
             service('unlisted', 'https://git.example.com/other/live.git'),
             // Its folder uses an unvetted module: the runner rejects every plan.
             service('legacy-batch', repo.url),
-            terraformModule('web-service-module', GROUPS.platform, MODULE_SOURCE, 'v1.0.0, v1.1.0'),
+            terraformModule(
+              'web-service-module',
+              GROUPS.platform,
+              MODULE_SOURCE,
+              'v1.0.0, v1.1.0',
+            ),
           ],
         }),
       ],
@@ -186,8 +225,15 @@ describe('break-glass sessions (HTTP API)', () => {
     extra: object = {},
     user: string = USERS.pat,
   ): Promise<BreakGlassSession> {
-    const res = await open(user, { entityRef: ref(name), environment, reason: REASON, ...extra });
-    expect({ status: res.status, body: res.body }).toMatchObject({ status: 201 });
+    const res = await open(user, {
+      entityRef: ref(name),
+      environment,
+      reason: REASON,
+      ...extra,
+    });
+    expect({ status: res.status, body: res.body }).toMatchObject({
+      status: 201,
+    });
     return res.body.session;
   }
 
@@ -214,17 +260,29 @@ describe('break-glass sessions (HTTP API)', () => {
     for (;;) {
       const run = await getRun(id);
       if (TERMINAL_RUN_STATUSES.includes(run.status)) return run;
-      if (Date.now() > deadline) throw new Error(`run ${id} did not end: ${JSON.stringify(run)}`);
+      if (Date.now() > deadline)
+        throw new Error(`run ${id} did not end: ${JSON.stringify(run)}`);
       await sleep(50);
     }
   }
 
-  async function plan(name: string, user: string, branch?: string): Promise<Run> {
+  async function plan(
+    name: string,
+    user: string,
+    branch?: string,
+  ): Promise<Run> {
     const res = await api()
       .post(`${API}/runs`)
       .set(as(user))
-      .send({ entityRef: ref(name), environment: 'prod', operation: 'plan', ...(branch ? { ref: branch } : {}) });
-    expect({ status: res.status, body: res.body }).toMatchObject({ status: 202 });
+      .send({
+        entityRef: ref(name),
+        environment: 'prod',
+        operation: 'plan',
+        ...(branch ? { ref: branch } : {}),
+      });
+    expect({ status: res.status, body: res.body }).toMatchObject({
+      status: 202,
+    });
     return waitFor(res.body.run.id);
   }
 
@@ -233,13 +291,19 @@ describe('break-glass sessions (HTTP API)', () => {
 
   /** The audit events with this id recorded since the last `auditor.createEvent.mockClear()`. */
   async function auditEvents(eventId: string) {
-    const calls = auditor.createEvent.mock.calls.map(([options], i) => ({ options, i }));
+    const calls = auditor.createEvent.mock.calls.map(([options], i) => ({
+      options,
+      i,
+    }));
     return Promise.all(
       calls
         .filter(c => c.options.eventId === eventId)
         .map(async c => ({
           options: c.options,
-          event: (await auditor.createEvent.mock.results[c.i].value) as { success: jest.Mock; fail: jest.Mock },
+          event: (await auditor.createEvent.mock.results[c.i].value) as {
+            success: jest.Mock;
+            fail: jest.Mock;
+          },
         })),
     );
   }
@@ -291,7 +355,9 @@ describe('break-glass sessions (HTTP API)', () => {
         uses: [],
       });
       expect(Date.parse(session.openedAt)).toBeGreaterThanOrEqual(before - 5);
-      expect(Date.parse(session.expiresAt) - Date.parse(session.openedAt)).toBe(30 * 60_000);
+      expect(Date.parse(session.expiresAt) - Date.parse(session.openedAt)).toBe(
+        30 * 60_000,
+      );
 
       const [opened] = await auditEvents('break-glass-open');
       expect(opened.options).toMatchObject({
@@ -325,31 +391,50 @@ describe('break-glass sessions (HTTP API)', () => {
       }
       const refused = await auditEvents('break-glass-open');
       expect(refused).toHaveLength(2);
-      expect(refused.every(e => e.options.severityLevel === 'critical' && e.event.fail.mock.calls.length === 1)).toBe(
-        true,
-      );
+      expect(
+        refused.every(
+          e =>
+            e.options.severityLevel === 'critical' &&
+            e.event.fail.mock.calls.length === 1,
+        ),
+      ).toBe(true);
       expect((await close(session.id, USERS.pat)).status).toBe(200);
     });
 
     it('lasts 60 minutes by default and no longer than sealedRunner.breakGlass.maxDurationMinutes', async () => {
       const session = await openSession('ledger');
-      expect(Date.parse(session.expiresAt) - Date.parse(session.openedAt)).toBe(60 * 60_000);
+      expect(Date.parse(session.expiresAt) - Date.parse(session.openedAt)).toBe(
+        60 * 60_000,
+      );
       expect((await close(session.id, USERS.pat)).status).toBe(200);
 
       expectError(
-        await open(USERS.pat, { entityRef: ref('ledger'), environment: 'prod', reason: REASON, durationMinutes: 121 }),
+        await open(USERS.pat, {
+          entityRef: ref('ledger'),
+          environment: 'prod',
+          reason: REASON,
+          durationMinutes: 121,
+        }),
         400,
         'InputError',
         'durationMinutes must be at most 120 (sealedRunner.breakGlass.maxDurationMinutes)',
       );
-      const longest = await openSession('ledger', 'prod', { durationMinutes: 120 });
-      expect(Date.parse(longest.expiresAt) - Date.parse(longest.openedAt)).toBe(120 * 60_000);
+      const longest = await openSession('ledger', 'prod', {
+        durationMinutes: 120,
+      });
+      expect(Date.parse(longest.expiresAt) - Date.parse(longest.openedAt)).toBe(
+        120 * 60_000,
+      );
       expect((await close(longest.id, USERS.pat)).status).toBe(200);
     });
 
     it('refuses users without sealed-runner.breakglass on the target (403), and service principals', async () => {
       expectError(
-        await open(USERS.erin, { entityRef: ref('billing'), environment: 'prod', reason: REASON }),
+        await open(USERS.erin, {
+          entityRef: ref('billing'),
+          environment: 'prod',
+          reason: REASON,
+        }),
         403,
         'NotAllowedError',
         `you may not use break-glass on ${ref('billing')} in prod`,
@@ -357,44 +442,78 @@ describe('break-glass sessions (HTTP API)', () => {
       const byService = await api()
         .post(`${API}/break-glass`)
         .set('Authorization', mockCredentials.service.header())
-        .send({ entityRef: ref('billing'), environment: 'prod', reason: REASON });
+        .send({
+          entityRef: ref('billing'),
+          environment: 'prod',
+          reason: REASON,
+        });
       expect(byService.status).toBe(403);
-      expect((await list(USERS.pat, { entityRef: ref('billing') })).body.items).toEqual([]);
+      expect(
+        (await list(USERS.pat, { entityRef: ref('billing') })).body.items,
+      ).toEqual([]);
     });
 
     it('refuses unknown entities and targets (404) and targets that are not deployable (409)', async () => {
       expectError(
-        await open(USERS.pat, { entityRef: ref('nope'), environment: 'prod', reason: REASON }),
+        await open(USERS.pat, {
+          entityRef: ref('nope'),
+          environment: 'prod',
+          reason: REASON,
+        }),
         404,
         'NotFoundError',
       );
       expectError(
-        await open(USERS.pat, { entityRef: ref('billing'), environment: 'staging', reason: REASON }),
+        await open(USERS.pat, {
+          entityRef: ref('billing'),
+          environment: 'staging',
+          reason: REASON,
+        }),
         404,
         'NotFoundError',
         'has no target for environment staging',
       );
       // Break-glass never bypasses the repository allowlist.
       expectError(
-        await open(USERS.pat, { entityRef: ref('unlisted'), environment: 'prod', reason: REASON }),
+        await open(USERS.pat, {
+          entityRef: ref('unlisted'),
+          environment: 'prod',
+          reason: REASON,
+        }),
         409,
         'ConflictError',
         /not deployable to prod: .*allowlist.*; break-glass does not change that/,
       );
     });
 
-    const valid = { entityRef: ref('billing'), environment: 'prod', reason: REASON };
+    const valid = {
+      entityRef: ref('billing'),
+      environment: 'prod',
+      reason: REASON,
+    };
     it.each([
       ['no body', undefined],
       ['no reason', { entityRef: ref('billing'), environment: 'prod' }],
       ['a short reason', { ...valid, reason: 'because' }],
       ['a reason of spaces', { ...valid, reason: ' '.repeat(20) }],
-      ['a reason with a line break', { ...valid, reason: 'first line ok\nsecond line' }],
+      [
+        'a reason with a line break',
+        { ...valid, reason: 'first line ok\nsecond line' },
+      ],
       ['a reason with a tab', { ...valid, reason: 'first part\tsecond part' }],
       ['a reason with NUL', { ...valid, reason: 'innocent\u0000reason here' }],
-      ['a reason with an escape sequence', { ...valid, reason: 'innocent \u001b[31mred\u001b[0m' }],
-      ['a reason with a bidi override', { ...valid, reason: 'approved \u202eby nobody\u202c ok' }],
-      ['a reason with a line separator', { ...valid, reason: 'first line ok\u2028second' }],
+      [
+        'a reason with an escape sequence',
+        { ...valid, reason: 'innocent \u001b[31mred\u001b[0m' },
+      ],
+      [
+        'a reason with a bidi override',
+        { ...valid, reason: 'approved \u202eby nobody\u202c ok' },
+      ],
+      [
+        'a reason with a line separator',
+        { ...valid, reason: 'first line ok\u2028second' },
+      ],
       ['a reason over 2000 characters', { ...valid, reason: 'a'.repeat(2001) }],
       ['a reason that is not a string', { ...valid, reason: ['x'.repeat(20)] }],
       ['an empty ticket', { ...valid, ticket: '' }],
@@ -410,8 +529,18 @@ describe('break-glass sessions (HTTP API)', () => {
       ['a field naming another user', { ...valid, openedBy: USERS.erin }],
       ['an invalid entity ref', { ...valid, entityRef: 'payments' }],
       ['an invalid environment', { ...valid, environment: 'Prod' }],
-      ['a __proto__ key', `{"entityRef":"${ref('billing')}","environment":"prod","reason":"${REASON}","__proto__":{"durationMinutes":100000}}`],
-      ['a constructor key', `{"entityRef":"${ref('billing')}","environment":"prod","reason":"${REASON}","constructor":{"prototype":{"x":1}}}`],
+      [
+        'a __proto__ key',
+        `{"entityRef":"${ref(
+          'billing',
+        )}","environment":"prod","reason":"${REASON}","__proto__":{"durationMinutes":100000}}`,
+      ],
+      [
+        'a constructor key',
+        `{"entityRef":"${ref(
+          'billing',
+        )}","environment":"prod","reason":"${REASON}","constructor":{"prototype":{"x":1}}}`,
+      ],
       ['malformed JSON', '{"entityRef":'],
       ['a body over 16 kB', { ...valid, reason: 'a'.repeat(17_000) }],
     ])('refuses %s (400) and opens nothing', async (_, body) => {
@@ -420,7 +549,9 @@ describe('break-glass sessions (HTTP API)', () => {
           ? await api().post(`${API}/break-glass`).set(as(USERS.pat))
           : await open(USERS.pat, body as object | string);
       expectError(res, 400, 'InputError');
-      expect((await list(USERS.pat, { entityRef: ref('billing') })).body.items).toEqual([]);
+      expect(
+        (await list(USERS.pat, { entityRef: ref('billing') })).body.items,
+      ).toEqual([]);
       // Nothing reached Object.prototype.
       expect(({} as Record<string, unknown>).durationMinutes).toBeUndefined();
       expect(({} as Record<string, unknown>).x).toBeUndefined();
@@ -446,7 +577,10 @@ describe('break-glass sessions (HTTP API)', () => {
 
       const all = await list(USERS.erin, { entityRef: 'component:Orders' });
       expect(all.status).toBe(200);
-      expect(all.body.items.map((s: BreakGlassSession) => s.id)).toEqual([prod.id, dev.id]);
+      expect(all.body.items.map((s: BreakGlassSession) => s.id)).toEqual([
+        prod.id,
+        dev.id,
+      ]);
       expect(all.body.items[1]).toMatchObject({
         closeReason: 'closed',
         closedBy: USERS.pat,
@@ -454,14 +588,31 @@ describe('break-glass sessions (HTTP API)', () => {
         closedAt: expect.stringMatching(ISO),
       });
 
-      const active = await list(USERS.erin, { entityRef: ref('orders'), active: 'true' });
-      expect(active.body.items.map((s: BreakGlassSession) => s.id)).toEqual([prod.id]);
-      const inactive = await list(USERS.erin, { entityRef: ref('orders'), active: 'false' });
-      expect(inactive.body.items.map((s: BreakGlassSession) => s.id)).toEqual([dev.id]);
-      const byEnvironment = await list(USERS.erin, { entityRef: ref('orders'), environment: 'dev' });
-      expect(byEnvironment.body.items.map((s: BreakGlassSession) => s.id)).toEqual([dev.id]);
+      const active = await list(USERS.erin, {
+        entityRef: ref('orders'),
+        active: 'true',
+      });
+      expect(active.body.items.map((s: BreakGlassSession) => s.id)).toEqual([
+        prod.id,
+      ]);
+      const inactive = await list(USERS.erin, {
+        entityRef: ref('orders'),
+        active: 'false',
+      });
+      expect(inactive.body.items.map((s: BreakGlassSession) => s.id)).toEqual([
+        dev.id,
+      ]);
+      const byEnvironment = await list(USERS.erin, {
+        entityRef: ref('orders'),
+        environment: 'dev',
+      });
+      expect(
+        byEnvironment.body.items.map((s: BreakGlassSession) => s.id),
+      ).toEqual([dev.id]);
       const limited = await list(USERS.erin, { limit: '1' });
-      expect(limited.body.items.map((s: BreakGlassSession) => s.id)).toEqual([prod.id]);
+      expect(limited.body.items.map((s: BreakGlassSession) => s.id)).toEqual([
+        prod.id,
+      ]);
 
       // Quinn may not read secretive: its session does not exist for them.
       const quinn = await list(USERS.quinn, { active: 'true', limit: '200' });
@@ -469,8 +620,11 @@ describe('break-glass sessions (HTTP API)', () => {
       expect(ids).toContain(prod.id);
       expect(ids).not.toContain(secret.id);
       expectError(await close(secret.id, USERS.quinn), 404, 'NotFoundError');
-      expect((await list(USERS.erin, { active: 'true', limit: '200' })).body.items.map((s: BreakGlassSession) => s.id))
-        .toContain(secret.id);
+      expect(
+        (
+          await list(USERS.erin, { active: 'true', limit: '200' })
+        ).body.items.map((s: BreakGlassSession) => s.id),
+      ).toContain(secret.id);
 
       await close(prod.id, USERS.pat);
       await close(secret.id, USERS.pat);
@@ -488,18 +642,43 @@ describe('break-glass sessions (HTTP API)', () => {
     });
 
     it('needs authentication (401)', async () => {
-      expectError(await api().get(`${API}/break-glass`), 401, 'AuthenticationError');
-      expectError(await api().post(`${API}/break-glass`).send({}), 401, 'AuthenticationError');
-      expectError(await api().post(`${API}/break-glass/${UNKNOWN_ID}/close`).send({}), 401, 'AuthenticationError');
+      expectError(
+        await api().get(`${API}/break-glass`),
+        401,
+        'AuthenticationError',
+      );
+      expectError(
+        await api().post(`${API}/break-glass`).send({}),
+        401,
+        'AuthenticationError',
+      );
+      expectError(
+        await api().post(`${API}/break-glass/${UNKNOWN_ID}/close`).send({}),
+        401,
+        'AuthenticationError',
+      );
     });
   });
 
   describe('POST /break-glass/:id/close', () => {
     it('lets the opener or another holder close it, once, audited as critical', async () => {
       const session = await openSession('billing');
-      expectError(await close(session.id, USERS.erin), 403, 'NotAllowedError', 'you may not use break-glass');
-      expectError(await close(session.id, ADA, { reason: 'bad\u0007note' }), 400, 'InputError');
-      expectError(await close(session.id, ADA, { reason: 'fine', extra: 1 }), 400, 'InputError');
+      expectError(
+        await close(session.id, USERS.erin),
+        403,
+        'NotAllowedError',
+        'you may not use break-glass',
+      );
+      expectError(
+        await close(session.id, ADA, { reason: 'bad\u0007note' }),
+        400,
+        'InputError',
+      );
+      expectError(
+        await close(session.id, ADA, { reason: 'fine', extra: 1 }),
+        400,
+        'InputError',
+      );
       expectError(await close('not-a-uuid', ADA), 400, 'InputError');
       expectError(await close(UNKNOWN_ID, ADA), 404, 'NotFoundError');
 
@@ -521,7 +700,12 @@ describe('break-glass sessions (HTTP API)', () => {
       });
       expect(closed.event.success).toHaveBeenCalled();
 
-      expectError(await close(session.id, USERS.pat), 409, 'ConflictError', 'is already closed');
+      expectError(
+        await close(session.id, USERS.pat),
+        409,
+        'ConflictError',
+        'is already closed',
+      );
       // Closed: a new session may be opened on the target.
       const next = await openSession('billing');
       expect((await close(next.id, USERS.pat)).status).toBe(200);
@@ -530,22 +714,43 @@ describe('break-glass sessions (HTTP API)', () => {
 
   describe('expiry', () => {
     it('is never honoured after expiresAt, before and after the expiry task records it', async () => {
-      const session = await openSession('stale', 'prod', { durationMinutes: 1 });
+      const session = await openSession('stale', 'prod', {
+        durationMinutes: 1,
+      });
       const planned = await plan('stale', USERS.pat);
       await expire(session.id);
 
       // The task has not run: the session already reads, and acts, expired.
       const listed = await sessionOf(session.id);
-      expect(listed).toMatchObject({ closeReason: 'expired', closedAt: listed.expiresAt });
+      expect(listed).toMatchObject({
+        closeReason: 'expired',
+        closedAt: listed.expiresAt,
+      });
       expect(listed.closedBy).toBeUndefined();
-      expect((await list(USERS.pat, { entityRef: ref('stale'), active: 'true' })).body.items).toEqual([]);
-      expectError(await apply(planned.id, USERS.pat), 409, 'ConflictError', 'needs 1 more approval');
-      expectError(await close(session.id, USERS.pat), 409, 'ConflictError', 'is already expired');
+      expect(
+        (await list(USERS.pat, { entityRef: ref('stale'), active: 'true' }))
+          .body.items,
+      ).toEqual([]);
+      expectError(
+        await apply(planned.id, USERS.pat),
+        409,
+        'ConflictError',
+        'needs 1 more approval',
+      );
+      expectError(
+        await close(session.id, USERS.pat),
+        409,
+        'ConflictError',
+        'is already expired',
+      );
 
       // Closing it recorded the expiry (audited once); the task finds nothing left.
       auditor.createEvent.mockClear();
       const task = tasks.get('sealed-runner-break-glass-expiry')!;
-      expect(task).toMatchObject({ scope: 'global', frequency: { seconds: 30 } });
+      expect(task).toMatchObject({
+        scope: 'global',
+        frequency: { seconds: 30 },
+      });
       await task.fn(new AbortController().signal);
       expect(await auditEvents('break-glass-expire')).toEqual([]);
       expect(await sessionOf(session.id)).toEqual(listed);
@@ -571,7 +776,10 @@ describe('break-glass sessions (HTTP API)', () => {
         }),
       ]);
       const after = await sessionOf(session.id);
-      expect(after).toMatchObject({ closeReason: 'expired', closedAt: after.expiresAt });
+      expect(after).toMatchObject({
+        closeReason: 'expired',
+        closedAt: after.expiresAt,
+      });
       expect(after.closedBy).toBeUndefined();
     });
 
@@ -580,10 +788,20 @@ describe('break-glass sessions (HTTP API)', () => {
       await expire(old.id);
       auditor.createEvent.mockClear();
       const fresh = await openSession('held', 'dev');
-      expect((await auditEvents('break-glass-expire')).map(e => e.options.meta?.sessionId)).toEqual([old.id]);
-      expect((await list(USERS.pat, { entityRef: ref('held'), environment: 'dev', active: 'true' })).body.items.map(
-        (s: BreakGlassSession) => s.id,
-      )).toEqual([fresh.id]);
+      expect(
+        (await auditEvents('break-glass-expire')).map(
+          e => e.options.meta?.sessionId,
+        ),
+      ).toEqual([old.id]);
+      expect(
+        (
+          await list(USERS.pat, {
+            entityRef: ref('held'),
+            environment: 'dev',
+            active: 'true',
+          })
+        ).body.items.map((s: BreakGlassSession) => s.id),
+      ).toEqual([fresh.id]);
       await close(fresh.id, USERS.pat);
     });
   });
@@ -605,11 +823,19 @@ describe('break-glass sessions (HTTP API)', () => {
         operation: 'apply',
         planRunId: planned.id,
         requestedBy: USERS.pat,
-        breakGlass: { sessionId: session.id, openedBy: USERS.pat, reason: REASON },
+        breakGlass: {
+          sessionId: session.id,
+          openedBy: USERS.pat,
+          reason: REASON,
+        },
       });
       expect(await waitFor(applied.id)).toMatchObject({
         status: 'succeeded',
-        breakGlass: { sessionId: session.id, openedBy: USERS.pat, reason: REASON },
+        breakGlass: {
+          sessionId: session.id,
+          openedBy: USERS.pat,
+          reason: REASON,
+        },
       });
 
       // The runner's grant is part of the document the gate signed.
@@ -619,9 +845,16 @@ describe('break-glass sessions (HTTP API)', () => {
         expiresAt: session.expiresAt,
       });
       expect((await sessionOf(session.id)).uses).toEqual([
-        { runId: applied.id, operation: 'apply', at: applied.createdAt, bypassed: ['approvals'] },
+        {
+          runId: applied.id,
+          operation: 'apply',
+          at: applied.createdAt,
+          bypassed: ['approvals'],
+        },
       ]);
-      const history = await api().get(`${API}/runs/${applied.id}/history`).set(as(USERS.erin));
+      const history = await api()
+        .get(`${API}/runs/${applied.id}/history`)
+        .set(as(USERS.erin));
       expect(history.body.items).toContainEqual(
         expect.objectContaining({
           actor: USERS.pat,
@@ -640,8 +873,13 @@ describe('break-glass sessions (HTTP API)', () => {
           bypassed: ['approvals'],
         },
       });
-      expect((await auditEvents('run-apply'))[0].event.success).toHaveBeenCalledWith({
-        meta: expect.objectContaining({ runId: applied.id, breakGlassSessionId: session.id }),
+      expect(
+        (await auditEvents('run-apply'))[0].event.success,
+      ).toHaveBeenCalledWith({
+        meta: expect.objectContaining({
+          runId: applied.id,
+          breakGlassSessionId: session.id,
+        }),
       });
     });
 
@@ -649,20 +887,33 @@ describe('break-glass sessions (HTTP API)', () => {
       const planned = await plan('payments', USERS.pat, 'feature');
       const res = await apply(planned.id, USERS.pat);
       expect(res.status).toBe(202);
-      expect(await waitFor(res.body.run.id)).toMatchObject({ status: 'succeeded', ref: 'feature' });
+      expect(await waitFor(res.body.run.id)).toMatchObject({
+        status: 'succeeded',
+        ref: 'feature',
+      });
       expect(signedJob(res.body.run.id)).toMatchObject({
         operation: 'apply',
         ref: 'feature',
         breakGlass: { sessionId: session.id, openedBy: USERS.pat },
       });
       expect((await sessionOf(session.id)).uses.at(-1)).toEqual(
-        expect.objectContaining({ runId: res.body.run.id, bypassed: ['apply-branch', 'approvals'] }),
+        expect.objectContaining({
+          runId: res.body.run.id,
+          bypassed: ['apply-branch', 'approvals'],
+        }),
       );
     });
 
     it('records nothing when the apply needs no bypass', async () => {
       const planned = await plan('payments', USERS.erin);
-      expect((await api().post(`${API}/runs/${planned.id}/approve`).set(as(USERS.pat)).send({})).status).toBe(200);
+      expect(
+        (
+          await api()
+            .post(`${API}/runs/${planned.id}/approve`)
+            .set(as(USERS.pat))
+            .send({})
+        ).status,
+      ).toBe(200);
       const uses = (await sessionOf(session.id)).uses.length;
       const res = await apply(planned.id, USERS.pat);
       expect(res.status).toBe(202);
@@ -675,23 +926,34 @@ describe('break-glass sessions (HTTP API)', () => {
     it('leaves approving unchanged: no self-approval, no approval of a non-apply branch', async () => {
       const own = await plan('payments', USERS.pat);
       expectError(
-        await api().post(`${API}/runs/${own.id}/approve`).set(as(USERS.pat)).send({}),
+        await api()
+          .post(`${API}/runs/${own.id}/approve`)
+          .set(as(USERS.pat))
+          .send({}),
         403,
         'NotAllowedError',
         'four-eyes',
       );
       const erins = await plan('payments', USERS.erin, 'feature');
       expectError(
-        await api().post(`${API}/runs/${erins.id}/approve`).set(as(USERS.pat)).send({}),
+        await api()
+          .post(`${API}/runs/${erins.id}/approve`)
+          .set(as(USERS.pat))
+          .send({}),
         409,
         'ConflictError',
         'its plan cannot be approved',
       );
     });
 
-    it('is not someone else\'s: Erin cannot use Pat\'s session', async () => {
+    it("is not someone else's: Erin cannot use Pat's session", async () => {
       const main = await plan('payments', USERS.erin);
-      expectError(await apply(main.id, USERS.erin), 409, 'ConflictError', 'needs 1 more approval');
+      expectError(
+        await apply(main.id, USERS.erin),
+        409,
+        'ConflictError',
+        'needs 1 more approval',
+      );
       const feature = await plan('payments', USERS.erin, 'feature');
       expectError(
         await apply(feature.id, USERS.erin),
@@ -703,30 +965,64 @@ describe('break-glass sessions (HTTP API)', () => {
 
     it('does not carry over to another target', async () => {
       const other = await plan('orders', USERS.pat);
-      expectError(await apply(other.id, USERS.pat), 409, 'ConflictError', 'needs 1 more approval');
+      expectError(
+        await apply(other.id, USERS.pat),
+        409,
+        'ConflictError',
+        'needs 1 more approval',
+      );
     });
 
     it('never lets a stale plan, a moved branch or a locked target through', async () => {
       const older = await plan('payments', USERS.pat);
       const newer = await plan('payments', USERS.pat);
-      expectError(await apply(older.id, USERS.pat), 409, 'ConflictError', `newer plan ${newer.id} exists`);
+      expectError(
+        await apply(older.id, USERS.pat),
+        409,
+        'ConflictError',
+        `newer plan ${newer.id} exists`,
+      );
 
       const moved = repo.commit('main');
-      expectError(await apply(newer.id, USERS.pat), 409, 'ConflictError', `branch main moved since this plan`);
+      expectError(
+        await apply(newer.id, USERS.pat),
+        409,
+        'ConflictError',
+        `branch main moved since this plan`,
+      );
       expect(moved).not.toBe(newer.commitSha);
 
-      dispatcher.script(ref('payments'), 'prod', () => ({ lines: [event.log('busy')], hold: true }));
+      dispatcher.script(ref('payments'), 'prod', () => ({
+        lines: [event.log('busy')],
+        hold: true,
+      }));
       const held = await api()
         .post(`${API}/runs`)
         .set(as(USERS.pat))
-        .send({ entityRef: ref('payments'), environment: 'prod', operation: 'plan' });
+        .send({
+          entityRef: ref('payments'),
+          environment: 'prod',
+          operation: 'plan',
+        });
       expect(held.status).toBe(202);
       const second = await api()
         .post(`${API}/runs`)
         .set(as(USERS.pat))
-        .send({ entityRef: ref('payments'), environment: 'prod', operation: 'plan' });
-      expectError(second, 409, 'ConflictError', `target is locked by run ${held.body.run.id}`);
-      await api().post(`${API}/runs/${held.body.run.id}/cancel`).set(as(USERS.pat)).send({});
+        .send({
+          entityRef: ref('payments'),
+          environment: 'prod',
+          operation: 'plan',
+        });
+      expectError(
+        second,
+        409,
+        'ConflictError',
+        `target is locked by run ${held.body.run.id}`,
+      );
+      await api()
+        .post(`${API}/runs/${held.body.run.id}/cancel`)
+        .set(as(USERS.pat))
+        .send({});
       dispatcher.script(ref('payments'), 'prod', succeedingRunner);
     });
 
@@ -743,7 +1039,10 @@ describe('break-glass sessions (HTTP API)', () => {
 
     it('stops working once closed', async () => {
       const planned = await plan('payments', USERS.pat, 'feature');
-      expect((await close(session.id, USERS.pat, { reason: 'hotfix applied' })).status).toBe(200);
+      expect(
+        (await close(session.id, USERS.pat, { reason: 'hotfix applied' }))
+          .status,
+      ).toBe(200);
       expectError(
         await apply(planned.id, USERS.pat),
         403,
@@ -757,7 +1056,10 @@ describe('break-glass sessions (HTTP API)', () => {
     it('the vetted-module check: legacy-batch is rejected, and a rejected plan is never applied', async () => {
       const session = await openSession('legacy-batch');
       const planned = await plan('legacy-batch', USERS.pat);
-      expect(planned).toMatchObject({ status: 'rejected', error: expect.stringContaining('v2.0.0-rc1') });
+      expect(planned).toMatchObject({
+        status: 'rejected',
+        error: expect.stringContaining('v2.0.0-rc1'),
+      });
       expectError(
         await apply(planned.id, USERS.pat),
         409,
@@ -771,7 +1073,12 @@ describe('break-glass sessions (HTTP API)', () => {
     it('the apply permission: a holder who may not apply cannot apply', async () => {
       const session = await openSession('refunds', 'prod', {}, ADA);
       const planned = await plan('refunds', USERS.pat);
-      expectError(await apply(planned.id, ADA), 403, 'NotAllowedError', `you may not apply ${ref('refunds')} in prod`);
+      expectError(
+        await apply(planned.id, ADA),
+        403,
+        'NotAllowedError',
+        `you may not apply ${ref('refunds')} in prod`,
+      );
       expect((await sessionOf(session.id)).uses).toEqual([]);
       await close(session.id, ADA);
     });

@@ -8,25 +8,48 @@
  * not of this plugin; it resolves here through the workspace. Declaring it
  * as a devDependency of this plugin would make that explicit.
  */
-import { coreServices, createServiceFactory, HttpAuthService } from '@backstage/backend-plugin-api';
-import { mockCredentials, mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import {
+  coreServices,
+  createServiceFactory,
+  HttpAuthService,
+} from '@backstage/backend-plugin-api';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import permissionPlugin from '@backstage/plugin-permission-backend';
-import { Run, TERMINAL_RUN_STATUSES } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  Run,
+  TERMINAL_RUN_STATUSES,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Server } from 'node:http';
 import request from 'supertest';
 // The demo app's real policy, exercised through this plugin's resource loader.
 // eslint-disable-next-line @backstage/no-relative-monorepo-imports
 import { sealedRunnerPermissionPolicyModule } from '../../../packages/backend/src/modules/permissionPolicy';
-import { event, FakeDispatcher, fakeDispatcherModule } from './__testUtils__/FakeDispatcher';
+import {
+  event,
+  FakeDispatcher,
+  fakeDispatcherModule,
+} from './__testUtils__/FakeDispatcher';
 import { GitRepository } from './__testUtils__/gitRepository';
-import { GROUPS, sealedRunnerConfig, service, userInfoFactory, USERS } from './__testUtils__/world';
+import {
+  GROUPS,
+  sealedRunnerConfig,
+  service,
+  userInfoFactory,
+  USERS,
+} from './__testUtils__/world';
 import { sealedRunnerPlugin } from './plugin';
 
 jest.setTimeout(60_000);
 
 const API = '/api/sealed-runner';
-const as = (user: string) => ({ Authorization: mockCredentials.user.header(user) });
+const as = (user: string) => ({
+  Authorization: mockCredentials.user.header(user),
+});
 const ref = (name: string) => `component:default/${name}`;
 
 /**
@@ -49,11 +72,22 @@ const httpAuthWithActors = createServiceFactory({
         options?: object,
       ) => {
         const credentials = await inner.credentials(req, options);
-        const onBehalfOf = /^Bearer mock-service-token:/.test(req.headers.authorization ?? '');
-        const principal = credentials.principal as { type: string; userEntityRef?: string };
-        if (onBehalfOf && principal.type === 'user' && principal.userEntityRef) {
+        const onBehalfOf = /^Bearer mock-service-token:/.test(
+          req.headers.authorization ?? '',
+        );
+        const principal = credentials.principal as {
+          type: string;
+          userEntityRef?: string;
+        };
+        if (
+          onBehalfOf &&
+          principal.type === 'user' &&
+          principal.userEntityRef
+        ) {
           const { userEntityRef } = principal;
-          return mockCredentials.user(userEntityRef, { actor: { subject: 'plugin:permission' } });
+          return mockCredentials.user(userEntityRef, {
+            actor: { subject: 'plugin:permission' },
+          });
         }
         return credentials;
       }) as HttpAuthService['credentials'],
@@ -79,7 +113,10 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
         mockServices.rootConfig.factory({
           data: {
             permission: { enabled: true },
-            sealedRunnerPolicy: { platformGroups: [GROUPS.platform], breakGlassGroups: [GROUPS.platform] },
+            sealedRunnerPolicy: {
+              platformGroups: [GROUPS.platform],
+              breakGlassGroups: [GROUPS.platform],
+            },
             sealedRunner: sealedRunnerConfig(repo.url),
           },
         }),
@@ -109,7 +146,10 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
     for (;;) {
       const res = await api().get(`${API}/runs/${id}`).set(as(USERS.quinn));
       expect(res.status).toBe(200);
-      if (TERMINAL_RUN_STATUSES.includes(res.body.run.status) || Date.now() > deadline) {
+      if (
+        TERMINAL_RUN_STATUSES.includes(res.body.run.status) ||
+        Date.now() > deadline
+      ) {
         return res.body.run;
       }
       await new Promise(resolve => setTimeout(resolve, 50));
@@ -129,14 +169,19 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
   it('lets owners plan their targets (a conditional decision resolved by this plugin)', async () => {
     const res = await requestPlan('payments', 'prod', USERS.erin);
     expect(res.status).toBe(202);
-    expect(await waitFor(res.body.run.id)).toMatchObject({ status: 'succeeded' });
+    expect(await waitFor(res.body.run.id)).toMatchObject({
+      status: 'succeeded',
+    });
   });
 
   it.each([
     ['a user who owns nothing', 'payments', USERS.quinn],
     ['an owner of another entity', 'platform-tool', USERS.erin],
   ])('refuses a plan by %s (403)', async (_, name, user) => {
-    expectDenied(await requestPlan(name, 'dev', user), `you may not plan ${ref(name)} in dev`);
+    expectDenied(
+      await requestPlan(name, 'dev', user),
+      `you may not plan ${ref(name)} in dev`,
+    );
   });
 
   it('lets platform members plan anything', async () => {
@@ -151,10 +196,9 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
       .query({ entityRef: ref('payments') })
       .set(as(USERS.quinn));
     expect(targets.status).toBe(200);
-    expect(targets.body.items.map((t: { environment: string }) => t.environment)).toEqual([
-      'dev',
-      'prod',
-    ]);
+    expect(
+      targets.body.items.map((t: { environment: string }) => t.environment),
+    ).toEqual(['dev', 'prod']);
     const runs = await api()
       .get(`${API}/runs`)
       .query({ entityRef: ref('payments') })
@@ -180,13 +224,19 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
       `you may not approve plans of ${ref('payments')} in prod`,
     );
     // The policy lets the platform approve; the gate still refuses the requester.
-    const own = await api().post(`${API}/runs/${plan.id}/approve`).set(as(USERS.erin)).send({});
+    const own = await api()
+      .post(`${API}/runs/${plan.id}/approve`)
+      .set(as(USERS.erin))
+      .send({});
     expect(own.status).toBe(403);
     expect((await approve(USERS.pat)).status).toBe(200);
 
     const apply = (user: string) =>
       api().post(`${API}/runs/${plan.id}/apply`).set(as(user)).send({});
-    expectDenied(await apply(USERS.quinn), `you may not apply ${ref('payments')} in prod`);
+    expectDenied(
+      await apply(USERS.quinn),
+      `you may not apply ${ref('payments')} in prod`,
+    );
     const applied = await apply(USERS.erin);
     expect(applied.status).toBe(202);
     expect(await waitFor(applied.body.run.id)).toMatchObject({
@@ -203,8 +253,12 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
     const planned = await requestPlan('payments', 'dev', USERS.erin);
     expect(planned.status).toBe(202);
     const id = planned.body.run.id;
-    const cancel = (user: string) => api().post(`${API}/runs/${id}/cancel`).set(as(user)).send({});
-    expectDenied(await cancel(USERS.quinn), `you may not cancel runs of ${ref('payments')} in dev`);
+    const cancel = (user: string) =>
+      api().post(`${API}/runs/${id}/cancel`).set(as(user)).send({});
+    expectDenied(
+      await cancel(USERS.quinn),
+      `you may not cancel runs of ${ref('payments')} in dev`,
+    );
     const res = await cancel(USERS.sam);
     expect(res.status).toBe(200);
     expect(res.body.run.status).toBe('cancelled');
@@ -220,46 +274,88 @@ describe('sealed-runner plugin with the permission backend and the demo policy',
       await api().post(`${API}/break-glass`).set(as(USERS.erin)).send(body),
       `you may not use break-glass on ${ref('payments')} in prod`,
     );
-    const opened = await api().post(`${API}/break-glass`).set(as(USERS.pat)).send(body);
+    const opened = await api()
+      .post(`${API}/break-glass`)
+      .set(as(USERS.pat))
+      .send(body);
     expect(opened.status).toBe(201);
     const session = opened.body.session;
 
     // Everyone who may read the target sees it; only holders close it.
-    const listed = await api().get(`${API}/break-glass`).query({ active: 'true' }).set(as(USERS.quinn));
-    expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(session.id);
+    const listed = await api()
+      .get(`${API}/break-glass`)
+      .query({ active: 'true' })
+      .set(as(USERS.quinn));
+    expect(listed.body.items.map((s: { id: string }) => s.id)).toContain(
+      session.id,
+    );
     expectDenied(
-      await api().post(`${API}/break-glass/${session.id}/close`).set(as(USERS.erin)).send({}),
+      await api()
+        .post(`${API}/break-glass/${session.id}/close`)
+        .set(as(USERS.erin))
+        .send({}),
       `you may not use break-glass on ${ref('payments')} in prod`,
     );
 
     // Pat applies his own plan without an approval; Erin still needs one.
-    const erins = await waitFor((await requestPlan('payments', 'prod', USERS.erin)).body.run.id);
-    const erinApply = await api().post(`${API}/runs/${erins.id}/apply`).set(as(USERS.erin)).send({});
+    const erins = await waitFor(
+      (
+        await requestPlan('payments', 'prod', USERS.erin)
+      ).body.run.id,
+    );
+    const erinApply = await api()
+      .post(`${API}/runs/${erins.id}/apply`)
+      .set(as(USERS.erin))
+      .send({});
     expect(erinApply.status).toBe(409);
-    const pats = await waitFor((await requestPlan('payments', 'prod', USERS.pat)).body.run.id);
-    const patApply = await api().post(`${API}/runs/${pats.id}/apply`).set(as(USERS.pat)).send({});
+    const pats = await waitFor(
+      (
+        await requestPlan('payments', 'prod', USERS.pat)
+      ).body.run.id,
+    );
+    const patApply = await api()
+      .post(`${API}/runs/${pats.id}/apply`)
+      .set(as(USERS.pat))
+      .send({});
     expect(patApply.status).toBe(202);
     expect(patApply.body.run.breakGlass).toEqual({
       sessionId: session.id,
       openedBy: USERS.pat,
       reason: body.reason,
     });
-    expect(await waitFor(patApply.body.run.id)).toMatchObject({ status: 'succeeded' });
+    expect(await waitFor(patApply.body.run.id)).toMatchObject({
+      status: 'succeeded',
+    });
 
-    const closed = await api().post(`${API}/break-glass/${session.id}/close`).set(as(USERS.pat)).send({});
+    const closed = await api()
+      .post(`${API}/break-glass/${session.id}/close`)
+      .set(as(USERS.pat))
+      .send({});
     expect(closed.status).toBe(200);
   });
 
   it('lets only platform members force-release a lock, not the target owners', async () => {
-    dispatcher.script(ref('payments'), 'dev', () => ({ lines: [event.log('stuck')], hold: true }));
+    dispatcher.script(ref('payments'), 'dev', () => ({
+      lines: [event.log('stuck')],
+      hold: true,
+    }));
     const planned = await requestPlan('payments', 'dev', USERS.erin);
     expect(planned.status).toBe(202);
     const id = planned.body.run.id;
     const release = (user: string) =>
-      api().post(`${API}/runs/${id}/release-lock`).set(as(user)).send({ reason: 'runner lost' });
-    expectDenied(await release(USERS.erin), `you may not force-release the lock of ${ref('payments')} in dev`);
+      api()
+        .post(`${API}/runs/${id}/release-lock`)
+        .set(as(user))
+        .send({ reason: 'runner lost' });
+    expectDenied(
+      await release(USERS.erin),
+      `you may not force-release the lock of ${ref('payments')} in dev`,
+    );
     const res = await release(USERS.pat);
     expect(res.status).toBe(200);
-    expect(res.body.run).toMatchObject({ status: 'failed', error: expect.stringContaining('runner lost') });
+    expect(res.body.run).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('runner lost'),
+    });
   });
 });

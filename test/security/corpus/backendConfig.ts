@@ -88,7 +88,9 @@ export function backendConfigStarts(
       // The key is checked after the config parses, so it gets a start of its own.
       name: 'signing-key',
       config: {
-        sealedRunner: { jobSigning: { privateKey: world.keys.rsa.privateKeyPem } },
+        sealedRunner: {
+          jobSigning: { privateKey: world.keys.rsa.privateKeyPem },
+        },
       },
       values: [{ label: 'RSA job signing key', named: /Ed25519/ }],
     },

@@ -1,4 +1,7 @@
-import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
 import { NotAllowedError } from '@backstage/errors';
 import {
   authProvidersExtensionPoint,
@@ -17,9 +20,14 @@ export const demoApproverSignInModule = createBackendModule({
   moduleId: 'demo-approver-provider',
   register(reg) {
     reg.registerInit({
-      deps: { providers: authProvidersExtensionPoint, config: coreServices.rootConfig },
+      deps: {
+        providers: authProvidersExtensionPoint,
+        config: coreServices.rootConfig,
+      },
       async init({ providers, config }) {
-        const providerConfig = config.getOptionalConfig('auth.providers.demo-approver');
+        const providerConfig = config.getOptionalConfig(
+          'auth.providers.demo-approver',
+        );
         if (!providerConfig) {
           return;
         }
@@ -39,7 +47,8 @@ export const demoApproverSignInModule = createBackendModule({
                 return { result: {} };
               },
             }),
-            signInResolver: async (_info, ctx) => ctx.signInWithCatalogUser({ entityRef: userEntityRef }),
+            signInResolver: async (_info, ctx) =>
+              ctx.signInWithCatalogUser({ entityRef: userEntityRef }),
           }),
         });
       },

@@ -7,7 +7,12 @@ import {
   UrlReaderServiceSearchResponse,
 } from '@backstage/backend-plugin-api';
 import { urlReaderFactoriesServiceRef } from '@backstage/backend-defaults/urlReader';
-import { InputError, NotAllowedError, NotFoundError, NotModifiedError } from '@backstage/errors';
+import {
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  NotModifiedError,
+} from '@backstage/errors';
 import {
   checkBranchName,
   checkRelativePath,
@@ -35,7 +40,10 @@ export class LocalGitUrlReader implements UrlReaderService {
 
   /** Whether this reader serves the URL. */
   handles(url: URL): boolean {
-    return url.protocol === 'file:' && this.repositories.includes(`file://${url.pathname}`);
+    return (
+      url.protocol === 'file:' &&
+      this.repositories.includes(`file://${url.pathname}`)
+    );
   }
 
   async readUrl(
@@ -44,12 +52,16 @@ export class LocalGitUrlReader implements UrlReaderService {
   ): Promise<UrlReaderServiceReadUrlResponse> {
     const parsed = new URL(url);
     if (!this.handles(parsed)) {
-      throw new NotAllowedError(`${url} is not in an allowlisted local repository`);
+      throw new NotAllowedError(
+        `${url} is not in an allowlisted local repository`,
+      );
     }
     const ref = checkBranchName(parsed.searchParams.get('ref'));
     const path = checkRelativePath(parsed.searchParams.get('path'));
     if (!ref.ok || !path.ok) {
-      throw new InputError(`${url}: ${ref.ok ? '' : ref.reason}${path.ok ? '' : path.reason}`);
+      throw new InputError(
+        `${url}: ${ref.ok ? '' : ref.reason}${path.ok ? '' : path.reason}`,
+      );
     }
     const gitDir = fileURLToPath(`file://${parsed.pathname}`);
     const git = async (...args: string[]) =>
@@ -62,11 +74,21 @@ export class LocalGitUrlReader implements UrlReaderService {
     const object = `refs/heads/${ref.value}:${path.value}`;
     let blob: string;
     try {
-      blob = (await git('rev-parse', '--verify', '--quiet', '--end-of-options', object)).stdout
+      blob = (
+        await git(
+          'rev-parse',
+          '--verify',
+          '--quiet',
+          '--end-of-options',
+          object,
+        )
+      ).stdout
         .toString()
         .trim();
     } catch {
-      throw new NotFoundError(`${path.value} does not exist on ${ref.value} of ${gitDir}`);
+      throw new NotFoundError(
+        `${path.value} does not exist on ${ref.value} of ${gitDir}`,
+      );
     }
     if (options?.etag === blob) {
       throw new NotModifiedError();
@@ -98,9 +120,9 @@ export const localGitUrlReaderFactory = createServiceFactory({
   deps: {},
   async factory() {
     return ({ config }) => {
-      const local = (config.getOptionalStringArray('sealedRunner.repositories') ?? []).filter(r =>
-        r.startsWith('file:///'),
-      );
+      const local = (
+        config.getOptionalStringArray('sealedRunner.repositories') ?? []
+      ).filter(r => r.startsWith('file:///'));
       if (local.length === 0) {
         return [];
       }

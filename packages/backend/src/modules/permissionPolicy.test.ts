@@ -14,7 +14,11 @@ const ADMINS = 'group:default/platform-admins';
 
 function user(ref: string, groups: string[]): PolicyQueryUser {
   return {
-    identity: { type: 'user', userEntityRef: ref, ownershipEntityRefs: [ref, ...groups] },
+    identity: {
+      type: 'user',
+      userEntityRef: ref,
+      ownershipEntityRefs: [ref, ...groups],
+    },
     info: { userEntityRef: ref, ownershipEntityRefs: [ref, ...groups] },
     credentials: {} as PolicyQueryUser['credentials'],
     token: 'token',
@@ -34,26 +38,47 @@ describe('SealedRunnerPermissionPolicy', () => {
   const unset = new SealedRunnerPermissionPolicy([PLATFORM], []);
 
   it.each([
-    ['the demo: Pat (platform-team) holds break-glass', demo, pat, AuthorizeResult.ALLOW],
+    [
+      'the demo: Pat (platform-team) holds break-glass',
+      demo,
+      pat,
+      AuthorizeResult.ALLOW,
+    ],
     ['the demo: Erin (an owner) does not', demo, erin, AuthorizeResult.DENY],
-    ['production: platform-team alone does not', production, pat, AuthorizeResult.DENY],
+    [
+      'production: platform-team alone does not',
+      production,
+      pat,
+      AuthorizeResult.DENY,
+    ],
     ['production: platform-admins do', production, root, AuthorizeResult.ALLOW],
     ['no break-glass groups: nobody', unset, pat, AuthorizeResult.DENY],
     ['no user at all: nobody', demo, undefined, AuthorizeResult.DENY],
   ] as const)('%s', async (_, policy, who, result) => {
-    expect(await policy.handle({ permission: breakGlassPermission }, who)).toEqual({ result });
+    expect(
+      await policy.handle({ permission: breakGlassPermission }, who),
+    ).toEqual({ result });
   });
 
   it('does not let break-glass groups approve, release locks or apply beyond what they otherwise may', async () => {
-    const breakGlassOnly = new SealedRunnerPermissionPolicy([PLATFORM], [ADMINS]);
+    const breakGlassOnly = new SealedRunnerPermissionPolicy(
+      [PLATFORM],
+      [ADMINS],
+    );
     for (const permission of [runApprovePermission, lockReleasePermission]) {
-      expect(await breakGlassOnly.handle({ permission }, root)).toEqual({ result: AuthorizeResult.DENY });
+      expect(await breakGlassOnly.handle({ permission }, root)).toEqual({
+        result: AuthorizeResult.DENY,
+      });
     }
     // Applying is decided by ownership (a conditional decision), not by break-glass.
-    expect(await breakGlassOnly.handle({ permission: runApplyPermission }, root)).toMatchObject({
+    expect(
+      await breakGlassOnly.handle({ permission: runApplyPermission }, root),
+    ).toMatchObject({
       result: AuthorizeResult.CONDITIONAL,
     });
-    expect(await breakGlassOnly.handle({ permission: runReadPermission }, root)).toEqual({
+    expect(
+      await breakGlassOnly.handle({ permission: runReadPermission }, root),
+    ).toEqual({
       result: AuthorizeResult.ALLOW,
     });
   });

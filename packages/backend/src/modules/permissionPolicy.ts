@@ -1,4 +1,7 @@
-import { coreServices, createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
 import {
   AuthorizeResult,
   isResourcePermission,
@@ -41,7 +44,10 @@ export class SealedRunnerPermissionPolicy implements PermissionPolicy {
     private readonly breakGlassGroups: string[],
   ) {}
 
-  async handle(request: PolicyQuery, user?: PolicyQueryUser): Promise<PolicyDecision> {
+  async handle(
+    request: PolicyQuery,
+    user?: PolicyQueryUser,
+  ): Promise<PolicyDecision> {
     const { permission } = request;
     if (!permission.name.startsWith('sealed-runner.')) {
       return ALLOW;
@@ -50,7 +56,8 @@ export class SealedRunnerPermissionPolicy implements PermissionPolicy {
       return DENY;
     }
     const claims = user.info.ownershipEntityRefs;
-    const memberOf = (groups: string[]) => groups.some(group => claims.includes(group));
+    const memberOf = (groups: string[]) =>
+      groups.some(group => claims.includes(group));
 
     if (permission.name === runReadPermission.name) {
       return ALLOW;
@@ -88,7 +95,9 @@ export const sealedRunnerPermissionPolicyModule = createBackendModule({
         policy.setPolicy(
           new SealedRunnerPermissionPolicy(
             config.getStringArray('sealedRunnerPolicy.platformGroups'),
-            config.getOptionalStringArray('sealedRunnerPolicy.breakGlassGroups') ?? [],
+            config.getOptionalStringArray(
+              'sealedRunnerPolicy.breakGlassGroups',
+            ) ?? [],
           ),
         );
       },

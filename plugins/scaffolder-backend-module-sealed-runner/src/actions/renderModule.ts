@@ -10,7 +10,10 @@ import {
   hasControlCharacters,
   MODULE_ENTITY_SPEC_TYPE,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { ModuleVetting, readVettedModuleEntities } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import {
+  ModuleVetting,
+  readVettedModuleEntities,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 

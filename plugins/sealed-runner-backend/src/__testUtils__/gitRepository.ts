@@ -22,9 +22,22 @@ export class GitRepository {
   static create(): GitRepository {
     const repo = new GitRepository();
     try {
-      repo.git(repo.root, 'init', '--quiet', '--bare', '--initial-branch=main', 'live.git');
+      repo.git(
+        repo.root,
+        'init',
+        '--quiet',
+        '--bare',
+        '--initial-branch=main',
+        'live.git',
+      );
       repo.git(repo.root, 'init', '--quiet', '--initial-branch=main', 'work');
-      repo.git(repo.work, 'remote', 'add', 'origin', join(repo.root, 'live.git'));
+      repo.git(
+        repo.work,
+        'remote',
+        'add',
+        'origin',
+        join(repo.root, 'live.git'),
+      );
       repo.commit('main');
       repo.commit('feature');
       return repo;
@@ -40,9 +53,12 @@ export class GitRepository {
 
   /** Pushes a new commit to `branch` (created from the current branch if new) and returns its sha. */
   commit(branch: string): string {
-    const branches = this.git(this.work, 'branch', '--list', '--format=%(refname:short)').split(
-      '\n',
-    );
+    const branches = this.git(
+      this.work,
+      'branch',
+      '--list',
+      '--format=%(refname:short)',
+    ).split('\n');
     if (this.commits === 0) {
       // The first commit is made on the unborn initial branch.
     } else if (branches.includes(branch)) {
@@ -51,7 +67,10 @@ export class GitRepository {
       this.git(this.work, 'checkout', '--quiet', '-b', branch);
     }
     this.commits += 1;
-    writeFileSync(join(this.work, 'README.md'), `commit ${this.commits} on ${branch}\n`);
+    writeFileSync(
+      join(this.work, 'README.md'),
+      `commit ${this.commits} on ${branch}\n`,
+    );
     this.git(this.work, 'add', 'README.md');
     this.git(this.work, 'commit', '--quiet', '-m', `commit ${this.commits}`);
     this.git(this.work, 'push', '--quiet', 'origin', branch);
@@ -63,7 +82,11 @@ export class GitRepository {
   }
 
   head(branch: string): string {
-    return this.git(join(this.root, 'live.git'), 'rev-parse', `refs/heads/${branch}`);
+    return this.git(
+      join(this.root, 'live.git'),
+      'rev-parse',
+      `refs/heads/${branch}`,
+    );
   }
 
   remove(): void {

@@ -35,18 +35,29 @@ export const userInfoFactory = createServiceFactory({
   service: coreServices.userInfo,
   deps: {},
   factory: () => ({
-    async getUserInfo(credentials: BackstageCredentials): Promise<BackstageUserInfo> {
-      const principal = credentials.principal as { type: string; userEntityRef?: string };
+    async getUserInfo(
+      credentials: BackstageCredentials,
+    ): Promise<BackstageUserInfo> {
+      const principal = credentials.principal as {
+        type: string;
+        userEntityRef?: string;
+      };
       if (principal.type !== 'user' || !principal.userEntityRef) {
-        throw new InputError(`no user info for principal type '${principal.type}'`);
+        throw new InputError(
+          `no user info for principal type '${principal.type}'`,
+        );
       }
       const ref = principal.userEntityRef;
-      return { userEntityRef: ref, ownershipEntityRefs: OWNERSHIP[ref] ?? [ref] };
+      return {
+        userEntityRef: ref,
+        ownershipEntityRefs: OWNERSHIP[ref] ?? [ref],
+      };
     },
   }),
 });
 
-export const MODULE_SOURCE = 'git::file:///srv/git/service-catalog.git//modules/web-service';
+export const MODULE_SOURCE =
+  'git::file:///srv/git/service-catalog.git//modules/web-service';
 
 /** A deployable service with targets dev and prod, each in its own folder. */
 export function service(
@@ -67,8 +78,14 @@ export function service(
         ...options.annotations,
       },
     },
-    spec: { type: 'service', owner: options.owner ?? GROUPS.payments, lifecycle: 'production' },
-    relations: [{ type: 'ownedBy', targetRef: options.owner ?? GROUPS.payments }],
+    spec: {
+      type: 'service',
+      owner: options.owner ?? GROUPS.payments,
+      lifecycle: 'production',
+    },
+    relations: [
+      { type: 'ownedBy', targetRef: options.owner ?? GROUPS.payments },
+    ],
   };
 }
 
@@ -101,7 +118,9 @@ export const JOB_SIGNING_KEYS = generateKeyPairSync('ed25519');
 export function sealedRunnerConfig(repository: string): JsonObject {
   return {
     jobSigning: {
-      privateKey: JOB_SIGNING_KEYS.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      privateKey: JOB_SIGNING_KEYS.privateKey
+        .export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
     },
     repositories: [repository],
     environments: {

@@ -1,4 +1,7 @@
-import { BackstageCredentials, PermissionsService } from '@backstage/backend-plugin-api';
+import {
+  BackstageCredentials,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   runReadPermission,
@@ -14,7 +17,9 @@ const MAX_PAGES = 10;
  * are left out, and pages are read on until `limit` items are found, so a
  * short page means there is nothing more to show.
  */
-export async function listReadable<T extends { entityRef: string; environment: string }>(options: {
+export async function listReadable<
+  T extends { entityRef: string; environment: string },
+>(options: {
   permissions: PermissionsService;
   credentials: BackstageCredentials;
   limit: number;
@@ -24,17 +29,26 @@ export async function listReadable<T extends { entityRef: string; environment: s
   const result: T[] = [];
   for (let page = 0; page < MAX_PAGES && result.length < limit; page++) {
     const items = await readPage({ limit, offset: page * limit });
-    const targetRefs = [...new Set(items.map(item => stringifyTargetRef(item)))];
+    const targetRefs = [
+      ...new Set(items.map(item => stringifyTargetRef(item))),
+    ];
     const decisions = targetRefs.length
       ? await permissions.authorize(
-          targetRefs.map(resourceRef => ({ permission: runReadPermission, resourceRef })),
+          targetRefs.map(resourceRef => ({
+            permission: runReadPermission,
+            resourceRef,
+          })),
           { credentials },
         )
       : [];
     const readable = new Set(
-      targetRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+      targetRefs.filter(
+        (_, i) => decisions[i].result === AuthorizeResult.ALLOW,
+      ),
     );
-    result.push(...items.filter(item => readable.has(stringifyTargetRef(item))));
+    result.push(
+      ...items.filter(item => readable.has(stringifyTargetRef(item))),
+    );
     if (items.length < limit) {
       break;
     }

@@ -31,6 +31,8 @@ export function checkRepositoryAllowed(
     }
   }
   return refuse(
-    `repository ${quote(value)} is not on the sealedRunner.repositories allowlist`,
+    `repository ${quote(
+      value,
+    )} is not on the sealedRunner.repositories allowlist`,
   );
 }

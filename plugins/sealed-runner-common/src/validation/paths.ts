@@ -34,11 +34,15 @@ export function checkRelativePath(value: unknown): Checked<string> {
       return refuse(`path ${quote(path)} must not contain '..' segments`);
     }
     if (segment === '.' || segment === '') {
-      return refuse(`path ${quote(path)} must not contain empty or '.' segments`);
+      return refuse(
+        `path ${quote(path)} must not contain empty or '.' segments`,
+      );
     }
     if (!SEGMENT.test(segment)) {
       return refuse(
-        `path ${quote(path)} may only contain letters, digits, '.', '_', '-' and '/' (segments start with a letter, digit or '_')`,
+        `path ${quote(
+          path,
+        )} may only contain letters, digits, '.', '_', '-' and '/' (segments start with a letter, digit or '_')`,
       );
     }
   }

@@ -24,9 +24,7 @@ export function checkRefName(
   const ref = plain.value;
   const bad = (why: string) => refuse<string>(`${what} ${quote(ref)} ${why}`);
   if (!REF_CHARACTERS.test(ref)) {
-    return bad(
-      "may only contain letters, digits and '.', '_', '/', '+', '-'",
-    );
+    return bad("may only contain letters, digits and '.', '_', '/', '+', '-'");
   }
   // '-' would read as an option, '+' as a forced refspec.
   if (ref.startsWith('-') || ref.startsWith('+')) {
@@ -76,7 +74,9 @@ const COMMIT_SHA = /^[0-9a-f]{40}$/;
 export function checkCommitSha(value: unknown): Checked<string> {
   if (typeof value !== 'string' || !COMMIT_SHA.test(value)) {
     return refuse(
-      `commit ${typeof value === 'string' ? quote(value) : 'value'} must be a full 40-character lowercase hex sha`,
+      `commit ${
+        typeof value === 'string' ? quote(value) : 'value'
+      } must be a full 40-character lowercase hex sha`,
     );
   }
   return accept(value);
@@ -93,7 +93,9 @@ const ENVIRONMENT = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 export function checkEnvironmentName(value: unknown): Checked<string> {
   if (typeof value !== 'string' || !ENVIRONMENT.test(value)) {
     return refuse(
-      `environment ${typeof value === 'string' ? quote(value) : 'value'} must be 1-32 lowercase letters, digits or '-' (not at either end)`,
+      `environment ${
+        typeof value === 'string' ? quote(value) : 'value'
+      } must be 1-32 lowercase letters, digits or '-' (not at either end)`,
     );
   }
   return accept(value);
@@ -104,6 +106,9 @@ export function checkEnvironmentName(value: unknown): Checked<string> {
  *
  * @public
  */
-export function isApplyBranch(applyBranches: readonly string[], branch: string): boolean {
+export function isApplyBranch(
+  applyBranches: readonly string[],
+  branch: string,
+): boolean {
   return applyBranches.includes('*') || applyBranches.includes(branch);
 }

@@ -23,7 +23,9 @@ export function useBreakGlassSessions(entityRef: string, environment?: string) {
 
   useEffect(() => {
     const nextExpiry = Math.min(
-      ...(value ?? []).map(s => Date.parse(s.expiresAt)).filter(t => t > Date.now()),
+      ...(value ?? [])
+        .map(s => Date.parse(s.expiresAt))
+        .filter(t => t > Date.now()),
     );
     const delay = Math.max(
       0,

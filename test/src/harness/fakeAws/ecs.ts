@@ -276,7 +276,9 @@ export class FakeEcs {
       overrides: input.raw('overrides') ?? { containerOverrides: [] },
       networkConfiguration: input.raw('networkConfiguration'),
       overrideEnvironment,
-      taskRoleArn: input.object('overrides')?.string('taskRoleArn') ?? definition.taskRoleArn,
+      taskRoleArn:
+        input.object('overrides')?.string('taskRoleArn') ??
+        definition.taskRoleArn,
     });
     if (clientToken) this.clientTokens.set(clientToken, record.taskId);
     return { tasks: [this.describe(record, true)], failures: [] };

@@ -16,7 +16,9 @@ describe('DemoSignInPage', () => {
   it('remembers the chosen identity for this tab', async () => {
     await renderInTestApp(<DemoSignInPage onSignInSuccess={jest.fn()} />);
     fireEvent.click(screen.getByRole('button', { name: 'Sign in as Pat' }));
-    expect(sessionStorage.getItem('sealed-runner:demo-identity')).toBe('demo-approver');
+    expect(sessionStorage.getItem('sealed-runner:demo-identity')).toBe(
+      'demo-approver',
+    );
     expect(screen.queryByText('Pat Platform')).not.toBeInTheDocument();
   });
 });

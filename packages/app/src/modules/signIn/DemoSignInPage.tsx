@@ -49,19 +49,28 @@ function forgetOnSignOut(identity: IdentityApi): IdentityApi {
  * a proxy auth provider of the backend that only works in development.
  */
 export function DemoSignInPage(props: SignInPageProps) {
-  const [provider, setProvider] = useState(() => sessionStorage.getItem(STORAGE_KEY));
-  const chosen = DEMO_IDENTITIES.find(identity => identity.provider === provider);
+  const [provider, setProvider] = useState(() =>
+    sessionStorage.getItem(STORAGE_KEY),
+  );
+  const chosen = DEMO_IDENTITIES.find(
+    identity => identity.provider === provider,
+  );
   if (chosen) {
     return (
       <ProxiedSignInPage
         provider={chosen.provider}
-        onSignInSuccess={identity => props.onSignInSuccess(forgetOnSignOut(identity))}
+        onSignInSuccess={identity =>
+          props.onSignInSuccess(forgetOnSignOut(identity))
+        }
       />
     );
   }
   return (
     <Page themeId="home">
-      <Header title="Sealed Runner demo" subtitle="Sign in as one of the demo identities" />
+      <Header
+        title="Sealed Runner demo"
+        subtitle="Sign in as one of the demo identities"
+      />
       <Content>
         <Grid container spacing={3}>
           {DEMO_IDENTITIES.map(identity => (

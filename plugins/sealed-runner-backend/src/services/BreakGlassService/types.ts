@@ -17,11 +17,21 @@ import { RequestOptions } from '../RunService/types';
  */
 export interface BreakGlassService {
   /** Opens a session for the caller (a user holding `sealed-runner.breakglass` on the target). */
-  open(request: OpenBreakGlassRequest, options: RequestOptions): Promise<BreakGlassSession>;
+  open(
+    request: OpenBreakGlassRequest,
+    options: RequestOptions,
+  ): Promise<BreakGlassSession>;
   /** Sessions on targets the caller may read, newest first. */
-  list(query: ListBreakGlassQuery, options: RequestOptions): Promise<BreakGlassSession[]>;
+  list(
+    query: ListBreakGlassQuery,
+    options: RequestOptions,
+  ): Promise<BreakGlassSession[]>;
   /** Closes an open session: its opener, or another holder of the permission on its target. */
-  close(sessionId: string, note: string | undefined, options: RequestOptions): Promise<BreakGlassSession>;
+  close(
+    sessionId: string,
+    note: string | undefined,
+    options: RequestOptions,
+  ): Promise<BreakGlassSession>;
   /** Marks sessions whose time ran out as expired and audits each (the scheduler task). */
   expireSessions(): Promise<number>;
   /**

@@ -27,7 +27,10 @@ export interface JobSigner {
 
 /** Wraps a payload and its signature as the runner reads them. */
 export function signedJobDocument(payload: string, signature: Buffer): string {
-  const document: SignedJobDocument = { payload, signature: signature.toString('base64') };
+  const document: SignedJobDocument = {
+    payload,
+    signature: signature.toString('base64'),
+  };
   return JSON.stringify(document);
 }
 
@@ -38,7 +41,10 @@ export class Ed25519JobSigner implements JobSigner {
    * embedded local runner, a key generated at startup: the backend starts
    * that runner and hands it the public key, so nothing needs sharing.
    */
-  static fromConfig(privateKeyPem: string | undefined, logger: LoggerService): Ed25519JobSigner {
+  static fromConfig(
+    privateKeyPem: string | undefined,
+    logger: LoggerService,
+  ): Ed25519JobSigner {
     if (privateKeyPem) {
       const key = createPrivateKey(privateKeyPem);
       if (key.asymmetricKeyType !== 'ed25519') {
@@ -57,11 +63,16 @@ export class Ed25519JobSigner implements JobSigner {
   private constructor(private readonly privateKey: KeyObject) {}
 
   async publicKeyPem(): Promise<string> {
-    return createPublicKey(this.privateKey).export({ type: 'spki', format: 'pem' }).toString();
+    return createPublicKey(this.privateKey)
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
   }
 
   async sign(job: SealedRunnerJob): Promise<string> {
     const payload = JSON.stringify(job);
-    return signedJobDocument(payload, sign(null, jobSigningMessage(payload), this.privateKey));
+    return signedJobDocument(
+      payload,
+      sign(null, jobSigningMessage(payload), this.privateKey),
+    );
   }
 }

@@ -1,5 +1,9 @@
 import { createPublicKey } from 'node:crypto';
-import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import {
+  GetPublicKeyCommand,
+  KMSClient,
+  SignCommand,
+} from '@aws-sdk/client-kms';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { jobSigningMessage } from '@sealed-runner/runner';
 import { JobSigner, signedJobDocument } from './JobSigner';
@@ -20,13 +24,22 @@ export class KmsJobSigner implements JobSigner {
   ) {}
 
   async publicKeyPem(): Promise<string> {
-    const response = await this.client.send(new GetPublicKeyCommand({ KeyId: this.keyId }));
-    if (response.KeySpec !== 'ECC_NIST_EDWARDS25519' || response.KeyUsage !== 'SIGN_VERIFY') {
+    const response = await this.client.send(
+      new GetPublicKeyCommand({ KeyId: this.keyId }),
+    );
+    if (
+      response.KeySpec !== 'ECC_NIST_EDWARDS25519' ||
+      response.KeyUsage !== 'SIGN_VERIFY'
+    ) {
       throw new Error(
         `sealedRunner.jobSigning.kms.keyId must be an ECC_NIST_EDWARDS25519 SIGN_VERIFY key, not ${response.KeySpec} ${response.KeyUsage}`,
       );
     }
-    return createPublicKey({ key: Buffer.from(response.PublicKey!), format: 'der', type: 'spki' })
+    return createPublicKey({
+      key: Buffer.from(response.PublicKey!),
+      format: 'der',
+      type: 'spki',
+    })
       .export({ type: 'spki', format: 'pem' })
       .toString();
   }

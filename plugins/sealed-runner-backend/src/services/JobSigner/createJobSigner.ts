@@ -20,7 +20,11 @@ export async function createJobSigner(options: {
     keyId.startsWith('arn:') ? { arn: keyId } : undefined,
   );
   const signer = new KmsJobSigner(
-    new KMSClient({ region, credentials: credentials.sdkCredentialProvider, ...(endpoint ? { endpoint } : {}) }),
+    new KMSClient({
+      region,
+      credentials: credentials.sdkCredentialProvider,
+      ...(endpoint ? { endpoint } : {}),
+    }),
     keyId,
   );
   // Fail at startup, not at the first run, if the key is wrong or unreachable.

@@ -118,7 +118,9 @@ describe('break-glass in the Deployments tab', () => {
     const prodRow = screen.getAllByText('prod')[0].closest('tr')!;
     expect(within(prodRow).getByText('Break-glass open')).toBeInTheDocument();
     const devRow = screen.getByText('dev').closest('tr')!;
-    expect(within(devRow).queryByText('Break-glass open')).not.toBeInTheDocument();
+    expect(
+      within(devRow).queryByText('Break-glass open'),
+    ).not.toBeInTheDocument();
     expect(screen.getAllByRole('alert')).toHaveLength(1);
   });
 
@@ -143,7 +145,9 @@ describe('break-glass in the Deployments tab', () => {
     const session = makeSession({ id: 'session-close', openedBy: ALICE });
     const { api, alertApi } = await renderTab([makeTarget()], [session]);
     const banner = await screen.findByRole('alert');
-    await userEvent.click(within(banner).getByRole('button', { name: 'Close' }));
+    await userEvent.click(
+      within(banner).getByRole('button', { name: 'Close' }),
+    );
     await waitFor(() =>
       expect(api.closeBreakGlass).toHaveBeenCalledWith('session-close'),
     );
@@ -157,8 +161,16 @@ describe('break-glass in the Deployments tab', () => {
   });
 
   it('offers Close to the opener even without the permission, and to nobody else', async () => {
-    const others = makeSession({ id: 's-other', environment: 'uat', openedBy: ALICE });
-    const mine = makeSession({ id: 's-mine', environment: 'sit', openedBy: BOB });
+    const others = makeSession({
+      id: 's-other',
+      environment: 'uat',
+      openedBy: ALICE,
+    });
+    const mine = makeSession({
+      id: 's-mine',
+      environment: 'sit',
+      openedBy: BOB,
+    });
     await renderTab(
       [makeTarget({ environment: 'uat' }), makeTarget({ environment: 'sit' })],
       [others, mine],
@@ -169,9 +181,13 @@ describe('break-glass in the Deployments tab', () => {
       screen.findByRole('alert', { name: 'Break-glass session on sit' }),
     ]);
     await waitFor(() =>
-      expect(within(sit).getByRole('button', { name: 'Close' })).toBeInTheDocument(),
+      expect(
+        within(sit).getByRole('button', { name: 'Close' }),
+      ).toBeInTheDocument(),
     );
-    expect(within(uat).queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    expect(
+      within(uat).queryByRole('button', { name: 'Close' }),
+    ).not.toBeInTheDocument();
   });
 
   it('offers "Break glass" only to holders of sealed-runner.breakglass, and not while a session is open', async () => {
@@ -201,7 +217,11 @@ describe('break-glass in the Deployments tab', () => {
 
 describe('the break-glass dialog', () => {
   async function openDialog(api: Partial<SealedRunnerApi> = {}) {
-    const rendered = await renderTab([makeTarget({ environment: 'live' })], [], { api });
+    const rendered = await renderTab(
+      [makeTarget({ environment: 'live' })],
+      [],
+      { api },
+    );
     await waitFor(() => expect(button('Break glass')).toBeEnabled());
     await userEvent.click(button('Break glass'));
     await screen.findByRole('dialog', { name: 'Break glass: live' });
@@ -215,9 +235,15 @@ describe('the break-glass dialog', () => {
     await userEvent.clear(screen.getByLabelText('Duration (minutes)'));
     await userEvent.type(screen.getByLabelText('Duration (minutes)'), '0');
     await userEvent.click(button('Open session'));
-    expect(await screen.findByText('give a reason of at least 10 characters')).toBeInTheDocument();
-    expect(screen.getByText('may contain only letters, digits and . _ # : / -')).toBeInTheDocument();
-    expect(screen.getByText('a whole number of minutes, at least 1')).toBeInTheDocument();
+    expect(
+      await screen.findByText('give a reason of at least 10 characters'),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText('may contain only letters, digits and . _ # : / -'),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText('a whole number of minutes, at least 1'),
+    ).toBeInTheDocument();
     expect(api.openBreakGlass).not.toHaveBeenCalled();
   });
 
@@ -228,7 +254,10 @@ describe('the break-glass dialog', () => {
       .mockResolvedValueOnce([])
       .mockResolvedValue([opened]);
     const { api } = await openDialog({ listBreakGlass });
-    await userEvent.type(screen.getByLabelText('Reason'), '  payments API down, hotfix  ');
+    await userEvent.type(
+      screen.getByLabelText('Reason'),
+      '  payments API down, hotfix  ',
+    );
     await userEvent.type(screen.getByLabelText('Ticket'), 'INC-4711');
     await userEvent.clear(screen.getByLabelText('Duration (minutes)'));
     await userEvent.type(screen.getByLabelText('Duration (minutes)'), '30');
@@ -263,8 +292,13 @@ describe('the break-glass dialog', () => {
         { status: 400, headers: { 'content-type': 'application/json' } },
       ),
     );
-    await openDialog({ openBreakGlass: jest.fn(async () => Promise.reject(refusal)) });
-    await userEvent.type(screen.getByLabelText('Reason'), 'payments API down, hotfix');
+    await openDialog({
+      openBreakGlass: jest.fn(async () => Promise.reject(refusal)),
+    });
+    await userEvent.type(
+      screen.getByLabelText('Reason'),
+      'payments API down, hotfix',
+    );
     await userEvent.clear(screen.getByLabelText('Duration (minutes)'));
     await userEvent.type(screen.getByLabelText('Duration (minutes)'), '240');
     await userEvent.click(button('Open session'));
@@ -276,31 +310,41 @@ describe('the break-glass dialog', () => {
 });
 
 describe('Apply under break-glass', () => {
-  const awaitingApproval = (environment: string, overrides: Partial<Run> = {}) =>
-    makeRun({ id: `plan-${environment}`, environment, ...overrides });
+  const awaitingApproval = (
+    environment: string,
+    overrides: Partial<Run> = {},
+  ) => makeRun({ id: `plan-${environment}`, environment, ...overrides });
 
-  it('is enabled without approvals for the session\'s opener, and says so', async () => {
+  it("is enabled without approvals for the session's opener, and says so", async () => {
     const { api } = await renderTab(
       [makeTarget({ environment: 'eu', lastRun: awaitingApproval('eu') })],
       [makeSession({ environment: 'eu', openedBy: BOB })],
     );
-    await waitFor(() =>
-      expect(button('Apply (break-glass)')).toBeEnabled(),
-    );
+    await waitFor(() => expect(button('Apply (break-glass)')).toBeEnabled());
     await userEvent.click(button('Apply (break-glass)'));
     await waitFor(() => expect(api.apply).toHaveBeenCalledWith('plan-eu'));
   });
 
   it('is enabled for a branch that is not an apply branch', async () => {
     await renderTab(
-      [makeTarget({ environment: 'us', lastRun: awaitingApproval('us', { ref: 'hotfix' }) })],
+      [
+        makeTarget({
+          environment: 'us',
+          lastRun: awaitingApproval('us', { ref: 'hotfix' }),
+        }),
+      ],
       [makeSession({ environment: 'us' })],
     );
     await waitFor(() => expect(button('Apply (break-glass)')).toBeEnabled());
   });
 
   it.each([
-    ['without a session', 'ap', [] as BreakGlassSession[], 'needs 1 more approval'],
+    [
+      'without a session',
+      'ap',
+      [] as BreakGlassSession[],
+      'needs 1 more approval',
+    ],
     [
       "under someone else's session",
       'sa',
@@ -310,7 +354,12 @@ describe('Apply under break-glass', () => {
     [
       'under an expired session',
       'af',
-      [makeSession({ environment: 'af', expiresAt: new Date(Date.now() - 1000).toISOString() })],
+      [
+        makeSession({
+          environment: 'af',
+          expiresAt: new Date(Date.now() - 1000).toISOString(),
+        }),
+      ],
       'needs 1 more approval',
     ],
   ])('stays disabled %s', async (_, environment, sessions, reason) => {
@@ -362,11 +411,21 @@ describe('break-glass on the run page', () => {
   });
 
   it('keeps Apply disabled for someone who does not hold the session', async () => {
-    await renderRunPage(makeRun(), makeTarget(), [makeSession({ openedBy: ALICE })], {
-      viewer: { userEntityRef: 'user:default/carol', ownershipEntityRefs: [] },
-    });
+    await renderRunPage(
+      makeRun(),
+      makeTarget(),
+      [makeSession({ openedBy: ALICE })],
+      {
+        viewer: {
+          userEntityRef: 'user:default/carol',
+          ownershipEntityRefs: [],
+        },
+      },
+    );
     await screen.findByRole('alert', { name: 'Break-glass session on prod' });
-    await waitFor(() => expect(blockerOf('Apply')).toBe('needs 1 more approval'));
+    await waitFor(() =>
+      expect(blockerOf('Apply')).toBe('needs 1 more approval'),
+    );
   });
 
   it('says when a run was applied under a break-glass session', async () => {
@@ -391,11 +450,17 @@ describe('break-glass on the run page', () => {
 
   it('says nothing of break-glass for an ordinary apply', async () => {
     await renderRunPage(
-      makeRun({ id: 'run-apply-10', operation: 'apply', planRunId: 'run-plan-1' }),
+      makeRun({
+        id: 'run-apply-10',
+        operation: 'apply',
+        planRunId: 'run-plan-1',
+      }),
       makeTarget(),
       [],
     );
     await screen.findByRole('heading', { name: 'Apply payments / prod' });
-    expect(screen.queryByText(/Applied under break-glass/)).not.toBeInTheDocument();
+    expect(
+      screen.queryByText(/Applied under break-glass/),
+    ).not.toBeInTheDocument();
   });
 });

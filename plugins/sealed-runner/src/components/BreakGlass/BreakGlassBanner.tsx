@@ -41,9 +41,11 @@ const useStyles = makeStyles(theme => ({
 
 /** "Break-glass session open by pat until <time> — <reason> (<ticket>)" */
 export function breakGlassSummary(session: BreakGlassSession): string {
-  return `Break-glass session open by ${displayRef(session.openedBy)} until ${formatTimestamp(
-    session.expiresAt,
-  )} — ${session.reason}${session.ticket ? ` (${session.ticket})` : ''}`;
+  return `Break-glass session open by ${displayRef(
+    session.openedBy,
+  )} until ${formatTimestamp(session.expiresAt)} — ${session.reason}${
+    session.ticket ? ` (${session.ticket})` : ''
+  }`;
 }
 
 /**
@@ -84,7 +86,9 @@ export function BreakGlassBanner(props: {
       });
     } catch (error) {
       alertApi.post({
-        message: `Could not close the break-glass session: ${gateErrorReason(error)}`,
+        message: `Could not close the break-glass session: ${gateErrorReason(
+          error,
+        )}`,
         severity: 'error',
       });
     } finally {
@@ -131,9 +135,9 @@ export function BreakGlassRunNotice(props: { run: Run }) {
     <Box role="note" className={classes.notice} data-break-glass-run>
       <WarningIcon />
       <Typography variant="body2" className={classes.text}>
-        {`Applied under break-glass session ${breakGlass.sessionId} opened by ${displayRef(
-          breakGlass.openedBy,
-        )} — ${breakGlass.reason}`}
+        {`Applied under break-glass session ${
+          breakGlass.sessionId
+        } opened by ${displayRef(breakGlass.openedBy)} — ${breakGlass.reason}`}
       </Typography>
     </Box>
   );

@@ -36,7 +36,9 @@ export function BreakGlassDialog(props: {
   const alertApi = useApi(alertApiRef);
   const [reason, setReason] = useState('');
   const [ticket, setTicket] = useState('');
-  const [duration, setDuration] = useState(String(DEFAULT_BREAK_GLASS_DURATION_MINUTES));
+  const [duration, setDuration] = useState(
+    String(DEFAULT_BREAK_GLASS_DURATION_MINUTES),
+  );
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [gateError, setGateError] = useState<string>();
   const [submitting, setSubmitting] = useState(false);
@@ -49,7 +51,9 @@ export function BreakGlassDialog(props: {
       environment: target.environment,
       reason,
       ...(ticket.trim() ? { ticket: ticket.trim() } : {}),
-      durationMinutes: /^[0-9]{1,6}$/.test(duration.trim()) ? Number(duration.trim()) : NaN,
+      durationMinutes: /^[0-9]{1,6}$/.test(duration.trim())
+        ? Number(duration.trim())
+        : NaN,
     };
     const parsed = openBreakGlassRequestSchema.safeParse(request);
     if (!parsed.success) {
@@ -57,7 +61,9 @@ export function BreakGlassDialog(props: {
       for (const issue of parsed.error.issues) {
         const field = issue.path[0] as Field;
         found[field] ??=
-          field === 'durationMinutes' ? 'a whole number of minutes, at least 1' : issue.message;
+          field === 'durationMinutes'
+            ? 'a whole number of minutes, at least 1'
+            : issue.message;
       }
       setErrors(found);
       return;
@@ -109,7 +115,9 @@ export function BreakGlassDialog(props: {
             value={reason}
             onChange={e => setReason(e.target.value)}
             error={errors.reason !== undefined}
-            helperText={errors.reason ?? 'Why this cannot wait (at least 10 characters).'}
+            helperText={
+              errors.reason ?? 'Why this cannot wait (at least 10 characters).'
+            }
             inputProps={{ maxLength: 2000, 'aria-label': 'Reason' }}
             margin="normal"
             variant="outlined"
@@ -120,7 +128,10 @@ export function BreakGlassDialog(props: {
             value={ticket}
             onChange={e => setTicket(e.target.value)}
             error={errors.ticket !== undefined}
-            helperText={errors.ticket ?? 'Optional incident or change ticket, e.g. INC-4711.'}
+            helperText={
+              errors.ticket ??
+              'Optional incident or change ticket, e.g. INC-4711.'
+            }
             inputProps={{
               maxLength: 128,
               spellCheck: false,
@@ -138,7 +149,10 @@ export function BreakGlassDialog(props: {
               errors.durationMinutes ??
               'The session expires on its own after this; the platform team sets the maximum.'
             }
-            inputProps={{ inputMode: 'numeric', 'aria-label': 'Duration (minutes)' }}
+            inputProps={{
+              inputMode: 'numeric',
+              'aria-label': 'Duration (minutes)',
+            }}
             margin="normal"
             variant="outlined"
           />
@@ -150,7 +164,12 @@ export function BreakGlassDialog(props: {
         </DialogContent>
         <DialogActions>
           <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" color="secondary" variant="contained" disabled={submitting}>
+          <Button
+            type="submit"
+            color="secondary"
+            variant="contained"
+            disabled={submitting}
+          >
             Open session
           </Button>
         </DialogActions>

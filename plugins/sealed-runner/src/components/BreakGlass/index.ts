@@ -1,2 +1,6 @@
-export { BreakGlassBanner, BreakGlassRunNotice, breakGlassSummary } from './BreakGlassBanner';
+export {
+  BreakGlassBanner,
+  BreakGlassRunNotice,
+  breakGlassSummary,
+} from './BreakGlassBanner';
 export { BreakGlassDialog } from './BreakGlassDialog';
