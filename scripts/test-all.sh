@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: type check, lint, then every test
+# The whole test suite, as CI runs it: formatting, type check, lint, then every test
 # (unit, integration on SQLite and PostgreSQL, end to end with the real
 # backend, runner, git and Terraform, and in Chromium against the built
 # app). Extra arguments go to jest.
@@ -22,6 +22,7 @@ fi
 source scripts/throwaway-postgres.sh
 export BACKSTAGE_TEST_DISABLE_DOCKER=1
 
+yarn prettier:check
 yarn tsc
 yarn lint:all
 # CI=true: one run, no watch mode.

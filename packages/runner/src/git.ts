@@ -6,6 +6,7 @@ import {
   checkTagName,
   GIT_HARDENING_OPTIONS as HARDENING,
   gitEnvironment,
+  SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EventSink } from './events';
 import { CommandResult, runCommand } from './process';
@@ -52,8 +53,6 @@ function directExecutor(
     });
 }
 
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
-
 function assertChecked(result: { ok: boolean; reason?: string }): void {
   if (!result.ok) {
     throw new Error(result.reason);
@@ -83,7 +82,7 @@ async function lsRemote(
       env: gitEnvironment(
         options.home,
         [repository],
-        options.path ?? DEFAULT_PATH,
+        options.path ?? SYSTEM_PATH,
         options.globalConfig,
       ),
       signal: options.signal ?? new AbortController().signal,
@@ -186,7 +185,7 @@ export async function checkoutCommit(
     env: gitEnvironment(
       options.home,
       [repository],
-      options.path ?? DEFAULT_PATH,
+      options.path ?? SYSTEM_PATH,
       options.globalConfig,
     ),
     signal: options.signal,

@@ -13,6 +13,7 @@ import {
   RUN_PHASES,
   RunnerResult,
   SealedRunnerJob,
+  SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
 import { RunnerConfig } from './config';
@@ -34,7 +35,6 @@ import { summarisePlan, writeCliConfig, writeLocalBackend } from './terraform';
 type Outcome = Omit<RunnerResult, 'type'>;
 type RunPhase = (typeof RUN_PHASES)[number];
 
-const RUNNER_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** A plan file over this is not one Terraform wrote for a single folder. */
 const MAX_PLAN_BYTES = 1024 * 1024 * 1024;
 
@@ -304,7 +304,7 @@ export async function runJob(
     const gitOptions = {
       gitPath: config.gitPath,
       home: layout.home.inside,
-      path: RUNNER_PATH,
+      path: SYSTEM_PATH,
       signal,
       globalConfig: layout.gitConfig.inside,
       run: git,
@@ -400,7 +400,7 @@ export async function runJob(
       ...gitEnvironment(
         layout.home.inside,
         moduleRepositories,
-        RUNNER_PATH,
+        SYSTEM_PATH,
         layout.gitConfig.inside,
       ),
       TMPDIR: sandbox.privateTmp ? '/tmp' : layout.tmp.inside,

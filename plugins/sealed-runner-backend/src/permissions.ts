@@ -1,7 +1,10 @@
 import { AuthService } from '@backstage/backend-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
-import { parseTargetRef } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  entityRefKey,
+  parseTargetRef,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerTargetResource } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /**
@@ -27,7 +30,7 @@ export function createTargetResourceLoader(options: {
     for (const entity of items) {
       if (entity) {
         owners.set(
-          stringifyEntityRef(entity),
+          entityRefKey(stringifyEntityRef(entity)),
           (entity.relations ?? [])
             .filter(r => r.type === 'ownedBy')
             .map(r => r.targetRef),
@@ -35,8 +38,7 @@ export function createTargetResourceLoader(options: {
       }
     }
     return targets.map(target => {
-      const entityOwners =
-        target && owners.get(target.entityRef.toLocaleLowerCase('en-US'));
+      const entityOwners = target && owners.get(entityRefKey(target.entityRef));
       return target && entityOwners
         ? {
             entityRef: target.entityRef,

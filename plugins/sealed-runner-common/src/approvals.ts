@@ -1,3 +1,5 @@
+import { sameEntityRef } from './entityRefs';
+
 /**
  * How the gate records a service principal: `service:<subject>`, never a
  * user ref, whatever its token's subject looks like.
@@ -34,4 +36,36 @@ export function requiredApprovalsFor(
   const extra =
     !isUserActor(plan.requestedBy) && environment.requiredApprovals > 0 ? 1 : 0;
   return environment.requiredApprovals + extra;
+}
+
+/**
+ * The approvals of a plan that count: never the requester's own (the gate
+ * refuses those, and one recorded under another spelling of the same ref
+ * still does not count).
+ *
+ * @public
+ */
+export function countedApprovals<A extends { by: string }>(
+  plan: { requestedBy: string },
+  approvals: readonly A[],
+): A[] {
+  return approvals.filter(a => !sameEntityRef(a.by, plan.requestedBy));
+}
+
+/**
+ * Approvals still needed before a plan may be applied: what the environment
+ * requires of this requester, less the approvals that count.
+ *
+ * @public
+ */
+export function missingApprovals(
+  plan: { requestedBy: string },
+  approvals: readonly { by: string }[],
+  environment: { requiredApprovals: number },
+): number {
+  return Math.max(
+    0,
+    requiredApprovalsFor(plan, environment) -
+      countedApprovals(plan, approvals).length,
+  );
 }

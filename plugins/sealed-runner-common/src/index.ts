@@ -15,3 +15,6 @@ export * from './git';
 export * from './terraformPolicy';
 export * from './errors';
 export * from './approvals';
+export * from './entityRefs';
+export * from './commands';
+export * from './sleep';

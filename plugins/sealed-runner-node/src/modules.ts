@@ -3,6 +3,7 @@ import {
   ANNOTATION_MODULE_SOURCE,
   ANNOTATION_MODULE_VERSIONS,
   CatalogModule,
+  includesEntityRef,
   MODULE_ENTITY_SPEC_TYPE,
   parseCatalogModule,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -65,8 +66,8 @@ export function readVettedModuleEntities(
     if (owners) {
       const ownedBy = (entity.relations ?? [])
         .filter(r => r.type === 'ownedBy')
-        .map(r => r.targetRef.toLocaleLowerCase('en-US'));
-      if (!owners.some(o => ownedBy.includes(o.toLocaleLowerCase('en-US')))) {
+        .map(r => r.targetRef);
+      if (!owners.some(o => includesEntityRef(ownedBy, o))) {
         continue;
       }
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   RunnerEvent,
+  SYSTEM_PATH,
   runnerEventSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { REPO_ROOT } from '../../src';
@@ -16,7 +17,7 @@ export const RUNNER_PROGRAM = join(
 );
 
 /** The fixed PATH the dispatcher gives the runner. */
-export const RUNNER_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const RUNNER_PATH = SYSTEM_PATH;
 
 /**
  * The bytes the gate signs for a payload, as the runner verifies them. The

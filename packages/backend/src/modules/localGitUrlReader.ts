@@ -18,6 +18,7 @@ import {
   checkRelativePath,
   GIT_HARDENING_OPTIONS,
   gitEnvironment,
+  SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -66,7 +67,7 @@ export class LocalGitUrlReader implements UrlReaderService {
     const gitDir = fileURLToPath(`file://${parsed.pathname}`);
     const git = async (...args: string[]) =>
       run('git', [...GIT_HARDENING_OPTIONS, `--git-dir=${gitDir}`, ...args], {
-        env: gitEnvironment(tmpdir(), [], '/usr/local/bin:/usr/bin:/bin'),
+        env: gitEnvironment(tmpdir(), [], SYSTEM_PATH),
         encoding: 'buffer',
         maxBuffer: MAX_FILE_BYTES,
         timeout: 30_000,

@@ -23,6 +23,7 @@ import {
 import {
   ANNOTATION_REPOSITORY,
   ANNOTATION_TARGET_PREFIX,
+  sameEntityRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { GateTargetOwnerSource } from '../services/TargetOwnerSource/GateTargetOwnerSource';
 import type { TargetOwnerSource } from '../services/TargetOwnerSource/types';
@@ -165,7 +166,7 @@ export class SealedRunnerEntityProcessor implements CatalogProcessor {
     if (!this.targetOwners || typeof repository !== 'string') {
       return [];
     }
-    const self = stringifyEntityRef(entity).toLocaleLowerCase('en-US');
+    const self = stringifyEntityRef(entity);
     let owners;
     try {
       owners = await this.targetOwners.listTargetOwners(repository);
@@ -186,7 +187,7 @@ export class SealedRunnerEntityProcessor implements CatalogProcessor {
       const owner = owners.find(
         o => o.environment === environment && o.path === path,
       );
-      if (owner && owner.entityRef.toLocaleLowerCase('en-US') !== self) {
+      if (owner && !sameEntityRef(owner.entityRef, self)) {
         problems.push(
           `${key}: ${path} of ${repository} in ${environment} is already the target of ${owner.entityRef}; a folder belongs to one entity`,
         );

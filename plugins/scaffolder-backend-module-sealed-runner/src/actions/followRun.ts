@@ -4,25 +4,13 @@ import {
 } from '@backstage/backend-plugin-api';
 import {
   Run,
+  sleep,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /** How often the gate is asked for new log lines. */
 export const LOG_POLL_MS = 1_000;
-
-/** Waits `ms`, or less if `signal` aborts; leaves no listener behind. */
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>(resolve => {
-    let timer: ReturnType<typeof setTimeout> | undefined = undefined;
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /**
  * Copies a run's log into the scaffolder log as it arrives, until the run

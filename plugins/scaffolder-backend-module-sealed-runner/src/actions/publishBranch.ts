@@ -8,6 +8,7 @@ import {
   GIT_HARDENING_OPTIONS,
   gitEnvironment,
   hasControlCharacters,
+  SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { execFile } from 'node:child_process';
 import { cp, lstat, mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +17,6 @@ import { join, sep } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const GIT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const GIT_TIMEOUT_MS = 120_000;
 const MAX_MESSAGE_LENGTH = 1000;
 
@@ -195,7 +195,7 @@ export function createPublishBranchAction(rules: PublishRules) {
         fn: async () => {
           const work = await mkdtemp(join(tmpdir(), 'sealed-runner-publish-'));
           const checkout = join(work, 'repo');
-          const env = gitEnvironment(work, [repo.value], GIT_PATH);
+          const env = gitEnvironment(work, [repo.value], SYSTEM_PATH);
           const git = async (cwd: string, ...args: string[]) =>
             (
               await run('git', [...GIT_HARDENING_OPTIONS, ...args], {

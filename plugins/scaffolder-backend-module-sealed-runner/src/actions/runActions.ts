@@ -6,9 +6,10 @@ import {
   checkEnvironmentName,
   gateErrorReason,
   Run,
+  sleep,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerGateClient } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { followRun, sleep } from './followRun';
+import { followRun } from './followRun';
 
 const DEFAULT_TIMEOUT_SECONDS = 900;
 const MAX_TIMEOUT_SECONDS = 3600;

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import {
   BreakGlassBypass,
   BreakGlassSession,
+  entityRefKey,
   RunOperation,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
@@ -42,7 +43,7 @@ interface UseRow {
  * case-insensitively in Backstage, environment names are lower case.
  */
 export function openTargetKey(entityRef: string, environment: string): string {
-  return `${entityRef.toLocaleLowerCase('en-US')}#${environment}`;
+  return `${entityRefKey(entityRef)}#${environment}`;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -221,9 +222,7 @@ export class DatabaseBreakGlassStore implements BreakGlassStore {
       .limit(filter.limit)
       .offset(filter.offset ?? 0);
     if (filter.entityRef) {
-      query.whereRaw('LOWER(entity_ref) = ?', [
-        filter.entityRef.toLocaleLowerCase('en-US'),
-      ]);
+      query.whereRaw('LOWER(entity_ref) = ?', [entityRefKey(filter.entityRef)]);
     }
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.active === true) {

@@ -3,7 +3,9 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
 import {
   Approval,
+  entityRefKey,
   RunStatus,
+  sameEntityRef,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { Knex } from 'knex';
@@ -332,8 +334,7 @@ export class DatabaseRunStore implements RunStore {
       session.closed_at !== null ||
       session.expires_at <= at ||
       session.open_target !== openTargetKey(run.entityRef, run.environment) ||
-      session.opened_by.toLocaleLowerCase('en-US') !==
-        run.requestedBy.toLocaleLowerCase('en-US')
+      !sameEntityRef(session.opened_by, run.requestedBy)
     ) {
       throw new ConflictError(
         `break-glass session ${sessionId} is no longer open for ${run.requestedBy} on ${run.entityRef} in ${run.environment}`,
@@ -381,9 +382,7 @@ export class DatabaseRunStore implements RunStore {
       .offset(filter.offset ?? 0);
     // Entity refs compare case-insensitively in Backstage.
     if (filter.entityRef)
-      query.whereRaw('LOWER(entity_ref) = ?', [
-        filter.entityRef.toLocaleLowerCase('en-US'),
-      ]);
+      query.whereRaw('LOWER(entity_ref) = ?', [entityRefKey(filter.entityRef)]);
     if (filter.environment) query.where('environment', filter.environment);
     if (filter.status) query.where('status', filter.status);
     if (filter.operation) query.where('operation', filter.operation);

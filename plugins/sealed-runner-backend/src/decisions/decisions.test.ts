@@ -1,18 +1,13 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
-import {
-  Approval,
-  requiredApprovalsFor,
-} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import { Approval } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 import {
-  countedApprovals,
   decideApply,
   decideApproval,
   decideCancel,
   decidePlanRequest,
   enforce,
-  sameEntityRef,
 } from './decisions';
 
 const PLAN_SHA = 'a'.repeat(40);
@@ -73,37 +68,6 @@ const pat = {
   userEntityRef: 'user:default/pat',
   ownershipEntityRefs: ['user:default/pat'],
 };
-
-describe('sameEntityRef', () => {
-  it.each([
-    ['user:default/erin', 'user:default/erin', true],
-    ['user:default/erin', 'User:Default/Erin', true],
-    ['group:default/platform-team', 'GROUP:DEFAULT/PLATFORM-TEAM', true],
-    ['user:default/erin', 'user:default/erin2', false],
-    ['user:default/erin', 'group:default/erin', false],
-    ['user:default/erin', 'user:other/erin', false],
-  ])('%s vs %s → %s', (a, b, expected) => {
-    expect(sameEntityRef(a, b)).toBe(expected);
-  });
-});
-
-describe('countedApprovals', () => {
-  it.each([
-    ['no approvals', [], []],
-    ['one by someone else', ['user:default/pat'], ['user:default/pat']],
-    ['only the requester', ['user:default/erin'], []],
-    ['the requester in another case', ['User:Default/ERIN'], []],
-    [
-      'the requester and two others',
-      ['user:default/pat', 'user:default/erin', 'user:default/sam'],
-      ['user:default/pat', 'user:default/sam'],
-    ],
-  ])('%s', (_, by, expected) => {
-    expect(countedApprovals(run(), by.map(approval)).map(a => a.by)).toEqual(
-      expected,
-    );
-  });
-});
 
 describe('decideApproval', () => {
   it.each<[string, PlanSnapshot, typeof pat, EnvironmentConfig]>([
@@ -489,29 +453,6 @@ describe('decideApply', () => {
 
 describe('plans a service requested', () => {
   const CI = 'service:ci-pipeline';
-
-  it.each<[string, string, Partial<EnvironmentConfig>, number]>([
-    ['a person, one required', 'user:default/erin', {}, 1],
-    ['a service, one required', CI, {}, 2],
-    ['a service, two required', CI, { requiredApprovals: 2 }, 3],
-    ['a service where none are required', CI, { requiredApprovals: 0 }, 0],
-    [
-      'a service whose subject looks like a user',
-      'service:user:default/pat',
-      {},
-      2,
-    ],
-    ['a person whose name starts with service', 'user:default/service', {}, 1],
-    ['a service recorded before services were prefixed', 'ci-pipeline', {}, 2],
-    ['something that only starts like a user ref', 'user:default/pat/x', {}, 2],
-  ])(
-    '%s needs the right number of approvals',
-    (_, requestedBy, overrides, expected) => {
-      expect(requiredApprovalsFor({ requestedBy }, env(overrides))).toBe(
-        expected,
-      );
-    },
-  );
 
   it('counts a person approving a CI plan, and still needs one more before apply', () => {
     const plan = snapshot(

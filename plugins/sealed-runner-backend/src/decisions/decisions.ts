@@ -1,10 +1,11 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
 import {
-  Approval,
   BreakGlassBypass,
+  includesEntityRef,
   isApplyBranch,
   isUserActor,
-  requiredApprovalsFor,
+  missingApprovals as missingApprovalsOf,
+  sameEntityRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { EnvironmentConfig } from '../config';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
@@ -36,11 +37,6 @@ export function enforce(decision: Decision): void {
       ? new ConflictError(decision.reason)
       : new NotAllowedError(decision.reason);
   }
-}
-
-/** Entity refs compare case-insensitively in Backstage. */
-export function sameEntityRef(a: string, b: string): boolean {
-  return a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
 }
 
 /** An apply of the plan that is running, queued or done blocks another. */
@@ -90,14 +86,6 @@ function notAnApplyBranch(
   } (apply branches: ${environment.applyBranches.join(', ')})`;
 }
 
-/** Approvals that count: never the requester's own. */
-export function countedApprovals(
-  plan: RunRecord,
-  approvals: Approval[],
-): Approval[] {
-  return approvals.filter(a => !sameEntityRef(a.by, plan.requestedBy));
-}
-
 /**
  * May this caller request a plan of an environment? A service may not
  * where the environment says `serviceRequests: deny`.
@@ -144,7 +132,7 @@ export function decideApproval(
   if (environment.approvers) {
     const mine = [approver.userEntityRef, ...approver.ownershipEntityRefs];
     const allowed = environment.approvers.some(ref =>
-      mine.some(m => sameEntityRef(m, ref)),
+      includesEntityRef(mine, ref),
     );
     if (!allowed) {
       return forbidden(
@@ -161,10 +149,7 @@ function missingApprovals(
   snapshot: PlanSnapshot,
   environment: EnvironmentConfig,
 ): number {
-  return (
-    requiredApprovalsFor(snapshot.plan, environment) -
-    countedApprovals(snapshot.plan, snapshot.approvals).length
-  );
+  return missingApprovalsOf(snapshot.plan, snapshot.approvals, environment);
 }
 
 /**

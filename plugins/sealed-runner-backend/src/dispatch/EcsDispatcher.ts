@@ -14,7 +14,10 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsCredentialProvider } from '@backstage/integration-aws-node';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
-import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  SealedRunnerJob,
+  sleep,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
   DispatchPoll,
   RunDispatcher,
@@ -190,9 +193,7 @@ export class EcsDispatcher implements RunDispatcher {
   private async runTask(job: SealedRunnerJob, jobKey: string): Promise<Task> {
     const { config, logger } = this.options;
     const random = this.options.random ?? Math.random;
-    const sleep =
-      this.options.sleep ??
-      ((ms: number) => new Promise(r => setTimeout(r, ms)));
+    const wait = this.options.sleep ?? sleep;
     // Same token after an ambiguous failure (a 5xx may have started the
     // task: ECS then returns that task instead of a second one); a new one
     // once ECS has said for certain that nothing started.
@@ -202,7 +203,7 @@ export class EcsDispatcher implements RunDispatcher {
       if (attempt > 1) {
         // Full jitter: spreads replicas and runs that hit the same limit.
         const ceiling = config.startBackoffMs * 2 ** (attempt - 2);
-        await sleep(Math.round(random() * ceiling));
+        await wait(Math.round(random() * ceiling));
       }
       try {
         const response = await this.ecsStart.send(

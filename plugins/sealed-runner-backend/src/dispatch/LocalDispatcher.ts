@@ -9,12 +9,13 @@ import {
   DispatchPoll,
   RunDispatcher,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
+import {
+  SealedRunnerJob,
+  SYSTEM_PATH,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RUNNER_CONFIG_ENV, RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
 import { localRunnerConfig, LocalRunnerOptions } from './localRunnerConfig';
 
-/** The runner sees nothing of the backend's environment but this. */
-const RUNNER_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** Larger than the largest event a runner writes (a result with 10,000 changes). */
 const MAX_READ_BYTES = 32 * 1024 * 1024;
 const KILL_GRACE_MS = 30_000;
@@ -122,7 +123,7 @@ export class LocalDispatcher implements RunDispatcher {
         detached: true,
         stdio: ['pipe', events, stderr],
         env: {
-          PATH: RUNNER_PATH,
+          PATH: SYSTEM_PATH,
           HOME: dir,
           LANG: 'C.UTF-8',
           TMPDIR: dir,

@@ -1,5 +1,6 @@
 import { useApi } from '@backstage/core-plugin-api';
 import { useEffect, useState } from 'react';
+import { sleep } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { sealedRunnerApiRef } from '../api';
 
 /** How often the log is polled when the live stream is not available. */
@@ -15,15 +16,6 @@ export interface RunLogState {
   mode: 'stream' | 'poll';
   error?: Error;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>(resolve => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 /**
  * Follows a run's log: live over server-sent events, falling back to

@@ -17,11 +17,11 @@ import {
   BreakGlassSession,
   DEFAULT_BREAK_GLASS_DURATION_MINUTES,
   runReadPermission,
+  sameEntityRef,
   stringifyTargetRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { SealedRunnerConfig } from '../../config';
 import { BreakGlassStore } from '../../database/BreakGlassStore';
-import { sameEntityRef } from '../../decisions/decisions';
 import { createAudited } from '../audit';
 import { actorOf, requireHuman } from '../principals';
 import { listReadable } from '../readable';

@@ -20,8 +20,8 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import {
-  breakGlassPermission,
   BreakGlassBypass,
+  breakGlassPermission,
   BreakGlassSession,
   jobSchema,
   lockReleasePermission,
@@ -33,6 +33,8 @@ import {
   runCancelPermission,
   runPlanPermission,
   runReadPermission,
+  sameEntityRef,
+  sleep,
   stringifyTargetRef,
   Target,
   TERMINAL_RUN_STATUSES,
@@ -48,7 +50,6 @@ import {
   decideCancel,
   decidePlanRequest,
   enforce,
-  sameEntityRef,
 } from '../../decisions/decisions';
 import { createAudited } from '../audit';
 import { actorOf as actorOfCredentials, requireHuman } from '../principals';
@@ -586,7 +587,7 @@ export function createRunService(options: {
             !TERMINAL_RUN_STATUSES.includes(latest.status) &&
             Date.now() < deadline
           ) {
-            await new Promise(resolve => setTimeout(resolve, 200));
+            await sleep(200);
             latest = (await store.getRun(runId))!;
           }
           return toApiRun(latest);

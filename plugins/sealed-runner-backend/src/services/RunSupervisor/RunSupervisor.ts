@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import {
-  RunnerResult,
   runnerEventSchema,
+  RunnerResult,
+  sleep,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
@@ -43,8 +44,6 @@ export interface RunSupervisorOptions {
   /** Signs each job as it is handed to a runner. */
   signer: JobSigner;
 }
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 /**
  * Starts runners and supervises them until their runs end: ingests their

@@ -11,6 +11,7 @@ import {
   CatalogModule,
   MODULE_ENTITY_SPEC_TYPE,
   repositoryIdentity,
+  sameEntityRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { TargetClaimStore } from '../../database/TargetClaimStore';
 import {
@@ -60,8 +61,6 @@ export function createTargetResolver(options: {
   const { catalog, auth, logger, config, targetChecks, claims } = options;
 
   const serviceCredentials = () => auth.getOwnServiceCredentials();
-  const sameRef = (a: string, b: string) =>
-    a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
 
   /** The entities that declare this target deployably now, most trusted first. */
   const declarers = async (target: ResolvedTarget & { lockKey: string }) => {
@@ -107,7 +106,7 @@ export function createTargetResolver(options: {
     }
     const lockKey = target.lockKey;
     const claim = await claims.getClaim({ lockKey });
-    if (claim && sameRef(claim.entityRef, target.entityRef)) {
+    if (claim && sameEntityRef(claim.entityRef, target.entityRef)) {
       return target;
     }
     const notOwned = (owner: string): ResolvedTarget => ({
@@ -138,7 +137,7 @@ export function createTargetResolver(options: {
           to: winner.entityRef,
           now,
         })
-      : sameRef(
+      : sameEntityRef(
           (
             await claims.claim({
               lockKey,
@@ -158,7 +157,7 @@ export function createTargetResolver(options: {
           `Target ${target.path} (${target.environment}) moved from ${claim.entityRef}, which no longer declares it, to ${winner.entityRef}`,
         );
       }
-      return sameRef(winner.entityRef, target.entityRef)
+      return sameEntityRef(winner.entityRef, target.entityRef)
         ? target
         : notOwned(winner.entityRef);
     }

@@ -8,6 +8,7 @@ import {
   BreakGlassSession,
   gateErrorReason,
   Run,
+  sameEntityRef,
   stringifyTargetRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { useState } from 'react';
@@ -71,8 +72,7 @@ export function BreakGlassBanner(props: {
   const [closing, setClosing] = useState(false);
   const isOpener =
     viewer !== undefined &&
-    viewer.userEntityRef.toLocaleLowerCase('en-US') ===
-      session.openedBy.toLocaleLowerCase('en-US');
+    sameEntityRef(viewer.userEntityRef, session.openedBy);
   const mayClose = isOpener || (!holder.loading && holder.allowed);
 
   const close = async () => {

@@ -345,6 +345,18 @@ describe('missingApprovals', () => {
       ).toBe(expected);
     },
   );
+
+  it("counts as the gate counts: never the requester's own approval", () => {
+    expect(
+      missingApprovals(
+        makeRun({
+          requestedBy: ERIN,
+          approvals: [approval('User:Default/Erin')],
+        }),
+        makeTarget({ requiredApprovals: 1 }),
+      ),
+    ).toBe(1);
+  });
 });
 
 describe('isActive', () => {

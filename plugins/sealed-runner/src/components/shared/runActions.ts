@@ -1,8 +1,11 @@
 import {
   BreakGlassSession,
+  includesEntityRef,
+  isApplyBranch,
   isBreakGlassSessionActive,
-  requiredApprovalsFor,
+  missingApprovals as missingApprovalsOf,
   Run,
+  sameEntityRef,
   Target,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -24,19 +27,16 @@ export function displayRef(ref: string): string {
   return ref.replace(/^[^:]+:(default\/)?/, '');
 }
 
-const sameRef = (a: string, b: string) =>
-  a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
-
 export function isActive(run: Run): boolean {
   return !TERMINAL_RUN_STATUSES.includes(run.status);
 }
 
-/** Approvals still needed before a plan may be applied (one more for a plan CI requested). */
+/**
+ * Approvals still needed before a plan may be applied, counted as the gate
+ * counts them (one more for a plan CI requested; never the requester's own).
+ */
 export function missingApprovals(plan: Run, target: Target): number {
-  return Math.max(
-    0,
-    requiredApprovalsFor(plan, target) - plan.approvals.length,
-  );
+  return missingApprovalsOf(plan, plan.approvals, target);
 }
 
 /** Whether the run is a finished plan that could still be approved or applied. */
@@ -69,10 +69,7 @@ function openPlanBlocker(plan: Run): Blocker {
 }
 
 function applyBranchBlocker(plan: Run, target: Target): Blocker {
-  if (
-    target.applyBranches.includes('*') ||
-    target.applyBranches.includes(plan.ref)
-  ) {
+  if (isApplyBranch(target.applyBranches, plan.ref)) {
     return undefined;
   }
   return `${plan.ref} is not an apply branch of ${target.environment} (${
@@ -93,16 +90,21 @@ export function approveBlocker(
   if (target.requiredApprovals === 0) {
     return `${target.environment} needs no approvals`;
   }
-  if (sameRef(plan.requestedBy, viewer.userEntityRef)) {
+  if (sameEntityRef(plan.requestedBy, viewer.userEntityRef)) {
     return 'you requested this plan';
   }
-  if (plan.approvals.some(a => sameRef(a.by, viewer.userEntityRef))) {
+  if (
+    includesEntityRef(
+      plan.approvals.map(a => a.by),
+      viewer.userEntityRef,
+    )
+  ) {
     return 'you already approved this plan';
   }
   if (
     target.approvers &&
     !target.approvers.some(ref =>
-      viewer.ownershipEntityRefs.some(mine => sameRef(mine, ref)),
+      includesEntityRef(viewer.ownershipEntityRefs, ref),
     )
   ) {
     return `only ${target.approvers.map(displayRef).join(', ')} may approve ${
@@ -125,7 +127,7 @@ export function holdsBreakGlass(
     session !== undefined &&
     viewer !== undefined &&
     isBreakGlassSessionActive(session, now) &&
-    sameRef(session.openedBy, viewer.userEntityRef)
+    sameEntityRef(session.openedBy, viewer.userEntityRef)
   );
 }
 
