@@ -1,3 +1,4 @@
+import { quote } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -32,9 +33,7 @@ const KEY =
 
 function checkKey(key: string): string {
   if (!KEY.test(key)) {
-    throw new Error(
-      `not an artifact key: ${JSON.stringify(key.slice(0, 100))}`,
-    );
+    throw new Error(`not an artifact key: ${quote(key, 100)}`);
   }
   return key;
 }

@@ -2,6 +2,7 @@ import {
   MAX_JOB_BYTES,
   MAX_RESULT_ERROR_LENGTH,
   MAX_SIGNED_JOB_BYTES,
+  quote,
   RunnerResult,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { ArtifactStore, artifactStore } from './artifacts';
@@ -73,7 +74,7 @@ export function unexpectedEnvironment(env: NodeJS.ProcessEnv): string[] {
     .filter(name => !RUNNER_ENVIRONMENT.has(name))
     .sort()
     .slice(0, 20)
-    .map(name => JSON.stringify(name.slice(0, 64)));
+    .map(name => quote(name, 64));
 }
 
 /** Reads at most `limit` bytes of stdin; more is reported as oversized. */

@@ -1,3 +1,4 @@
+import { quote } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RunnerConfig } from './config';
 
 /** ECS's credentials endpoint for a RELATIVE_URI (Fargate and the EC2 agent). */
@@ -59,7 +60,7 @@ export async function checkTaskRole(
   if (!roles) {
     return `this runner serves only ${Object.keys(config.taskRoles).join(
       ', ',
-    )}, not ${JSON.stringify(String(environment).slice(0, 64))}`;
+    )}, not ${quote(String(environment), 64)}`;
   }
   if (operation !== 'plan' && operation !== 'apply') {
     // Refused by the job schema.

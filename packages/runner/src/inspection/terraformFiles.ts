@@ -1,3 +1,4 @@
+import { quote } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 
 /** A parsed Terraform file: HCL as Go's HCL parser reads it, or JSON. */
@@ -83,9 +84,7 @@ export function parseStrictJson(text: string): unknown {
   const body = JSON.parse(text);
   const duplicate = findDuplicateKey(text);
   if (duplicate !== undefined) {
-    throw new Error(
-      `duplicate key ${JSON.stringify(duplicate.slice(0, 100))} in one object`,
-    );
+    throw new Error(`duplicate key ${quote(duplicate, 100)} in one object`);
   }
   return body;
 }

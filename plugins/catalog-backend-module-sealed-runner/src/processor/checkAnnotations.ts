@@ -10,6 +10,7 @@ import {
   checkRepositoryUrl,
   MODULE_ENTITY_SPEC_TYPE,
   parseCatalogModule,
+  showName,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
 /**
@@ -47,27 +48,6 @@ const KNOWN_KEYS = `${ANNOTATION_REPOSITORY}, ${ANNOTATION_TARGET_PREFIX}<enviro
  * @public
  */
 export const MAX_PROBLEMS = 20;
-
-/** Keys and kinds are echoed in catalog errors; longer ones are cut. */
-const MAX_SHOWN = 100;
-
-/**
- * Shows a key or other entity-supplied name in a message. Safe names are
- * shown as they are; anything else is quoted, cut, and escaped down to
- * printable ASCII, so a name cannot steer a terminal or reorder the text
- * of the message around it (bidi controls).
- */
-function show(value: string): string {
-  if (value.length <= MAX_SHOWN && /^[\x21-\x7e]+$/.test(value)) {
-    return value;
-  }
-  const cut =
-    value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}...` : value;
-  return JSON.stringify(cut).replace(
-    /[^\x20-\x7e]/g,
-    c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /** Edit distance, for "did you mean" hints on short names only. */
 function distance(a: string, b: string): number {
@@ -137,16 +117,16 @@ function isMisspeltPrefix(key: string): boolean {
 
 function unknownKeyProblem(key: string): string {
   const suggestion = suggestKey(key.slice(PREFIX.length));
-  return `unknown annotation ${show(key)}${
-    suggestion ? `; did you mean ${show(suggestion)}?` : ''
+  return `unknown annotation ${showName(key)}${
+    suggestion ? `; did you mean ${showName(suggestion)}?` : ''
   } (sealed-runner.io annotations are ${KNOWN_KEYS})`;
 }
 
 function misspeltPrefixProblem(key: string): string {
   const name = key.slice(key.indexOf('/') + 1);
-  return `annotation ${show(
+  return `annotation ${showName(
     key,
-  )} looks like a sealed-runner annotation with a misspelt prefix; did you mean ${show(
+  )} looks like a sealed-runner annotation with a misspelt prefix; did you mean ${showName(
     `${PREFIX}${name}`,
   )}?`;
 }
@@ -157,8 +137,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function describeEntity(kind: unknown, type: unknown): string {
   const parts = [
-    `kind ${typeof kind === 'string' ? show(kind) : 'unset'}`,
-    `spec.type ${typeof type === 'string' ? show(type) : 'unset'}`,
+    `kind ${typeof kind === 'string' ? showName(kind) : 'unset'}`,
+    `spec.type ${typeof type === 'string' ? showName(type) : 'unset'}`,
   ];
   return parts.join(', ');
 }
@@ -217,7 +197,7 @@ function checkTarget(
   const environment = key.slice(ANNOTATION_TARGET_PREFIX.length);
   const name = checkEnvironmentName(environment);
   if (!name.ok) {
-    problems.push(`${show(key)}: ${name.reason}`);
+    problems.push(`${showName(key)}: ${name.reason}`);
   } else if (environments && !environments.has(name.value)) {
     const configured = [...environments].sort();
     const list =
@@ -231,7 +211,7 @@ function checkTarget(
   }
   const path = checkRelativePath(value);
   if (!path.ok) {
-    problems.push(`${show(key)}: ${path.reason}`);
+    problems.push(`${showName(key)}: ${path.reason}`);
   }
   return problems;
 }
@@ -282,7 +262,10 @@ function checkAnnotations(
       repositoryProblems.push(`${ANNOTATION_REPOSITORY}: ${check.reason}`);
     }
   } else if (targetKeys.length > 0) {
-    const shown = targetKeys.slice(0, 5).map(show).join(', ');
+    const shown = targetKeys
+      .slice(0, 5)
+      .map(key => showName(key))
+      .join(', ');
     repositoryProblems.push(
       `target annotations (${shown}${
         targetKeys.length > 5 ? ', …' : ''

@@ -34,13 +34,30 @@ export function hasControlCharacters(value: string): boolean {
   return CONTROL_CHARACTERS.test(value);
 }
 
-/** Quotes a hostile value for an error message without echoing control bytes or megabytes. */
-export function quote(value: string): string {
-  const shown = value.length > 300 ? `${value.slice(0, 300)}…` : value;
+/**
+ * Quotes a hostile value for an error message without echoing control
+ * bytes, bidi controls or megabytes: at most `max` characters are shown.
+ *
+ * @public
+ */
+export function quote(value: string, max = 300): string {
+  const shown = value.length > max ? `${value.slice(0, max)}…` : value;
   return JSON.stringify(shown).replace(
     UNSAFE_IN_MESSAGES,
     c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
+}
+
+/**
+ * Shows a key, kind or other name from outside in a message: as it is when
+ * it is short and printable ASCII, quoted (see {@link quote}) otherwise.
+ *
+ * @public
+ */
+export function showName(value: string, max = 100): string {
+  return value.length <= max && /^[\x21-\x7e]+$/.test(value)
+    ? value
+    : quote(value, max);
 }
 
 /**
