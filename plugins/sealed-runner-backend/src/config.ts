@@ -115,7 +115,7 @@ const locationRefs = z
   )
   .min(1);
 
-const sealedRunnerConfigSchema = z
+export const sealedRunnerConfigSchema = z
   .strictObject({
     repositories: z.array(allowlistEntry),
     environments: nullPrototypeRecord(
