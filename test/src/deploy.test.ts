@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { runnerConfigSchema } from '@sealed-runner/runner';
+import { runnerConfigSchema } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 // Static checks of the sealed runner's infrastructure (deploy/terraform) and
 // the account guardrails (deploy/terraform/guardrails). Terraform cannot

@@ -9,7 +9,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import { jobSigningMessage } from '@sealed-runner/runner';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import {
   ARTIFACTS_BUCKET,
   ECS_CLUSTER,

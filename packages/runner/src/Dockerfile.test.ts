@@ -5,8 +5,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { runnerConfigSchema } from './config';
-import { RUNNER_ENVIRONMENT } from './main';
+import {
+  RUNNER_ENVIRONMENT,
+  runnerConfigSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 // A checklist for the runner image, standing in for hadolint (not
 // installable on these machines): packages/runner/Dockerfile and its entry

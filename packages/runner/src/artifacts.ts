@@ -9,7 +9,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 /**
  * What must outlive one runner: saved plans (an apply runs in another

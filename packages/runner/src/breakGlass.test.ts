@@ -15,8 +15,10 @@ import {
   fixtureGit as git,
   prepareDemo,
 } from '@sealed-runner/demo';
-import { RunnerConfigInput } from './config';
-import { jobSigningMessage } from './jobSignature';
+import {
+  jobSigningMessage,
+  RunnerConfigInput,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 // A break-glass grant through the real program (`node bin/sealed-runner`),
 // real git and real Terraform: the runner applies a branch that is not an

@@ -2,7 +2,7 @@ import {
   MAX_LOG_LINE_LENGTH,
   RunnerEvent,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { frameLine } from './logFrames';
+import { frameLine } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 /**
  * Where a runner reports: one JSON event per line. The local dispatcher

@@ -32,8 +32,10 @@ import {
   fixtureGit as git,
   prepareDemo,
 } from '@sealed-runner/demo';
-import { RunnerConfigInput } from './config';
-import { jobSigningMessage } from './jobSignature';
+import {
+  jobSigningMessage,
+  RunnerConfigInput,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 // End to end through the real program: `node bin/sealed-runner` with only
 // PATH and its config in the environment, real git repositories and real

@@ -8,13 +8,15 @@ import {
 import { ArtifactStore, artifactStore } from './artifacts';
 import {
   parseRunnerConfig,
+  readJobPublicKey,
   RunnerConfig,
   RUNNER_CONFIG_ENV,
+  RUNNER_ENVIRONMENT,
   RUNNER_JOB_KEY_ENV,
-} from './config';
+  securePrivateDirectory,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { EventSink, framedStdoutSink, note, stdoutSink } from './events';
-import { readJobPublicKey, verifyJobDocument } from './jobSignature';
-import { securePrivateDirectory } from './privateDirectory';
+import { verifyJobDocument } from './jobSignature';
 import { Rejection } from './rejection';
 import { runJob } from './runJob';
 import { checkTaskRole } from './taskRole';
@@ -35,38 +37,6 @@ function bounded(error: string): string {
     ? `${error.slice(0, MAX_RESULT_ERROR_LENGTH - 14)} …[truncated]`
     : error;
 }
-
-/**
- * The environment the runner accepts: its config, the basics a process
- * needs, and what a container runtime (ECS Fargate) sets. Anything else —
- * `GIT_*`, `TF_*`, `NODE_OPTIONS`, `LD_PRELOAD`, proxies — could change what
- * git or Terraform do, so a job started with it is refused before anything
- * runs. (The container entry point scrubs the environment too; this is the
- * tripwire if something upstream does not.)
- *
- * @public
- */
-export const RUNNER_ENVIRONMENT: ReadonlySet<string> = new Set([
-  RUNNER_CONFIG_ENV,
-  'PATH',
-  'HOME',
-  'LANG',
-  'TMPDIR',
-  'HOSTNAME',
-  // Where the job document waits in the artifacts bucket (the ECS runner,
-  // whose job is too large for ECS's 8 KiB overrides).
-  RUNNER_JOB_KEY_ENV,
-  // Set by ECS Fargate for the task role and metadata.
-  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_DEFAULT_REGION',
-  'AWS_EXECUTION_ENV',
-  'AWS_REGION',
-  'ECS_AGENT_URI',
-  'ECS_CONTAINER_METADATA_URI',
-  'ECS_CONTAINER_METADATA_URI_V4',
-]);
 
 /** Names of environment variables outside {@link RUNNER_ENVIRONMENT}, bounded for the message. */
 export function unexpectedEnvironment(env: NodeJS.ProcessEnv): string[] {

@@ -16,7 +16,7 @@ import {
   SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { EventSink, note } from './events';
 import { checkoutCommit, GitExecutor, resolveBranch } from './git';
 import {

@@ -11,7 +11,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunnerEvent } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import {
   CommandOptions,
   CommandResult,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
 import { artifactStore } from './artifacts';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { Rejection } from './rejection';
 
 export function sha256(data: Buffer): string {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, Server } from 'node:http';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { checkTaskRole, readTaskRoleArn } from './taskRole';
 
 const PLANNER = 'arn:aws:iam::123456789012:role/sealed-runner-prod-planner';

@@ -1,5 +1,5 @@
 import { quote } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { RunnerConfig } from './config';
+import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 /** ECS's credentials endpoint for a RELATIVE_URI (Fargate and the EC2 agent). */
 const ECS_CREDENTIALS_HOST = 'http://169.254.170.2';

@@ -1,28 +1,22 @@
 import { resolve } from 'node:path';
 import { Config } from '@backstage/config';
 import {
+  awsEndpointSchema,
+  awsRegionSchema,
   branchSchema,
-  checkRepositoryUrl,
   entityRefSchema,
   environmentSchema,
   MAX_BREAK_GLASS_DURATION_MINUTES,
   nullPrototypeRecord,
+  kmsKeyIdSchema,
   planPolicySchema,
+  repositoryAllowlistEntrySchema,
+  s3BucketNameSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { resolveLocationRef } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
 import { DEFAULT_LOG_LIMITS } from './decisions/logLimits';
 import { DEFAULT_STREAM_LIMITS } from './service/LogStreamLimiter';
-
-const allowlistEntry = z
-  .string()
-  .refine(
-    entry =>
-      checkRepositoryUrl(
-        entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry,
-      ).ok,
-    'must be a repository URL (https://, ssh://, user@host:path, file://), or such a URL prefix ending in /*',
-  );
 
 const environmentConfigSchema = z.strictObject({
   applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1),
@@ -38,10 +32,6 @@ const environmentConfigSchema = z.strictObject({
   planPolicy: planPolicySchema.optional(),
 });
 
-const awsRegion = z
-  .string()
-  .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region');
-const awsEndpoint = z.url({ protocol: /^https?$/ }).max(2048);
 const awsId = z.string().regex(/^[A-Za-z0-9:/_.@-]{1,2048}$/);
 
 /**
@@ -50,7 +40,7 @@ const awsId = z.string().regex(/^[A-Za-z0-9:/_.@-]{1,2048}$/);
  * task definition, role, command or environment variable name.
  */
 const ecsRunnerConfigSchema = z.strictObject({
-  region: awsRegion,
+  region: awsRegionSchema,
   /** Cluster name or ARN. */
   cluster: awsId,
   /**
@@ -85,12 +75,10 @@ const ecsRunnerConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,128}$/)
     .default('runner'),
   /** Where the backend leaves the signed job for the task (ECS overrides hold 8 KiB). */
-  artifactsBucket: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  artifactsBucket: s3BucketNameSchema,
   artifactsKmsKeyId: awsId,
   /** VPC endpoints, or a local AWS-compatible server in tests. */
-  endpoint: awsEndpoint.optional(),
+  endpoint: awsEndpointSchema.optional(),
   /** Starting a task: attempts for capacity errors, throttling and 5xx, with jittered exponential backoff. */
   startAttempts: z.number().int().min(1).max(10).default(5),
   startBackoffMs: z.number().int().min(10).max(60_000).default(1000),
@@ -117,7 +105,7 @@ const locationRefs = z
 
 export const sealedRunnerConfigSchema = z
   .strictObject({
-    repositories: z.array(allowlistEntry),
+    repositories: z.array(repositoryAllowlistEntrySchema),
     environments: nullPrototypeRecord(
       environmentSchema,
       environmentConfigSchema,
@@ -144,14 +132,9 @@ export const sealedRunnerConfigSchema = z
         /** An AWS KMS ECC_NIST_EDWARDS25519 key signs instead: the private key never leaves KMS. */
         kms: z
           .strictObject({
-            keyId: z
-              .string()
-              .regex(
-                /^[A-Za-z0-9:/_+=,.@-]{1,2048}$/,
-                'must be a KMS key id, ARN or alias',
-              ),
-            region: awsRegion,
-            endpoint: awsEndpoint.optional(),
+            keyId: kmsKeyIdSchema,
+            region: awsRegionSchema,
+            endpoint: awsEndpointSchema.optional(),
           })
           .optional(),
         lifetimeSeconds: z.number().int().min(10).max(3600).default(300),

@@ -30,7 +30,7 @@ import {
   SealedRunnerJob,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { jobSigningMessage } from '@sealed-runner/runner';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { Knex } from 'knex';
 import request from 'supertest';
 import {

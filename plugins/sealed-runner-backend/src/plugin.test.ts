@@ -19,7 +19,7 @@ import {
   Run,
   TERMINAL_RUN_STATUSES,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { jobSigningMessage } from '@sealed-runner/runner';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { Server } from 'node:http';
 import request from 'supertest';
 import {

@@ -18,3 +18,4 @@ export * from './approvals';
 export * from './entityRefs';
 export * from './commands';
 export * from './sleep';
+export * from './configSchemas';

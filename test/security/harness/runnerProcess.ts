@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { KeyObject, sign } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import {
   RunnerEvent,
   SYSTEM_PATH,
@@ -19,28 +20,9 @@ export const RUNNER_PROGRAM = join(
 /** The fixed PATH the dispatcher gives the runner. */
 export const RUNNER_PATH = SYSTEM_PATH;
 
-/**
- * The bytes the gate signs for a payload, as the runner verifies them. The
- * format belongs to the runner (a domain-separated digest since KMS can
- * sign jobs); ask its source rather than copy it, and fall back to the
- * payload itself for a runner that signs the raw bytes.
- */
-function loadSigningMessage(): (payload: string) => Buffer {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const signatureModule = require(join(
-    REPO_ROOT,
-    'packages/runner/src/jobSignature',
-  ));
-  return typeof signatureModule.jobSigningMessage === 'function'
-    ? signatureModule.jobSigningMessage
-    : (payload: string) => Buffer.from(payload, 'utf8');
-}
-
-let signingMessage: ((payload: string) => Buffer) | undefined;
-
+/** A job signature exactly as the gate makes one (see jobSigningMessage). */
 export function jobSignature(payload: string, key: KeyObject): Buffer {
-  signingMessage ??= loadSigningMessage();
-  return sign(null, signingMessage(payload), key);
+  return sign(null, jobSigningMessage(payload), key);
 }
 
 /** A signed job document exactly as the gate hands one to a runner. */

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RUNNER_ENTRY_POINT, RunnerConfigInput } from '@sealed-runner/runner';
+import { RunnerConfigInput } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
+import { RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
 import { FakeAws } from './fakeAws';
 import { IsolatedRoot } from './isolatedRoot';
 

@@ -5,7 +5,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import {
   securePrivateDirectory,
   securePrivateFile,
-} from '@sealed-runner/runner';
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 
 /**
  * The SQLite file Backstage keeps a plugin's database in, as its database

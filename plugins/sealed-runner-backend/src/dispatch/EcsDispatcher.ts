@@ -26,7 +26,7 @@ import {
   assembleFrames,
   PendingFrames,
   RUNNER_JOB_KEY_ENV,
-} from '@sealed-runner/runner';
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { z } from 'zod';
 import { SealedRunnerConfig } from '../config';
 

@@ -13,7 +13,8 @@ import {
   SealedRunnerJob,
   SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { RUNNER_CONFIG_ENV, RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
+import { RUNNER_CONFIG_ENV } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
+import { RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
 import { localRunnerConfig, LocalRunnerOptions } from './localRunnerConfig';
 
 /** Larger than the largest event a runner writes (a result with 10,000 changes). */

@@ -1,7 +1,8 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { AwsCredentialsManager } from '@backstage/integration-aws-node';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { probeSandbox, securePrivateDirectory } from '@sealed-runner/runner';
+import { securePrivateDirectory } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
+import { probeSandbox } from '@sealed-runner/runner';
 import { SealedRunnerConfig } from '../config';
 import { JobSigner } from '../services/JobSigner/JobSigner';
 import { EcsDispatcher } from './EcsDispatcher';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { parseRunnerConfig } from '@sealed-runner/runner';
+import { parseRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { localRunnerConfig } from './localRunnerConfig';
 
 const AWS = 'registry.terraform.io/hashicorp/aws';

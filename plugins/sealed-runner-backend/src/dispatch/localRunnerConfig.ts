@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { RunnerConfig, runnerConfigSchema } from '@sealed-runner/runner';
+import {
+  RunnerConfig,
+  runnerConfigSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { z } from 'zod';
 import { SealedRunnerConfig } from '../config';
 

@@ -3,7 +3,7 @@ import {
   SealedRunnerJob,
   SignedJobDocument,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { jobSigningMessage } from '@sealed-runner/runner';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import {
   createPrivateKey,
   createPublicKey,

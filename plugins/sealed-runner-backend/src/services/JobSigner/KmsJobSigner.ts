@@ -5,7 +5,7 @@ import {
   SignCommand,
 } from '@aws-sdk/client-kms';
 import { SealedRunnerJob } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { jobSigningMessage } from '@sealed-runner/runner';
+import { jobSigningMessage } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { JobSigner, signedJobDocument } from './JobSigner';
 
 /** KMS's name for Ed25519 over the raw message (RFC 8032 "pure" EdDSA). */

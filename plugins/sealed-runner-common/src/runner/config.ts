@@ -1,14 +1,21 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { readJobPublicKey } from './jobSignature';
+import {
+  awsEndpointSchema,
+  awsRegionSchema,
+  kmsKeyIdSchema,
+  repositoryAllowlistEntrySchema,
+  s3BucketNameSchema,
+} from '../configSchemas';
 import {
   branchSchema,
-  checkRepositoryUrl,
   environmentSchema,
-  hasControlCharacters,
   nullPrototypeRecord,
   planPolicySchema,
-} from '@sealed-runner/backstage-plugin-sealed-runner-common';
+} from '../schemas';
+import { hasControlCharacters } from '../validation';
+import { RUNNER_CONFIG_ENV } from './environment';
+import { readJobPublicKey } from './jobSigning';
 
 const absolutePath = z
   .string()
@@ -37,17 +44,6 @@ const roleArn = z
  */
 export const DEFAULT_SANDBOX_ID = 64100;
 
-const allowlistEntry = z
-  .string()
-  .max(2048)
-  .refine(
-    entry =>
-      checkRepositoryUrl(
-        entry.endsWith('/*') ? `${entry.slice(0, -2)}/x` : entry,
-      ).ok,
-    'must be a repository URL, or a URL prefix ending in /*',
-  );
-
 /**
  * The runner's own policy and layout. It comes from the runner's
  * environment (the task definition on ECS, the local dispatcher in the
@@ -58,7 +54,7 @@ const allowlistEntry = z
 export const runnerConfigSchema = z
   .strictObject({
     /** Allowlisted repository URLs (exact, or `prefix/*`). */
-    repositories: z.array(allowlistEntry).max(1000),
+    repositories: z.array(repositoryAllowlistEntrySchema).max(1000),
     /**
      * Environments and the branches whose commits they may apply. A
      * null-prototype record: `constructor` is a valid environment name and
@@ -117,27 +113,11 @@ export const runnerConfigSchema = z
      */
     artifacts: z
       .strictObject({
-        bucket: z
-          .string()
-          .regex(
-            /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
-            'must be an S3 bucket name',
-          ),
+        bucket: s3BucketNameSchema,
         /** KMS key (id, ARN or alias) every object is encrypted with. */
-        kmsKeyId: z
-          .string()
-          .regex(
-            /^[A-Za-z0-9:/_+=,.@-]{1,2048}$/,
-            'must be a KMS key id, ARN or alias',
-          ),
-        region: z
-          .string()
-          .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region'),
-        /** A VPC endpoint or, in tests, a local S3-compatible server. */
-        endpoint: z
-          .url({ protocol: /^https?$/ })
-          .max(2048)
-          .optional(),
+        kmsKeyId: kmsKeyIdSchema,
+        region: awsRegionSchema,
+        endpoint: awsEndpointSchema.optional(),
       })
       .optional(),
     /**
@@ -216,18 +196,6 @@ export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 
 /** @public */
 export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
-
-/** Name of the environment variable that carries the runner config (JSON). @public */
-export const RUNNER_CONFIG_ENV = 'SEALED_RUNNER_CONFIG';
-
-/**
- * Name of the environment variable that names the job document's key in
- * the artifacts bucket (`jobs/<runId>.json`), when the job does not come on
- * stdin.
- *
- * @public
- */
-export const RUNNER_JOB_KEY_ENV = 'SEALED_RUNNER_JOB_KEY';
 
 /** @public */
 export function parseRunnerConfig(json: string | undefined): RunnerConfig {
