@@ -6,11 +6,33 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import {
   DefaultSealedRunnerGateClient,
+  environmentConfigSchema,
+  readSealedRunnerPart,
   resolveLocationRef,
+  sealedRunnerConfigSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { z } from 'zod';
 import { createPublishBranchAction } from './actions/publishBranch';
 import { createRenderModuleAction } from './actions/renderModule';
 import { createApplyAction, createPlanAction } from './actions/runActions';
+
+/**
+ * What the actions read of `sealedRunner`, described by the gate's own
+ * schema: who may vet a module, the repository allowlist, and each
+ * environment's apply branches and approvals.
+ */
+const actionsPart = z.object({
+  repositories: sealedRunnerConfigSchema.shape.repositories.optional(),
+  modules: sealedRunnerConfigSchema.shape.modules,
+  environments: z
+    .record(
+      z.string(),
+      environmentConfigSchema
+        .pick({ applyBranches: true, requiredApprovals: true })
+        .loose(),
+    )
+    .optional(),
+});
 
 /**
  * Registers the sealed-runner scaffolder actions. They read the
@@ -30,34 +52,29 @@ export const scaffolderModuleSealedRunner = createBackendModule({
         discovery: coreServices.discovery,
       },
       async init({ scaffolderActions, config, catalog, auth, discovery }) {
-        const sealedRunner = config.getOptionalConfig('sealedRunner');
-        const environments = sealedRunner?.getOptionalConfig('environments');
+        const sealedRunner = readSealedRunnerPart(config, actionsPart);
         const gate = new DefaultSealedRunnerGateClient({ discovery, auth });
         const appBaseUrl = config.getString('app.baseUrl');
         scaffolderActions.addActions(
           createRenderModuleAction({
             catalog,
             vetting: {
-              owners: sealedRunner?.getOptionalStringArray('modules.owners'),
-              locations: sealedRunner
-                ?.getOptionalStringArray('modules.locations')
-                ?.map(resolveLocationRef),
+              owners: sealedRunner?.modules?.owners,
+              locations:
+                sealedRunner?.modules?.locations?.map(resolveLocationRef),
             },
           }),
           createPlanAction({ gate, appBaseUrl }),
           createApplyAction({ gate, appBaseUrl }),
           createPublishBranchAction({
-            repositories:
-              sealedRunner?.getOptionalStringArray('repositories') ?? [],
-            environments: (environments?.keys() ?? []).map(name => ({
-              name,
-              applyBranches: environments!.getStringArray(
-                `${name}.applyBranches`,
-              ),
-              requiredApprovals: environments!.getNumber(
-                `${name}.requiredApprovals`,
-              ),
-            })),
+            repositories: sealedRunner?.repositories ?? [],
+            environments: Object.entries(sealedRunner?.environments ?? {}).map(
+              ([name, environment]) => ({
+                name,
+                applyBranches: environment.applyBranches,
+                requiredApprovals: environment.requiredApprovals,
+              }),
+            ),
           }),
         );
       },

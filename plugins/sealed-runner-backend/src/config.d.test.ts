@@ -1,7 +1,7 @@
 import { loadConfigSchema } from '@backstage/config-loader';
 import { JsonObject } from '@backstage/types';
 import { z } from 'zod';
-import { sealedRunnerConfigSchema } from './config';
+import { sealedRunnerConfigSchema } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /**
  * The settings a schema describes: each path (`environments.*.applyBranches[]`:

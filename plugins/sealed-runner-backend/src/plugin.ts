@@ -16,7 +16,7 @@ import {
   TargetCheck,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { resolveBranch, resolveTags } from '@sealed-runner/runner';
-import { readSealedRunnerConfig } from './config';
+import { readSealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { DatabaseRunStore } from './database/DatabaseRunStore';
 import { DatabaseBreakGlassStore } from './database/DatabaseBreakGlassStore';
 import { DatabaseModulePinStore } from './database/DatabaseModulePinStore';

@@ -12,3 +12,4 @@ export * from './permissions';
 export * from './gateClient';
 export * from './modules';
 export * from './locations';
+export * from './config';

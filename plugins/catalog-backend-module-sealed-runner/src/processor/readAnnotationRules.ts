@@ -1,27 +1,35 @@
 import type { Config } from '@backstage/config';
+import {
+  readSealedRunnerPart,
+  sealedRunnerConfigSchema,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
+import { z } from 'zod';
 import type { SealedRunnerAnnotationRules } from './checkAnnotations';
 
 /**
- * Reads what the annotation check needs from `sealedRunner`: the
- * environment names and the repository allowlist. The gate validates the
- * whole section at its own startup; this reads only those two keys, so the
- * catalog does not depend on the gate's schema.
- *
- * Without a `sealedRunner` section (the catalog runs on a backend without
- * the gate), both rules are unset and only the syntax is checked. A key of
- * the wrong type fails startup with the config reader's message naming it.
+ * What the annotation check reads of `sealedRunner`: the environment names
+ * and the repository allowlist, described by the gate's own schema (the
+ * gate validates the rest at its startup).
+ */
+const annotationRulesPart = z.object({
+  repositories: sealedRunnerConfigSchema.shape.repositories.optional(),
+  environments: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * Reads what the annotation check needs from `sealedRunner`. Without a
+ * `sealedRunner` section (the catalog runs on a backend without the gate),
+ * both rules are unset and only the syntax is checked. A wrong value fails
+ * startup with a message naming its key.
  */
 export function readAnnotationRules(
   config: Config,
 ): SealedRunnerAnnotationRules {
-  const sealedRunner = config.getOptionalConfig('sealedRunner');
-  if (!sealedRunner) {
-    return {};
-  }
-  const environments = sealedRunner.getOptionalConfig('environments')?.keys();
-  const repositories = sealedRunner.getOptionalStringArray('repositories');
+  const part = readSealedRunnerPart(config, annotationRulesPart);
   return {
-    ...(environments ? { environments } : {}),
-    ...(repositories ? { repositories } : {}),
+    ...(part?.environments
+      ? { environments: Object.keys(part.environments) }
+      : {}),
+    ...(part?.repositories ? { repositories: part.repositories } : {}),
   };
 }

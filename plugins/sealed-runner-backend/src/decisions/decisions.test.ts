@@ -1,6 +1,6 @@
 import { ConflictError, NotAllowedError } from '@backstage/errors';
 import { Approval } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { EnvironmentConfig } from '../config';
+import { EnvironmentConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 import {
   decideApply,

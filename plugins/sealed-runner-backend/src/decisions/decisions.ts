@@ -7,7 +7,7 @@ import {
   missingApprovals as missingApprovalsOf,
   sameEntityRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { EnvironmentConfig } from '../config';
+import { EnvironmentConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { PlanSnapshot, RunRecord } from '../database/RunStore';
 
 /**

@@ -4,11 +4,7 @@ export interface LogLimits {
   maxBytes: number;
 }
 
-/** The defaults: far above a real plan's output, far below what fills a disk. */
-export const DEFAULT_LOG_LIMITS: LogLimits = {
-  maxLines: 250_000,
-  maxBytes: 64 * 1024 * 1024,
-};
+export { DEFAULT_LOG_LIMITS } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /**
  * What one stored line costs beyond its text: its row (run id, sequence

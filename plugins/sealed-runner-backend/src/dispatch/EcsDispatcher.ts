@@ -28,7 +28,7 @@ import {
   RUNNER_JOB_KEY_ENV,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { z } from 'zod';
-import { SealedRunnerConfig } from '../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /** @public */
 export type EcsRunnerOptions = NonNullable<SealedRunnerConfig['runner']['ecs']>;

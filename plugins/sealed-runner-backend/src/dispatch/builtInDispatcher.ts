@@ -3,7 +3,7 @@ import { AwsCredentialsManager } from '@backstage/integration-aws-node';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { securePrivateDirectory } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { probeSandbox } from '@sealed-runner/runner';
-import { SealedRunnerConfig } from '../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { JobSigner } from '../services/JobSigner/JobSigner';
 import { EcsDispatcher } from './EcsDispatcher';
 import { LocalDispatcher } from './LocalDispatcher';

@@ -4,7 +4,7 @@ import {
   runnerConfigSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { z } from 'zod';
-import { SealedRunnerConfig } from '../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /** What the local dispatcher needs from app-config. */
 export interface LocalRunnerOptions {

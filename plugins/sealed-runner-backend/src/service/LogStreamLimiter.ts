@@ -5,12 +5,7 @@ export interface LogStreamLimits {
   slowClientSeconds: number;
 }
 
-/** The defaults: a few browser tabs per person, a busy team per backend. */
-export const DEFAULT_STREAM_LIMITS: LogStreamLimits = {
-  maxPerCaller: 4,
-  maxTotal: 200,
-  slowClientSeconds: 30,
-};
+export { DEFAULT_STREAM_LIMITS } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /** One open stream's place; `release` frees it (more than once is harmless). */
 export interface LogStreamSlot {

@@ -20,7 +20,7 @@ import {
   sameEntityRef,
   stringifyTargetRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { SealedRunnerConfig } from '../../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { BreakGlassStore } from '../../database/BreakGlassStore';
 import { createAudited } from '../audit';
 import { actorOf, requireHuman } from '../principals';

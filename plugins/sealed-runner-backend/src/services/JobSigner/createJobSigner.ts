@@ -1,7 +1,7 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { AwsCredentialsManager } from '@backstage/integration-aws-node';
-import { SealedRunnerConfig } from '../../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { Ed25519JobSigner, JobSigner } from './JobSigner';
 import { KmsJobSigner } from './KmsJobSigner';
 

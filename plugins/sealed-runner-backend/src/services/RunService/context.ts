@@ -27,7 +27,7 @@ import {
   runReadPermission,
   stringifyTargetRef,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { SealedRunnerConfig } from '../../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { RunRecord, RunStore } from '../../database/RunStore';
 import { Audited, createAudited } from '../audit';
 import { BreakGlassService } from '../BreakGlassService/types';

@@ -20,7 +20,7 @@ import {
   TargetCheck,
   VettedModuleEntity,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { SealedRunnerConfig } from '../../config';
+import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import {
   readCatalogModules,
   ResolvedTarget,

@@ -1,6 +1,6 @@
 import { Entity } from '@backstage/catalog-model';
 import { ConfigReader } from '@backstage/config';
-import { readSealedRunnerConfig } from '../../config';
+import { readSealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import {
   lockKeyOf,
   readCatalogModules,

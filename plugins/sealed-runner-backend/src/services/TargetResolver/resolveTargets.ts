@@ -15,7 +15,10 @@ import {
   originLocationOf,
   readVettedModuleEntities,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { EnvironmentConfig, SealedRunnerConfig } from '../../config';
+import {
+  EnvironmentConfig,
+  SealedRunnerConfig,
+} from '@sealed-runner/backstage-plugin-sealed-runner-node';
 
 /** A target as the annotations and config describe it. */
 export interface ResolvedTarget {

@@ -13,12 +13,39 @@ import {
   repositoryAllowlistEntrySchema,
   s3BucketNameSchema,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { resolveLocationRef } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
-import { DEFAULT_LOG_LIMITS } from './decisions/logLimits';
-import { DEFAULT_STREAM_LIMITS } from './service/LogStreamLimiter';
+import { resolveLocationRef } from './locations';
 
-const environmentConfigSchema = z.strictObject({
+/**
+ * How much log one run may keep by default (`sealedRunner.runner.logs`):
+ * far above a real plan's output, far below what fills a disk.
+ *
+ * @public
+ */
+export const DEFAULT_LOG_LIMITS = {
+  maxLines: 250_000,
+  maxBytes: 64 * 1024 * 1024,
+} as const;
+
+/**
+ * How many live log streams may be open by default, and how long a client
+ * may stall one (`sealedRunner.logStreams`): a few browser tabs per
+ * person, a busy team per backend.
+ *
+ * @public
+ */
+export const DEFAULT_STREAM_LIMITS = {
+  maxPerCaller: 4,
+  maxTotal: 200,
+  slowClientSeconds: 30,
+} as const;
+
+/**
+ * One environment of `sealedRunner.environments`.
+ *
+ * @public
+ */
+export const environmentConfigSchema = z.strictObject({
   applyBranches: z.array(z.union([z.literal('*'), branchSchema])).min(1),
   requiredApprovals: z.number().int().min(0).max(10),
   approvers: z.array(entityRefSchema).min(1).optional(),
@@ -90,6 +117,7 @@ const ecsRunnerConfigSchema = z.strictObject({
 });
 
 /** @public */
+/** @public */
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 const locationRefs = z
@@ -103,6 +131,13 @@ const locationRefs = z
   )
   .min(1);
 
+/**
+ * The `sealedRunner` configuration the gate reads, and that its modules
+ * read parts of: the one description of it (`config.d.ts` is kept in step
+ * by a test).
+ *
+ * @public
+ */
 export const sealedRunnerConfigSchema = z
   .strictObject({
     repositories: z.array(repositoryAllowlistEntrySchema),
@@ -288,6 +323,8 @@ function findPrototypeKeys(config: Config, path: string): string[] {
 /**
  * Reads and validates `sealedRunner` from app-config, failing startup with
  * a message that names each wrong key.
+ *
+ * @public
  */
 export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
   const raw = config.getOptional('sealedRunner');
@@ -331,4 +368,47 @@ export function readSealedRunnerConfig(config: Config): SealedRunnerConfig {
     }
   }
   return result;
+}
+
+/**
+ * Reads the part of `sealedRunner` a module needs (the catalog and
+ * scaffolder modules refuse early what the gate would refuse), with a
+ * schema built from the pieces of {@link sealedRunnerConfigSchema}, so a
+ * key means one thing everywhere. Undefined where there is no
+ * `sealedRunner` section (a backend without the gate); a wrong value fails
+ * startup, naming its key.
+ *
+ * @public
+ */
+export function readSealedRunnerPart<T extends z.ZodType>(
+  config: Config,
+  schema: T,
+): z.output<T> | undefined {
+  const section = config.getOptionalConfig('sealedRunner');
+  if (!section) {
+    return undefined;
+  }
+  const prototypeKeys = findPrototypeKeys(section, 'sealedRunner');
+  const parsed = schema.safeParse(config.getOptional('sealedRunner'));
+  if (prototypeKeys.length === 0 && parsed.success) {
+    return parsed.data;
+  }
+  const issues = [
+    ...prototypeKeys.map(
+      key => `✖ "__proto__" is not a valid name\n  → at ${key}`,
+    ),
+    ...(parsed.success
+      ? []
+      : [
+          z.prettifyError(
+            new z.ZodError(
+              parsed.error.issues.map(issue => ({
+                ...issue,
+                path: ['sealedRunner', ...issue.path],
+              })),
+            ),
+          ),
+        ]),
+  ];
+  throw new Error(`Invalid sealedRunner configuration:\n${issues.join('\n')}`);
 }
