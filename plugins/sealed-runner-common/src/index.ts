@@ -19,3 +19,4 @@ export * from './entityRefs';
 export * from './commands';
 export * from './sleep';
 export * from './configSchemas';
+export * from './client';

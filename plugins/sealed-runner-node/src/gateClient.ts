@@ -3,10 +3,11 @@ import {
   BackstageCredentials,
   DiscoveryService,
 } from '@backstage/backend-plugin-api';
-import { ResponseError } from '@backstage/errors';
 import {
+  LogPage,
   ModuleUsage,
   Run,
+  SealedRunnerHttpClient,
   Target,
   TargetOwner,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
@@ -42,7 +43,7 @@ export interface SealedRunnerGateClient {
     runId: string,
     after: number,
     options: GateCallOptions,
-  ): Promise<{ lines: string[]; next: number; complete: boolean }>;
+  ): Promise<LogPage>;
 }
 
 /** @public */
@@ -54,7 +55,8 @@ export interface GateCallOptions {
 /**
  * The gate's HTTP API through Backstage discovery, with a plugin-to-plugin
  * token issued on behalf of the caller's credentials. Refusals throw
- * `ResponseError` carrying the gate's reason.
+ * `ResponseError` carrying the gate's reason. Each call is made by the one
+ * HTTP client every caller of the gate uses (`SealedRunnerHttpClient`).
  *
  * @public
  */
@@ -68,129 +70,55 @@ export class DefaultSealedRunnerGateClient implements SealedRunnerGateClient {
     },
   ) {}
 
-  async listTargets(
-    entityRef: string,
-    options: GateCallOptions,
-  ): Promise<Target[]> {
-    const body = await this.call<{ items: Target[] }>(
-      'GET',
-      '/targets',
-      options,
-      { entityRef },
-    );
-    return body.items;
+  listTargets(entityRef: string, options: GateCallOptions) {
+    return this.as(options).listTargets(entityRef);
   }
 
-  async listModuleUsage(
-    entityRef: string,
-    options: GateCallOptions,
-  ): Promise<ModuleUsage[]> {
-    const body = await this.call<{ items: ModuleUsage[] } | null>(
-      'GET',
-      '/modules',
-      options,
-      {
-        entityRef,
-      },
-    );
-    return body?.items as ModuleUsage[];
+  listModuleUsage(entityRef: string, options: GateCallOptions) {
+    return this.as(options).listModuleUsage(entityRef);
   }
 
-  async listTargetOwners(
-    repository: string,
-    options: GateCallOptions,
-  ): Promise<TargetOwner[]> {
-    const body = await this.call<{ items: TargetOwner[] }>(
-      'GET',
-      '/target-owners',
-      options,
-      { repository },
-    );
-    return body.items;
+  listTargetOwners(repository: string, options: GateCallOptions) {
+    return this.as(options).listTargetOwners(repository);
   }
 
-  async requestPlan(
+  requestPlan(
     request: { entityRef: string; environment: string; ref?: string },
     options: GateCallOptions,
-  ): Promise<Run> {
-    const body = await this.call<{ run: Run }>(
-      'POST',
-      '/runs',
-      options,
-      undefined,
-      {
-        ...request,
-        operation: 'plan',
+  ) {
+    return this.as(options).requestPlan(request);
+  }
+
+  apply(planRunId: string, options: GateCallOptions) {
+    return this.as(options).apply(planRunId);
+  }
+
+  getRun(runId: string, options: GateCallOptions) {
+    return this.as(options).getRun(runId);
+  }
+
+  getLogs(runId: string, after: number, options: GateCallOptions) {
+    return this.as(options).getLogs(runId, after);
+  }
+
+  /** The HTTP client that calls the gate on behalf of these credentials. */
+  private as({ credentials }: GateCallOptions): SealedRunnerHttpClient {
+    const { discovery, auth, timeoutMs } = this.options;
+    return new SealedRunnerHttpClient({
+      baseUrl: () => discovery.getBaseUrl('sealed-runner'),
+      transport: async (url, init) => {
+        const { token } = await auth.getPluginRequestToken({
+          onBehalfOf: credentials,
+          targetPluginId: 'sealed-runner',
+        });
+        return fetch(url, {
+          ...init,
+          headers: { ...init.headers, Authorization: `Bearer ${token}` },
+          // A redirect would carry the token somewhere discovery did not name.
+          redirect: 'error',
+          signal: AbortSignal.timeout(timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        });
       },
-    );
-    return body.run;
-  }
-
-  async apply(planRunId: string, options: GateCallOptions): Promise<Run> {
-    const body = await this.call<{ run: Run }>(
-      'POST',
-      `/runs/${encodeURIComponent(planRunId)}/apply`,
-      options,
-      undefined,
-      {},
-    );
-    return body.run;
-  }
-
-  async getRun(runId: string, options: GateCallOptions): Promise<Run> {
-    const body = await this.call<{ run: Run }>(
-      'GET',
-      `/runs/${encodeURIComponent(runId)}`,
-      options,
-    );
-    return body.run;
-  }
-
-  async getLogs(runId: string, after: number, options: GateCallOptions) {
-    return this.call<{ lines: string[]; next: number; complete: boolean }>(
-      'GET',
-      `/runs/${encodeURIComponent(runId)}/logs`,
-      options,
-      { after: String(after) },
-    );
-  }
-
-  private async call<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    { credentials }: GateCallOptions,
-    query?: Record<string, string>,
-    body?: object,
-  ): Promise<T> {
-    const { discovery, auth } = this.options;
-    const baseUrl = await discovery.getBaseUrl('sealed-runner');
-    const { token } = await auth.getPluginRequestToken({
-      onBehalfOf: credentials,
-      targetPluginId: 'sealed-runner',
     });
-    const search = query ? `?${new URLSearchParams(query)}` : '';
-    const response = await fetch(`${baseUrl}${path}${search}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        Accept: 'application/json',
-        ...(body ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-      // A redirect would carry the token somewhere discovery did not name.
-      redirect: 'error',
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    });
-    if (!response.ok) {
-      throw await ResponseError.fromResponse(response);
-    }
-    const text = await response.text();
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new Error(
-        `the sealed-runner gate answered ${path} with malformed JSON`,
-      );
-    }
   }
 }

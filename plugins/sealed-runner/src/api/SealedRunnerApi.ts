@@ -1,50 +1,20 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import {
-  ModuleUsage,
   BreakGlassSession,
+  ListBreakGlassOptions,
+  ListRunsOptions,
+  LogPage,
+  ModuleUsage,
+  OpenBreakGlassOptions,
   Run,
   RunStatus,
   Target,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 
-/**
- * A page of a run's log: the lines after the requested position, the
- * position to ask for next, and whether the run has ended and every line
- * has been returned.
- *
- * @public
- */
-export interface LogPage {
-  lines: string[];
-  next: number;
-  complete: boolean;
-}
+export type { ListBreakGlassOptions, ListRunsOptions, LogPage };
 
 /** @public */
-export interface ListRunsOptions {
-  entityRef?: string;
-  environment?: string;
-  status?: RunStatus;
-  limit?: number;
-}
-
-/** @public */
-export interface ListBreakGlassOptions {
-  entityRef?: string;
-  environment?: string;
-  /** Only open sessions (true) or only closed and expired ones (false). */
-  active?: boolean;
-  limit?: number;
-}
-
-/** @public */
-export interface OpenBreakGlassRequest {
-  entityRef: string;
-  environment: string;
-  reason: string;
-  ticket?: string;
-  durationMinutes?: number;
-}
+export type OpenBreakGlassRequest = OpenBreakGlassOptions;
 
 /**
  * Callbacks of a live log stream.
