@@ -74,7 +74,7 @@ const doc = parseYaml(
 ) as OpenApiDocument;
 
 const routerSource = readFileSync(
-  resolvePath(__dirname, 'service/router.ts'),
+  resolvePath(__dirname, 'http/router.ts'),
   'utf8',
 );
 

@@ -34,7 +34,7 @@ import {
 } from './dispatch/builtInDispatcher';
 import { createJobSigner } from './services/JobSigner/createJobSigner';
 import { createTargetResourceLoader } from './permissions';
-import { createRouter } from './service/router';
+import { createRouter } from './http/router';
 import { createRunService } from './services/RunService/createRunService';
 import { RunSupervisor } from './services/RunSupervisor/RunSupervisor';
 import { createTargetResolver } from './services/TargetResolver/TargetResolver';
