@@ -36,7 +36,7 @@ import { createJobSigner } from './services/JobSigner/createJobSigner';
 import { createTargetResourceLoader } from './permissions';
 import { createRouter } from './http/router';
 import { createRunService } from './services/RunService/createRunService';
-import { RunSupervisor } from './services/RunSupervisor/RunSupervisor';
+import { createRunSupervisor } from './services/RunSupervisor/RunSupervisor';
 import { createTargetResolver } from './services/TargetResolver/TargetResolver';
 
 /**
@@ -142,7 +142,7 @@ export const sealedRunnerPlugin = createBackendPlugin({
           );
         }
 
-        const supervisor = new RunSupervisor({
+        const supervisor = createRunSupervisor({
           store,
           dispatcher,
           logger,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DatabaseRunStore } from '../../database/DatabaseRunStore';
 import { event, FakeDispatcher } from '../../__testUtils__/FakeDispatcher';
 import { Ed25519JobSigner } from '../JobSigner/JobSigner';
-import { RunSupervisor } from './RunSupervisor';
+import { createRunSupervisor } from './RunSupervisor';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
@@ -16,7 +16,7 @@ async function world(script: Parameters<FakeDispatcher['script']>[2]) {
   });
   const dispatcher = new FakeDispatcher();
   dispatcher.script('component:default/payments', 'dev', script);
-  const supervisor = new RunSupervisor({
+  const supervisor = createRunSupervisor({
     store,
     dispatcher,
     logger: mockServices.logger.mock(),
@@ -168,7 +168,7 @@ describe('RunSupervisor.reconcile', () => {
       lines: [event.log('working')],
       hold: true,
     }));
-    const supervisor = new RunSupervisor({
+    const supervisor = createRunSupervisor({
       store,
       dispatcher,
       logger: mockServices.logger.mock(),

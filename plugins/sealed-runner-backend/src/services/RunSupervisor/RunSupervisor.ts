@@ -46,13 +46,39 @@ export interface RunSupervisorOptions {
 }
 
 /**
- * Starts runners and supervises them until their runs end: ingests their
- * output into the database, keeps a heartbeat, finishes the run with the
- * runner's validated result. Supervision is a database claim, not an
- * in-process map: if this replica dies, the reconciler of any replica takes
- * the run over from where its output was last ingested.
+ * Starts runners and supervises their runs: streams each runner's output
+ * into the database, keeps a heartbeat, finishes the run with the runner's
+ * validated result. Supervision is a database claim, not an in-process
+ * map: if this replica dies, the reconciler of any replica takes the run
+ * over from where its output was last ingested.
  */
-export class RunSupervisor {
+export interface RunSupervisor {
+  /** Emits the run id whenever a run has new output or ended (this replica only). */
+  readonly updates: EventEmitter;
+  /** Starts the runner of a queued run and supervises it. Never throws. */
+  start(run: RunRecord): Promise<void>;
+  /** Stops supervising on this replica; runners keep running and are re-attached later. */
+  stop(): void;
+  /** Asks a runner to stop; it reports `cancelled` and the supervisor finishes the run. */
+  cancelRunner(handle: JsonObject): Promise<void>;
+  /**
+   * Ends a run without a runner result: a queued run cancelled before
+   * dispatch, or a run whose lock an admin force-released.
+   */
+  finishWithoutResult(
+    run: RunRecord,
+    outcome: RunOutcome,
+    actor: string,
+  ): Promise<void>;
+  /**
+   * Background reconciliation, run by the scheduler on one replica at a
+   * time: re-attaches runs whose supervisor stopped reporting, fails runs
+   * that never started, and releases any lock whose run has ended.
+   */
+  reconcile(): Promise<void>;
+}
+
+class DefaultRunSupervisor implements RunSupervisor {
   /** Emits the run id whenever a run has new output or ended (this replica only). */
   readonly updates = new EventEmitter();
   private readonly watching = new Set<string>();
@@ -454,4 +480,11 @@ export class RunSupervisor {
       );
     }
   }
+}
+
+/** The run supervisor of this replica. */
+export function createRunSupervisor(
+  options: RunSupervisorOptions,
+): RunSupervisor {
+  return new DefaultRunSupervisor(options);
 }
