@@ -6,33 +6,37 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import {
   DefaultSealedRunnerGateClient,
-  environmentConfigSchema,
+  EnvironmentConfig,
   readSealedRunnerPart,
   resolveLocationRef,
   sealedRunnerConfigSchema,
+  shapeOf,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
 import { createPublishBranchAction } from './actions/publishBranch';
 import { createRenderModuleAction } from './actions/renderModule';
 import { createApplyAction, createPlanAction } from './actions/runActions';
 
+const { shape } = sealedRunnerConfigSchema;
+
 /**
- * What the actions read of `sealedRunner`, described by the gate's own
- * schema: who may vet a module, the repository allowlist, and each
- * environment's apply branches and approvals.
+ * What the actions read of `sealedRunner`, shaped by the gate's own schema
+ * (the gate refuses wrong values at its startup): who may vet a module, the
+ * repository allowlist, and each environment's apply branches and
+ * approvals.
  */
 const actionsPart = z.object({
-  repositories: sealedRunnerConfigSchema.shape.repositories.optional(),
-  modules: sealedRunnerConfigSchema.shape.modules,
-  environments: z
-    .record(
-      z.string(),
-      environmentConfigSchema
-        .pick({ applyBranches: true, requiredApprovals: true })
-        .loose(),
-    )
-    .optional(),
-});
+  repositories: shapeOf(shape.repositories).optional(),
+  modules: shapeOf(shape.modules),
+  environments: shapeOf(shape.environments).optional(),
+}) as z.ZodType<{
+  repositories?: string[];
+  modules?: { owners?: string[]; locations?: string[] };
+  environments?: Record<
+    string,
+    Pick<EnvironmentConfig, 'applyBranches' | 'requiredApprovals'>
+  >;
+}>;
 
 /**
  * Registers the sealed-runner scaffolder actions. They read the

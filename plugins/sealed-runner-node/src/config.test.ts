@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { ConfigReader } from '@backstage/config';
 import { JsonObject } from '@backstage/types';
 import yaml from 'yaml';
-import { readSealedRunnerConfig } from './config';
+import {
+  readSealedRunnerConfig,
+  readSealedRunnerPart,
+  sealedRunnerConfigSchema,
+  shapeOf,
+} from './config';
 
 const AWS = 'registry.terraform.io/hashicorp/aws';
 
@@ -310,5 +315,77 @@ describe('readSealedRunnerConfig: a __proto__ key', () => {
     expect(() => readSealedRunnerConfig(new ConfigReader(data))).toThrow(
       /"__proto__" is not a valid name\n {2}→ at sealedRunner\.environments\.__proto__/,
     );
+  });
+});
+
+describe('shapeOf', () => {
+  const part = shapeOf(sealedRunnerConfigSchema);
+
+  it('keeps the keys and kinds of value, not the rules on the values', () => {
+    expect(
+      part.safeParse({
+        repositories: ['ext::sh -c touch% /tmp/x'],
+        environments: {
+          Bad_Env: {
+            applyBranches: ['--upload-pack=x'],
+            requiredApprovals: -1,
+          },
+        },
+      }).success,
+    ).toBe(true);
+  });
+
+  it.each([
+    ['repositories as a string', { repositories: 'x', environments: {} }],
+    [
+      'applyBranches as a string',
+      {
+        repositories: [],
+        environments: { dev: { applyBranches: 'main', requiredApprovals: 0 } },
+      },
+    ],
+    [
+      'requiredApprovals as a string',
+      {
+        repositories: [],
+        environments: { dev: { applyBranches: ['*'], requiredApprovals: '1' } },
+      },
+    ],
+    [
+      'a missing requiredApprovals',
+      { repositories: [], environments: { dev: { applyBranches: ['*'] } } },
+    ],
+    ['a missing environments', { repositories: [] }],
+  ])('refuses %s', (_, value) => {
+    expect(part.safeParse(value).success).toBe(false);
+  });
+
+  it('leaves keys with defaults optional', () => {
+    expect(
+      part.safeParse({
+        repositories: [],
+        environments: { dev: { applyBranches: ['*'], requiredApprovals: 0 } },
+      }).success,
+    ).toBe(true);
+  });
+});
+
+describe('readSealedRunnerPart', () => {
+  it('names the key of a wrong type, under sealedRunner', () => {
+    expect(() =>
+      readSealedRunnerPart(
+        new ConfigReader({ sealedRunner: { repositories: 'x' } }),
+        shapeOf(sealedRunnerConfigSchema),
+      ),
+    ).toThrow(/sealedRunner\.repositories/);
+  });
+
+  it('reads nothing without a sealedRunner section', () => {
+    expect(
+      readSealedRunnerPart(
+        new ConfigReader({}),
+        shapeOf(sealedRunnerConfigSchema),
+      ),
+    ).toBeUndefined();
   });
 });

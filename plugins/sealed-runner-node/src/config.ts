@@ -6,9 +6,9 @@ import {
   branchSchema,
   entityRefSchema,
   environmentSchema,
+  kmsKeyIdSchema,
   MAX_BREAK_GLASS_DURATION_MINUTES,
   nullPrototypeRecord,
-  kmsKeyIdSchema,
   planPolicySchema,
   repositoryAllowlistEntrySchema,
   s3BucketNameSchema,
@@ -411,4 +411,63 @@ export function readSealedRunnerPart<T extends z.ZodType>(
         ]),
   ];
   throw new Error(`Invalid sealedRunner configuration:\n${issues.join('\n')}`);
+}
+
+/**
+ * The same keys and kinds of value as `schema` (strings, numbers, lists,
+ * records, which keys are required), without its rules on the values. A
+ * module reads its part of the gate's config with this: a wrong type
+ * fails its startup, naming the key, while the values (a branch name, a
+ * repository URL) are the gate's to refuse, which it does before it
+ * serves, so one refusal stops the backend.
+ *
+ * @public
+ */
+export function shapeOf(schema: z.ZodType): z.ZodType {
+  const def = (schema as z.ZodType & { _zod: { def: any } })._zod.def;
+  switch (def.type) {
+    case 'optional':
+    case 'default':
+    case 'prefault':
+      return shapeOf(def.innerType).optional();
+    case 'nullable':
+      return shapeOf(def.innerType).nullable();
+    case 'readonly':
+    case 'catch':
+      return shapeOf(def.innerType);
+    case 'pipe': {
+      const input = def.in._zod.def.type;
+      return shapeOf(input === 'unknown' || input === 'any' ? def.out : def.in);
+    }
+    case 'object':
+      return z.object(
+        Object.fromEntries(
+          Object.entries(def.shape).map(([key, value]) => [
+            key,
+            shapeOf(value as z.ZodType),
+          ]),
+        ),
+      );
+    case 'record':
+      return z.record(z.string(), shapeOf(def.valueType));
+    case 'array':
+      return z.array(shapeOf(def.element));
+    case 'union':
+      return z.union(def.options.map(shapeOf));
+    case 'string':
+    case 'enum':
+    case 'template_literal':
+      return z.string();
+    case 'number':
+    case 'int':
+      return z.number();
+    case 'boolean':
+      return z.boolean();
+    case 'literal':
+      return typeof def.values[0] === 'string'
+        ? z.string()
+        : z.literal(def.values[0]);
+    default:
+      return z.unknown();
+  }
 }

@@ -2,17 +2,18 @@ import type { Config } from '@backstage/config';
 import {
   readSealedRunnerPart,
   sealedRunnerConfigSchema,
+  shapeOf,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { z } from 'zod';
 import type { SealedRunnerAnnotationRules } from './checkAnnotations';
 
 /**
  * What the annotation check reads of `sealedRunner`: the environment names
- * and the repository allowlist, described by the gate's own schema (the
- * gate validates the rest at its startup).
+ * and the repository allowlist, shaped by the gate's own schema (the gate
+ * refuses wrong values at its startup).
  */
 const annotationRulesPart = z.object({
-  repositories: sealedRunnerConfigSchema.shape.repositories.optional(),
+  repositories: shapeOf(sealedRunnerConfigSchema.shape.repositories).optional(),
   environments: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -30,6 +31,8 @@ export function readAnnotationRules(
     ...(part?.environments
       ? { environments: Object.keys(part.environments) }
       : {}),
-    ...(part?.repositories ? { repositories: part.repositories } : {}),
+    ...(part?.repositories
+      ? { repositories: part.repositories as string[] }
+      : {}),
   };
 }
