@@ -20,13 +20,18 @@ export interface ConfigStartResult {
 
 const STARTUP_FAILED =
   /BackendStartupError|startup failed|threw an error during startup/;
+const INITIALIZATION_COMPLETE = /Plugin initialization complete/;
 
 /**
  * Starts the real backend (as BackendProcess does) with a hostile config
  * merged over app-config.yaml, and watches it: a backend must refuse to
  * start, say why, and exit. It gets its own database and runner
  * directories so it cannot disturb the suite's backend. Stopped (SIGKILL)
- * if it is still running `graceMs` after its log reports the failure.
+ * if it is still running `graceMs` after its log reports both the failure
+ * and that plugin initialization is complete: Backstage lets every other
+ * plugin finish starting before it shuts down (seconds when many backends
+ * start at once), and only a backend still up after that lingers. One that
+ * never completes is stopped at `timeoutMs`, and fails the same way.
  */
 export async function startBackendWithConfig(
   root: IsolatedRoot,
@@ -85,6 +90,7 @@ export async function startBackendWithConfig(
   const started = Date.now();
   let healthy = false;
   let failedAt: number | undefined;
+  let completeAt: number | undefined;
   let exitedAt: number | undefined;
   exited.then(() => {
     exitedAt = Date.now();
@@ -94,7 +100,12 @@ export async function startBackendWithConfig(
     if (failedAt === undefined && STARTUP_FAILED.test(text)) {
       failedAt = Date.now();
     }
-    if (failedAt !== undefined && Date.now() - failedAt > graceMs) {
+    if (failedAt !== undefined && completeAt === undefined) {
+      if (INITIALIZATION_COMPLETE.test(text)) {
+        completeAt = Date.now();
+      }
+    }
+    if (completeAt !== undefined && Date.now() - completeAt > graceMs) {
       break;
     }
     healthy ||= await fetch(`${baseUrl}/api/sealed-runner/health`)
