@@ -16,9 +16,12 @@ import {
   SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { z } from 'zod';
-import { RunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
+import {
+  resolveBranch,
+  RunnerConfig,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { EventSink, note } from './events';
-import { checkoutCommit, GitExecutor, resolveBranch } from './git';
+import { checkoutCommit, GitExecutor, remoteExecutor } from './git';
 import {
   addInstalledModules,
   inspect,
@@ -311,7 +314,10 @@ export async function runJob(
     };
     // The branch must still point at the commit: a plan or apply is of
     // exactly the reviewed head, never an arbitrary fetchable commit.
-    const head = await resolveBranch(job.repository, job.ref, gitOptions);
+    const head = await resolveBranch(job.repository, job.ref, {
+      ...gitOptions,
+      run: remoteExecutor(git),
+    });
     if (!head) {
       throw new Rejection(
         `branch "${job.ref}" does not exist in ${job.repository}`,

@@ -15,7 +15,10 @@ import {
   sealedRunnerTargetRules,
   TargetCheck,
 } from '@sealed-runner/backstage-plugin-sealed-runner-node';
-import { resolveBranch, resolveTags } from '@sealed-runner/runner';
+import {
+  resolveBranch,
+  resolveTags,
+} from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
 import { readSealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { DatabaseRunStore } from './database/DatabaseRunStore';
 import { DatabaseBreakGlassStore } from './database/DatabaseBreakGlassStore';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
@@ -14,12 +14,63 @@ import {
   SYSTEM_PATH,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import { RUNNER_CONFIG_ENV } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
-import { RUNNER_ENTRY_POINT } from '@sealed-runner/runner';
+import {
+  RUNNER_ENTRY_POINT,
+  RUNNER_PROBE_ENTRY_POINT,
+} from '@sealed-runner/runner';
 import { localRunnerConfig, LocalRunnerOptions } from './localRunnerConfig';
 
 /** Larger than the largest event a runner writes (a result with 10,000 changes). */
 const MAX_READ_BYTES = 32 * 1024 * 1024;
 const KILL_GRACE_MS = 30_000;
+/** bubblewrap starts in milliseconds; a probe still running after this is stuck. */
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** The runner programs' whole environment: nothing of the backend's is inherited. */
+function runnerEnvironment(dir: string, runnerConfigJson: string) {
+  return {
+    PATH: SYSTEM_PATH,
+    HOME: dir,
+    LANG: 'C.UTF-8',
+    TMPDIR: dir,
+    [RUNNER_CONFIG_ENV]: runnerConfigJson,
+  };
+}
+
+/**
+ * Whether the runner's sandbox can start here and reach the local runner's
+ * directory, asked of the runner's own probe program started as runs are:
+ * the reason if it cannot.
+ */
+export function probeLocalSandbox(
+  config: LocalRunnerOptions,
+): Promise<string | undefined> {
+  const env = runnerEnvironment(
+    config.directory,
+    JSON.stringify(localRunnerConfig(config)),
+  );
+  return new Promise(resolve => {
+    execFile(
+      process.execPath,
+      [RUNNER_PROBE_ENTRY_POINT, config.directory],
+      {
+        cwd: config.directory,
+        env,
+        timeout: PROBE_TIMEOUT_MS,
+        maxBuffer: 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (error, stdout) => {
+        if (!error) {
+          resolve(undefined);
+          return;
+        }
+        const reason = stdout.trim().slice(0, 2000);
+        resolve(reason || `the sandbox probe failed: ${error.message}`);
+      },
+    );
+  });
+}
 
 interface LocalHandle {
   type: 'local';
@@ -123,13 +174,7 @@ export class LocalDispatcher implements RunDispatcher {
         cwd: dir,
         detached: true,
         stdio: ['pipe', events, stderr],
-        env: {
-          PATH: SYSTEM_PATH,
-          HOME: dir,
-          LANG: 'C.UTF-8',
-          TMPDIR: dir,
-          [RUNNER_CONFIG_ENV]: this.runnerConfigJson,
-        },
+        env: runnerEnvironment(dir, this.runnerConfigJson),
       });
       await Promise.race([
         once(child, 'spawn'),

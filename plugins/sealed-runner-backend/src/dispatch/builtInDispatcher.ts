@@ -2,11 +2,10 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { AwsCredentialsManager } from '@backstage/integration-aws-node';
 import { RunDispatcher } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { securePrivateDirectory } from '@sealed-runner/backstage-plugin-sealed-runner-common/runner';
-import { probeSandbox } from '@sealed-runner/runner';
 import { SealedRunnerConfig } from '@sealed-runner/backstage-plugin-sealed-runner-node';
 import { JobSigner } from '../services/JobSigner/JobSigner';
 import { EcsDispatcher } from './EcsDispatcher';
-import { LocalDispatcher } from './LocalDispatcher';
+import { LocalDispatcher, probeLocalSandbox } from './LocalDispatcher';
 import { localDispatcherConfig, localRunnerConfig } from './localRunnerConfig';
 
 /** The runner types the gate ships. */
@@ -43,7 +42,7 @@ export async function builtInDispatcher(options: {
       } else {
         // Before anything runs: the directories the sandbox mounts must be
         // reachable for its user, and bubblewrap must work here.
-        const problem = await probeSandbox(sandbox, [local.directory]);
+        const problem = await probeLocalSandbox(local);
         if (problem) {
           throw new Error(
             `The local runner's sandbox cannot start: ${problem}. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or — only on a machine of your own, such as a macOS laptop — set sealedRunner.runner.local.sandbox: false to run git and Terraform unsandboxed.`,

@@ -2,8 +2,9 @@
  * The runner contract on Node: what the gate and the runner must agree on
  * beyond the job and event schemas of the main entry point — the runner's
  * configuration, the environment it is started with, the bytes a job
- * signature covers, the frames long event lines travel in, and the rule
- * for the private directories both keep. Node-only (it uses `node:crypto`,
+ * signature covers, the frames long event lines travel in, the rule
+ * for the private directories both keep, and how both ask a remote which
+ * commit a branch or tag names. Node-only (it uses `node:crypto`,
  * `node:fs` and `Buffer`), so a separate entry point the frontend never
  * loads.
  *
@@ -29,3 +30,5 @@ export {
 } from './logFrames';
 export type { PendingFrames } from './logFrames';
 export { securePrivateDirectory, securePrivateFile } from './privateDirectory';
+export { resolveBranch, resolveTags } from './gitRemote';
+export type { GitRemoteExecutor, GitRemoteOptions } from './gitRemote';

@@ -1,16 +1,30 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureGit as git } from '@sealed-runner/demo';
-import {
-  gitEnvironment,
-  gitProtocolsFor,
-} from '@sealed-runner/backstage-plugin-sealed-runner-common';
-import { resolveBranch } from './git';
+import { gitEnvironment, gitProtocolsFor } from '../git';
+import { resolveBranch, resolveTags } from './gitRemote';
 
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+
+/** git for the fixture repositories, with an author and no user config. */
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      PATH,
+      HOME: cwd,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Sealed Runner Test',
+      GIT_AUTHOR_EMAIL: 'test@sealed-runner.invalid',
+      GIT_COMMITTER_NAME: 'Sealed Runner Test',
+      GIT_COMMITTER_EMAIL: 'test@sealed-runner.invalid',
+    },
+  }).trim();
+}
 
 let root: string;
 let home: string;
@@ -138,6 +152,34 @@ describe('resolveBranch', () => {
       ).rejects.toThrow(/^repository URL /);
       expect(existsSync(canary)).toBe(false);
     });
+  });
+});
+
+describe('resolveTags', () => {
+  it('maps each tag to its commit, annotated tags peeled to the commit', async () => {
+    const bare = join(root, 'live.git');
+    git(bare, 'tag', 'v2', heads['feature/x']);
+    git(bare, 'tag', '--annotate', '--message', 'release', 'v3', heads.trunk);
+    const tags = await resolveTags(url, { home });
+    expect(tags.get('v2')).toBe(heads['feature/x']);
+    expect(tags.get('v3')).toBe(heads.trunk);
+    expect([...tags.values()].every(sha => /^[0-9a-f]{40}$/.test(sha))).toBe(
+      true,
+    );
+  });
+
+  it('refuses a hostile repository before git runs', async () => {
+    await expect(
+      resolveTags(`--upload-pack=touch ${canary}`, { home }),
+    ).rejects.toThrow(/^repository URL /);
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it('fails with the repository named when git fails', async () => {
+    const missing = `file://${join(root, 'missing.git')}`;
+    await expect(resolveTags(missing, { home })).rejects.toThrow(
+      `git ls-remote --tags of ${missing} failed`,
+    );
   });
 });
 
