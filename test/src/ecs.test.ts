@@ -140,7 +140,8 @@ describe('the ECS runner, end to end', () => {
     it('plans prod; Pat approves; Erin applies it', async () => {
       const { body } = await erin.plan(PAYMENTS, 'prod');
       const plan = await erin.waitForRun(body.run.id);
-      expect(plan.status).toBe('succeeded');
+      // The whole run on failure: its error says why.
+      expect(plan).toMatchObject({ status: 'succeeded' });
       prodPlanId = plan.id;
       expect(
         (await erin.request('POST', `/runs/${prodPlanId}/apply`)).status,
@@ -151,7 +152,7 @@ describe('the ECS runner, end to end', () => {
       const applied = await erin.request('POST', `/runs/${prodPlanId}/apply`);
       expect(applied.status).toBe(202);
       const run = await erin.waitForRun(applied.body.run.id);
-      expect(run.status).toBe('succeeded');
+      expect(run).toMatchObject({ status: 'succeeded' });
       expect(await erin.logs(run.id)).toContain(
         'Apply complete! Resources: 1 added, 0 changed, 0 destroyed.',
       );
