@@ -5,6 +5,7 @@ import {
   GIT_HARDENING_OPTIONS as HARDENING,
   gitEnvironment,
   SYSTEM_PATH,
+  valueOf,
 } from '@sealed-runner/backstage-plugin-sealed-runner-common';
 import {
   GitRemoteExecutor,
@@ -51,12 +52,6 @@ function directExecutor(
     });
 }
 
-function assertChecked(result: { ok: boolean; reason?: string }): void {
-  if (!result.ok) {
-    throw new Error(result.reason);
-  }
-}
-
 /**
  * Fetches exactly one commit (shallow) into a fresh repository at `dir` and
  * checks it out detached.
@@ -67,8 +62,8 @@ export async function checkoutCommit(
   dir: string,
   options: GitOptions & { sink: EventSink; signal: AbortSignal },
 ): Promise<void> {
-  assertChecked(checkRepositoryUrl(repository));
-  assertChecked(checkCommitSha(commitSha));
+  valueOf(checkRepositoryUrl(repository));
+  valueOf(checkCommitSha(commitSha));
   await mkdir(dir, { recursive: true });
   const run = options.run ?? directExecutor(options, dir);
   const commandOptions = {

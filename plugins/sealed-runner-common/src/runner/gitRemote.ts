@@ -6,6 +6,7 @@ import {
   checkCommitSha,
   checkRepositoryUrl,
   checkTagName,
+  valueOf,
 } from '../validation';
 
 /** More than any real repository's refs; a remote that sends more is refused. */
@@ -72,12 +73,6 @@ function directExecutor(options: GitRemoteOptions): GitRemoteExecutor {
     });
 }
 
-function assertChecked(result: { ok: boolean; reason?: string }): void {
-  if (!result.ok) {
-    throw new Error(result.reason);
-  }
-}
-
 /** The output of a hardened `git ls-remote` of a checked repository. */
 async function lsRemote(
   repository: string,
@@ -126,9 +121,9 @@ export async function resolveBranch(
   branch: string | undefined,
   options: GitRemoteOptions,
 ): Promise<{ branch: string; commitSha: string } | undefined> {
-  assertChecked(checkRepositoryUrl(repository));
+  valueOf(checkRepositoryUrl(repository));
   if (branch !== undefined) {
-    assertChecked(checkBranchName(branch));
+    valueOf(checkBranchName(branch));
   }
   const refs = branch === undefined ? ['HEAD'] : [`refs/heads/${branch}`];
   const stdout = await lsRemote(
@@ -147,7 +142,7 @@ export async function resolveBranch(
     }
     const [sha, ref] = line.split('\t');
     if (ref === refs[0] && checkCommitSha(sha).ok && name !== undefined) {
-      assertChecked(checkBranchName(name));
+      valueOf(checkBranchName(name));
       return { branch: name, commitSha: sha };
     }
   }
@@ -164,7 +159,7 @@ export async function resolveTags(
   repository: string,
   options: GitRemoteOptions,
 ): Promise<Map<string, string>> {
-  assertChecked(checkRepositoryUrl(repository));
+  valueOf(checkRepositoryUrl(repository));
   const stdout = await lsRemote(
     repository,
     ['--tags'],

@@ -1,4 +1,4 @@
-import { checkPlainString, quote } from './checked';
+import { checkPlainString, quote, valueOf } from './checked';
 import { checkRelativePath } from './paths';
 import { checkBranchName, checkCommitSha, checkEnvironmentName } from './refs';
 import { checkRepositoryUrl } from './repository';
@@ -131,5 +131,22 @@ describe('refusal reasons', () => {
     const result = check(value);
     expect(result.ok).toBe(false);
     expect(result.reason).not.toMatch(UNSAFE_IN_REASONS);
+  });
+});
+
+describe('valueOf', () => {
+  it('returns the accepted value', () => {
+    expect(valueOf(checkBranchName('feature/x'))).toBe('feature/x');
+  });
+
+  it.each([
+    ['an option as a branch', () => checkBranchName('--upload-pack=x')],
+    ['a short commit', () => checkCommitSha('abc')],
+  ])('throws the reason for %s', (_, check) => {
+    const result = check();
+    expect(result.ok).toBe(false);
+    expect(() => valueOf(result)).toThrow(
+      (result as { reason: string }).reason,
+    );
   });
 });

@@ -14,6 +14,19 @@ export function refuse<T = never>(reason: string): Checked<T> {
   return { ok: false, reason };
 }
 
+/**
+ * The accepted value of a validation primitive, or its reason thrown as an
+ * error: for code that may not go on with a refused value.
+ *
+ * @public
+ */
+export function valueOf<T>(result: Checked<T>): T {
+  if (!result.ok) {
+    throw new Error(result.reason);
+  }
+  return result.value;
+}
+
 // C0 controls, DEL and C1 controls. Anything that can end a line or steer a
 // terminal has no business in a path, ref or URL.
 // eslint-disable-next-line no-control-regex

@@ -1,5 +1,5 @@
 export type { Checked } from './checked';
-export { hasControlCharacters, quote, showName } from './checked';
+export { hasControlCharacters, quote, showName, valueOf } from './checked';
 export { checkRelativePath, MAX_PATH_LENGTH } from './paths';
 export {
   checkBranchName,
